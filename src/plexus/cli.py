@@ -1,0 +1,90 @@
+"""Command line: `plexus serve` runs the gateway, `plexus check` validates a config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from plexus.config import Config, ConfigError, config_path, load_config
+
+
+def create_app() -> object:
+    """Build the ASGI app from PLEXUS_CONFIG (the uvicorn factory, one per worker)."""
+    from plexus.app import Gateway
+    from plexus.log import configure_logging
+
+    config = load_config(config_path(None))
+    configure_logging(config.server.log_format)
+    return Gateway(config)
+
+
+def _load_or_exit(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(f"plexus: {path}: invalid config", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    path = config_path(args.config)
+    config = _load_or_exit(path)
+    os.environ["PLEXUS_CONFIG"] = os.path.abspath(path)
+    uvicorn.run(
+        "plexus.cli:create_app",
+        factory=True,
+        host=args.host or config.server.host,
+        port=args.port or config.server.port,
+        workers=args.workers or config.server.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _check(args: argparse.Namespace) -> None:
+    path = config_path(args.config)
+    config = _load_or_exit(path)
+    print(f"{path}: ok")
+    print(f"providers ({len(config.providers)}):")
+    for name, provider in config.providers.items():
+        key = "key set" if provider.api_key else f"key missing: ${provider.api_key_missing}"
+        if provider.api_key is None and provider.api_key_missing is None:
+            key = "no key"
+        print(f"  {name}: {provider.type} {provider.api_base_url} ({key})")
+    print(f"aliases ({len(config.models)}):")
+    for name, alias in config.models.items():
+        targets = ", ".join(f"{t.provider}/{t.model}" for t in alias.targets)
+        print(f"  {name} [{alias.selector}]: {targets}")
+    if not config.keys:
+        print("warning: no gateway keys configured: the API is open")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `plexus` command."""
+    parser = argparse.ArgumentParser(prog="plexus", description="A unified LLM API gateway.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument(
+        "--config", help="config file (default: $PLEXUS_CONFIG or config/plexus.yaml)"
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes (one per core)")
+    serve.set_defaults(handler=_serve)
+    check = commands.add_parser("check", help="validate the config and print a summary")
+    check.add_argument("--config")
+    check.set_defaults(handler=_check)
+    args = parser.parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""Typed configuration: YAML loading, `${VAR}` interpolation, validation listing every problem."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from plexus.ir import ApiType
+from plexus.providers.presets import PRESETS
+
+API_TYPES: tuple[ApiType, ...] = ("chat", "messages", "responses", "gemini")
+DEFAULT_CONFIG_PATH = "config/plexus.yaml"
+
+Selector = Literal["random", "weighted", "in_order"]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Config structs reject unknown fields: there a typo is the likely cause."""
+
+
+class ServerConfig(_Strict):
+    """Where and how the gateway listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 4000
+    workers: int = 1
+    max_body_bytes: int = 32 * 1024 * 1024
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+
+class KeyConfig(_Strict):
+    """A gateway key; a key whose secret variable is unset is disabled, never open."""
+
+    secret: str | None = None
+    comment: str | None = None
+
+
+class TimeoutConfig(_Strict):
+    """Upstream timeouts in seconds: connect, time to first byte, idle between stream reads."""
+
+    connect: float = 10.0
+    first_byte: float = 600.0
+    idle: float = 300.0
+
+
+class ProviderConfig(_Strict):
+    """An upstream provider; `preset` fills in `type` and `api_base_url` when they are absent."""
+
+    type: ApiType
+    api_base_url: str
+    api_key: str | None = None
+    preset: str | None = None
+    models: list[str] = msgspec.field(default_factory=list)
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    extra_body: dict[str, Any] = msgspec.field(default_factory=dict)
+    timeouts: TimeoutConfig = msgspec.field(default_factory=TimeoutConfig)
+    adapter: str | None = None
+    # Set by the loader: the variable named by `api_key` that is not set in the environment.
+    api_key_missing: str | None = None
+
+
+class TargetConfig(_Strict):
+    """One provider model an alias may route to."""
+
+    provider: str
+    model: str
+    weight: float = 1.0
+
+
+class AliasConfig(_Strict):
+    """A model name clients ask for, served by one of its targets."""
+
+    targets: list[TargetConfig]
+    selector: Selector = "random"
+
+
+class Config(_Strict):
+    """The whole gateway configuration."""
+
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    keys: dict[str, KeyConfig] = msgspec.field(default_factory=dict)
+    providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
+    models: dict[str, AliasConfig] = msgspec.field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """The config file is invalid; `problems` lists each with its path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid config:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, path: str, unset: dict[str, str]) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; record unset variables by path."""
+    if isinstance(value, dict):
+        return {
+            k: _interpolate(v, f"{path}.{k}" if path else str(k), unset) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", unset) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is not None and (found or default is None):
+            return found
+        if default is not None:
+            return default
+        unset[path] = name
+        return ""
+
+    return _VAR.sub(replace, value)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, interpolate and validate a config file; raise ConfigError listing every problem."""
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from error
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path}: not valid YAML: {error}"]) from error
+    return parse_config(raw if raw is not None else {})
+
+
+def parse_config(raw: Any) -> Config:
+    """Validate an already-parsed YAML document."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["(top level): expected a mapping"])
+    unset: dict[str, str] = {}
+    data = _interpolate(raw, "", unset)
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name in data:
+        if name not in Config.__struct_fields__:
+            problems.append(f"{name}: unknown section (expected server, keys, providers, models)")
+    sections["server"] = _convert(data.get("server") or {}, ServerConfig, "server", problems)
+    sections["keys"] = _convert_map(data.get("keys"), KeyConfig, "keys", problems)
+    sections["providers"] = _convert_providers(data.get("providers"), unset, problems)
+    sections["models"] = _convert_map(data.get("models"), AliasConfig, "models", problems)
+    _check_unset(unset, problems)
+    config = None
+    if not problems:
+        config = Config(**{k: v for k, v in sections.items() if v is not None})
+        _check_references(config, problems)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def _convert(value: Any, kind: type[Any], path: str, problems: list[str]) -> Any:
+    try:
+        return msgspec.convert(value, kind, strict=False)
+    except msgspec.ValidationError as error:
+        problems.append(_describe(path, str(error)))
+        return None
+
+
+def _describe(path: str, message: str) -> str:
+    """Turn msgspec's `... - at `$.a.b`` into `path.a.b: ...`."""
+    match = re.match(r"^(.*) - at `\$(.*)`$", message)
+    if match is None:
+        return f"{path}: {message}"
+    detail, where = match.groups()
+    return f"{path}{where}: {detail}"
+
+
+def _convert_map(value: Any, kind: type[Any], path: str, problems: list[str]) -> Any:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a mapping")
+        return None
+    return {name: _convert(item, kind, f"{path}.{name}", problems) for name, item in value.items()}
+
+
+def _convert_providers(value: Any, unset: dict[str, str], problems: list[str]) -> Any:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append("providers: expected a mapping")
+        return None
+    providers: dict[str, ProviderConfig] = {}
+    for name, item in value.items():
+        path = f"providers.{name}"
+        if not isinstance(item, dict):
+            problems.append(f"{path}: expected a mapping")
+            continue
+        item = _apply_preset(item, path, problems)
+        if item.get("type") not in API_TYPES:
+            problems.append(f"{path}.type: expected one of {', '.join(API_TYPES)}")
+            continue
+        missing = unset.pop(f"{path}.api_key", None)
+        if missing is not None:
+            item = {**item, "api_key": None, "api_key_missing": missing}
+        provider = _convert(item, ProviderConfig, path, problems)
+        if provider is not None:
+            providers[name] = provider
+    return providers
+
+
+def _apply_preset(item: dict[str, Any], path: str, problems: list[str]) -> dict[str, Any]:
+    preset_name = item.get("preset")
+    if preset_name is None:
+        return item
+    preset = PRESETS.get(preset_name)
+    if preset is None:
+        problems.append(
+            f"{path}.preset: unknown preset {preset_name!r} (known: {', '.join(PRESETS)})"
+        )
+        return item
+    merged: dict[str, Any] = {"type": preset.type, "api_base_url": preset.api_base_url}
+    if preset.adapter is not None:
+        merged["adapter"] = preset.adapter
+    merged.update(item)
+    return merged
+
+
+def _check_unset(unset: dict[str, str], problems: list[str]) -> None:
+    for path, name in unset.items():
+        if re.fullmatch(r"keys\.[^.]+\.secret", path):
+            continue  # the key is disabled; the API stays closed
+        problems.append(f"{path}: environment variable {name} is not set")
+
+
+def _check_references(config: Config, problems: list[str]) -> None:
+    for alias_name, alias in config.models.items():
+        if not alias.targets:
+            problems.append(f"models.{alias_name}.targets: at least one target is required")
+        for index, target in enumerate(alias.targets):
+            if target.provider not in config.providers:
+                problems.append(
+                    f"models.{alias_name}.targets[{index}].provider: "
+                    f"unknown provider {target.provider!r}"
+                )
+            if target.weight <= 0:
+                problems.append(f"models.{alias_name}.targets[{index}].weight: must be positive")
+    for name, provider in config.providers.items():
+        if not provider.api_base_url.startswith(("http://", "https://")):
+            problems.append(f"providers.{name}.api_base_url: expected an http(s) URL")
+    if not 0 < config.server.port < 65536:
+        problems.append("server.port: expected 1-65535")
+
+
+def config_path(explicit: str | None) -> str:
+    """Return the config path: the flag, else PLEXUS_CONFIG, else the default."""
+    return explicit or os.environ.get("PLEXUS_CONFIG") or DEFAULT_CONFIG_PATH

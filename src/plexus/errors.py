@@ -1,0 +1,112 @@
+"""The gateway's error tree; `app.py` renders each in the client's own API format.
+
+    GatewayError                 status, message, kind (a canonical error type)
+    ├── BadRequest               400  malformed JSON, wrong types, invalid request
+    ├── Unauthorized             401  missing or wrong gateway key
+    ├── NotFound                 404  unknown model or route
+    ├── PayloadTooLarge          413  body above the configured limit
+    ├── UpstreamError            the upstream's own status and message
+    ├── UpstreamUnreachable      502  connection refused, DNS, reset
+    └── UpstreamTimeout          504  connect or read timeout
+
+`kind` is one of: invalid_request, authentication, permission, not_found, too_large, rate_limit,
+overloaded, api_error, timeout, billing; each codec maps it to its protocol's error type.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """A failure answered to the client with `status` and `message`."""
+
+    status = 500
+    kind = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        kind: str | None = None,
+        param: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if kind is not None:
+            self.kind = kind
+        self.param = param
+        self.retry_after = retry_after
+
+
+class BadRequest(GatewayError):
+    """The client's request is malformed or invalid."""
+
+    status = 400
+    kind = "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    """The gateway key is missing or wrong."""
+
+    status = 401
+    kind = "authentication"
+
+
+class NotFound(GatewayError):
+    """The model or route does not exist."""
+
+    status = 404
+    kind = "not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    """The request body exceeds the configured limit."""
+
+    status = 413
+    kind = "too_large"
+
+
+class UpstreamError(GatewayError):
+    """The upstream answered with an error status; its status and message are kept."""
+
+
+class UpstreamUnreachable(GatewayError):
+    """The upstream could not be reached."""
+
+    status = 502
+    kind = "api_error"
+
+
+class UpstreamTimeout(GatewayError):
+    """The upstream did not answer in time."""
+
+    status = 504
+    kind = "timeout"
+
+
+def kind_for_status(status: int) -> str:
+    """Return the canonical error kind for an HTTP status."""
+    match status:
+        case 400 | 422:
+            return "invalid_request"
+        case 401:
+            return "authentication"
+        case 402:
+            return "billing"
+        case 403:
+            return "permission"
+        case 404:
+            return "not_found"
+        case 413:
+            return "too_large"
+        case 429:
+            return "rate_limit"
+        case 503 | 529:
+            return "overloaded"
+        case 408 | 504:
+            return "timeout"
+        case _:
+            return "invalid_request" if 400 <= status < 500 else "api_error"

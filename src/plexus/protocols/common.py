@@ -1,0 +1,113 @@
+"""Helpers every codec shares: ids, data URLs, tool arguments, reasoning tokens, effort tables."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from typing import Any
+
+import msgspec
+
+from plexus.errors import BadRequest
+from plexus.ir import Effort, Origin
+
+_ORIGINS: tuple[Origin, ...] = ("anthropic", "gemini", "openai", "openai-compatible")
+_TOKEN_PREFIX = "plx1."
+
+
+def mint_id(prefix: str) -> str:
+    """Return a fresh random id such as `chatcmpl-…`, `msg_…`, `resp_…`, `call_…`."""
+    return prefix + secrets.token_hex(12)
+
+
+def tag_token(origin: Origin, token: str) -> str:
+    """Wrap an opaque reasoning token with its origin, for a client API that has no origin field."""
+    return f"{_TOKEN_PREFIX}{origin}.{token}"
+
+
+def untag_token(value: str) -> tuple[Origin | None, str]:
+    """Undo `tag_token`; a value without the tag is returned with origin None."""
+    if value.startswith(_TOKEN_PREFIX):
+        origin, _, token = value[len(_TOKEN_PREFIX) :].partition(".")
+        for known in _ORIGINS:
+            if origin == known:
+                return known, token
+    return None, value
+
+
+_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+=[^;,]*)*);base64,(.*)$", re.DOTALL)
+
+
+def parse_data_url(url: str) -> tuple[str, str] | None:
+    """Return (media type, base64 payload) of a base64 data URL, or None for any other URL."""
+    if not url.startswith("data:"):
+        return None
+    match = _DATA_URL.match(url)
+    if match is None:
+        raise BadRequest("malformed data URL: expected data:<media type>;base64,<data>")
+    return match.group(1) or "application/octet-stream", match.group(3)
+
+
+def data_url(media_type: str, data: str) -> str:
+    """Build a base64 data URL."""
+    return f"data:{media_type};base64,{data}"
+
+
+def parse_arguments(arguments: str) -> dict[str, Any]:
+    """Parse tool-call arguments to an object; empty means {}, a non-object is wrapped, garbage
+    that a truncated model output leaves becomes {} (protocols.md 6.7)."""
+    if not arguments.strip():
+        return {}
+    try:
+        value = msgspec.json.decode(arguments)
+    except msgspec.DecodeError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def dump_json(value: Any) -> str:
+    """Serialise compactly, keeping non-ASCII characters."""
+    return msgspec.json.encode(value).decode()
+
+
+_ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def anthropic_tool_id(call_id: str) -> str:
+    """Return `call_id` if Anthropic accepts it, else a deterministic valid id derived from it,
+    so calls and results still pair without stored state (protocols.md 6.7)."""
+    if _ANTHROPIC_ID.match(call_id):
+        return call_id
+    digest = base64.b32encode(hashlib.sha256(call_id.encode()).digest()).decode().rstrip("=")
+    return "toolu_" + digest[:24].lower()
+
+
+# Effort ↔ budget, protocols.md 6.10 (a gateway convention, not a vendor specification).
+EFFORT_BUDGET: dict[Effort, int] = {
+    "none": 0,
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 24576,
+    "max": 32000,
+}
+
+
+def effort_for_budget(budget: int) -> Effort:
+    """Map a thinking budget back to an effort level."""
+    if budget <= 0:
+        return "none"
+    for limit, effort in ((1024, "minimal"), (3072, "low"), (12288, "medium"), (20480, "high")):
+        if budget <= limit:
+            return effort  # type: ignore[return-value]
+    return "xhigh" if budget <= 28672 else "max"
+
+
+def budget_for(effort: Effort | None, budget: int | None) -> int | None:
+    """Return the explicit budget, else the budget of the effort level, else None."""
+    if budget is not None:
+        return budget
+    return EFFORT_BUDGET[effort] if effort is not None else None

@@ -1,0 +1,81 @@
+"""Model resolution: alias, `provider/model`, or a model listed under a provider (design.md 3)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from plexus.config import AliasConfig, Config, ProviderConfig
+from plexus.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A provider and the provider's own model slug to call it with."""
+
+    provider_name: str
+    provider: ProviderConfig
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """A name `GET /v1/models` lists, with who owns it."""
+
+    id: str
+    owned_by: str
+
+
+class Router:
+    """Resolves a requested model name to the targets that may serve it, in trial order."""
+
+    def __init__(self, config: Config, rng: random.Random | None = None) -> None:
+        self._config = config
+        self._rng = rng or random.Random()
+        self._aliases: dict[str, list[Target]] = {
+            name: [Target(t.provider, config.providers[t.provider], t.model) for t in alias.targets]
+            for name, alias in config.models.items()
+        }
+        self._listed: dict[str, Target] = {}
+        for provider_name, provider in config.providers.items():
+            for model in provider.models:
+                self._listed.setdefault(model, Target(provider_name, provider, model))
+
+    def resolve(self, name: str) -> list[Target]:
+        """Return the candidate targets for `name`, the chosen one first; raise NotFound."""
+        targets = self._aliases.get(name)
+        if targets is not None:
+            return self._order(self._config.models[name], targets)
+        provider_name, slash, model = name.partition("/")
+        if slash and model:
+            provider = self._config.providers.get(provider_name)
+            if provider is not None:
+                return [Target(provider_name, provider, model)]
+        listed = self._listed.get(name)
+        if listed is not None:
+            return [listed]
+        raise NotFound(f"The model '{name}' does not exist or is not configured.", param="model")
+
+    def _order(self, alias: AliasConfig, targets: list[Target]) -> list[Target]:
+        if len(targets) == 1 or alias.selector == "in_order":
+            return list(targets)
+        if alias.selector == "weighted":
+            weights = [t.weight for t in alias.targets]
+            first = self._rng.choices(range(len(targets)), weights=weights)[0]
+            return [targets[first], *targets[:first], *targets[first + 1 :]]
+        shuffled = list(targets)
+        self._rng.shuffle(shuffled)
+        return shuffled
+
+    def models(self) -> list[ModelEntry]:
+        """Every name a client can ask for: aliases, then models listed under providers."""
+        entries = [ModelEntry(name, "plexus") for name in self._aliases]
+        seen = set(self._aliases)
+        for model, target in self._listed.items():
+            if model not in seen:
+                entries.append(ModelEntry(model, target.provider_name))
+        for provider_name, provider in self._config.providers.items():
+            entries.extend(
+                ModelEntry(f"{provider_name}/{m}", provider_name) for m in provider.models
+            )
+        return entries

@@ -1,0 +1,143 @@
+"""Upstream HTTP: one pooled aiohttp session per process, timeouts, cancellation.
+
+The only module that knows aiohttp's client exceptions; it maps them to `GatewayError`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+
+from plexus.config import TimeoutConfig
+from plexus.errors import GatewayError, UpstreamTimeout, UpstreamUnreachable
+
+_NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
+
+
+@dataclass(slots=True)
+class FullResponse:
+    """A complete upstream answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class StreamingResponse:
+    """An upstream answer whose body is read chunk by chunk, each read bounded by `idle`."""
+
+    def __init__(self, response: aiohttp.ClientResponse, idle: float) -> None:
+        self._response = response
+        self._idle = idle
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield body chunks as they arrive; raise UpstreamTimeout when the upstream goes quiet."""
+        content = self._response.content
+        while True:
+            try:
+                async with asyncio.timeout(self._idle):
+                    chunk = await content.readany()
+            except TimeoutError as error:
+                raise UpstreamTimeout(
+                    f"upstream sent nothing for {self._idle:g} s", kind="timeout"
+                ) from error
+            except aiohttp.ClientError as error:
+                raise UpstreamUnreachable(f"upstream stream broke: {error}") from error
+            if not chunk:
+                return
+            yield chunk
+
+    async def read(self) -> bytes:
+        """Read the whole remaining body (for error answers)."""
+        try:
+            async with asyncio.timeout(self._idle):
+                return await self._response.read()
+        except (TimeoutError, aiohttp.ClientError):
+            return b""
+
+
+class Upstream:
+    """The pooled client every request goes through."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the pool (inside the event loop)."""
+        connector = aiohttp.TCPConnector(
+            limit=0, keepalive_timeout=60.0, ttl_dns_cache=300, enable_cleanup_closed=True
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=_NO_TIMEOUT,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def close(self) -> None:
+        """Close the pool and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The live session; `start()` must have run."""
+        if self._session is None:
+            raise RuntimeError("Upstream.start() was not called")
+        return self._session
+
+    async def full(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
+    ) -> FullResponse:
+        """POST and read the whole answer."""
+        async with self.stream(url, headers, body, timeouts) as response:
+            try:
+                async with asyncio.timeout(timeouts.idle):
+                    data = await response._response.read()
+            except TimeoutError as error:
+                raise UpstreamTimeout(f"upstream sent nothing for {timeouts.idle:g} s") from error
+            except aiohttp.ClientError as error:
+                raise UpstreamUnreachable(f"upstream connection broke: {error}") from error
+            return FullResponse(response.status, response.headers, data)
+
+    @asynccontextmanager
+    async def stream(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
+    ) -> AsyncIterator[StreamingResponse]:
+        """POST and hand over the answer once its headers arrived; the connection is released
+        (or closed, when the body was not read to the end) on exit, also on cancellation."""
+        request_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeouts.connect, connect=timeouts.connect
+        )
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                response = await self.session.post(
+                    url, data=body, headers=headers, timeout=request_timeout
+                )
+        except TimeoutError as error:
+            raise UpstreamTimeout(
+                f"upstream did not answer within {timeouts.first_byte:g} s"
+            ) from error
+        except aiohttp.ClientConnectorError as error:
+            raise UpstreamUnreachable(f"cannot connect to upstream: {error.os_error}") from error
+        except aiohttp.ServerTimeoutError as error:
+            raise UpstreamTimeout(f"upstream connect timed out: {error}") from error
+        except aiohttp.ClientError as error:
+            raise UpstreamUnreachable(f"upstream request failed: {error}") from error
+        try:
+            yield StreamingResponse(response, timeouts.idle)
+        except GatewayError:
+            response.close()
+            raise
+        except BaseException:
+            response.close()  # cancelled or broken mid-body: drop the connection, never reuse it
+            raise
+        else:
+            response.release()

@@ -1,0 +1,121 @@
+"""Shared fixtures: mock upstreams of every type and a gateway running on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from plexus.app import Gateway
+from plexus.config import Config, parse_config
+from tests.mocks.base import MockState
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SEEDS = SHARED / "seed-testcommands"
+API_TYPES = ("chat", "messages", "responses", "gemini")
+BASE_PATH = {"chat": "/v1", "messages": "/v1", "responses": "/v1", "gemini": "/v1beta"}
+
+
+def seed(name: str) -> dict[str, Any]:
+    """Load a seed request body, e.g. `chat/basic.json`."""
+    data: dict[str, Any] = json.loads((SEEDS / name).read_text())
+    return data
+
+
+def mock_app(api: str, state: MockState) -> web.Application:
+    """The strict mock upstream of one API type."""
+    module = __import__(f"tests.mocks.{api}_upstream", fromlist=["create_app"])
+    app: web.Application = module.create_app(state)
+    return app
+
+
+class Upstreams:
+    """One running mock upstream per API type, with their shared states."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, MockState] = {api: MockState() for api in API_TYPES}
+        self.servers: dict[str, TestServer] = {}
+
+    def base_url(self, api: str) -> str:
+        """The `api_base_url` a provider config uses for this mock."""
+        server = self.servers[api]
+        return f"http://127.0.0.1:{server.port}{BASE_PATH[api]}"
+
+    def config(self, extra: dict[str, Any] | None = None) -> Config:
+        """A config with a provider `mock-<api>` and an alias `<api>-model` per mock."""
+        raw: dict[str, Any] = {
+            "providers": {
+                f"mock-{api}": {
+                    "type": api,
+                    "api_base_url": self.base_url(api),
+                    "api_key": "upstream-key",
+                }
+                for api in API_TYPES
+            },
+            "models": {
+                f"{api}-model": {"targets": [{"provider": f"mock-{api}", "model": f"up-{api}"}]}
+                for api in API_TYPES
+            },
+        }
+        for key, value in (extra or {}).items():
+            if isinstance(value, dict) and isinstance(raw.get(key), dict):
+                raw[key].update(value)
+            else:
+                raw[key] = value
+        return parse_config(raw)
+
+
+@pytest.fixture
+async def upstreams() -> AsyncIterator[Upstreams]:
+    """Start every mock upstream on a loopback port."""
+    mocks = Upstreams()
+    for api in API_TYPES:
+        server = TestServer(mock_app(api, mocks.states[api]), host="127.0.0.1")
+        await server.start_server()
+        mocks.servers[api] = server
+    yield mocks
+    for server in mocks.servers.values():
+        await server.close()
+
+
+@asynccontextmanager
+async def run_gateway(config: Config) -> AsyncIterator[str]:
+    """Run a gateway in this event loop; yield its base URL."""
+    gateway = Gateway(config)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            gateway,
+            host="127.0.0.1",
+            port=0,
+            lifespan="on",
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    task = asyncio.create_task(server._serve())  # _serve: no signal handlers inside tests
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def gateway(upstreams: Upstreams) -> AsyncIterator[str]:
+    """A gateway in front of all mock upstreams, with the default test config."""
+    async with run_gateway(upstreams.config()) as url:
+        yield url

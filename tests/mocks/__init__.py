@@ -1,0 +1,1 @@
+"""Mock upstreams that validate requests the way the real APIs do and answer realistically."""

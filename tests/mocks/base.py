@@ -1,0 +1,71 @@
+"""What a test scripts a mock upstream to answer, and what the mock records.
+
+Each protocol's mock (`tests/mocks/<protocol>_upstream.py`) offers
+`create_app(state: MockState) -> aiohttp.web.Application`. It validates every request as the real
+API would (auth header, path, required fields, unknown fields, value ranges, tool results paired
+with calls), answering an error in its protocol's format when validation fails, and otherwise
+answers `state.reply` (or the next of `state.replies`) in its native format, streamed when the
+request asks for a stream. It writes its payloads with its own code, never with Plexus's codecs,
+so the tests are not circular.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ToolCall:
+    """A tool call the mock model makes."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass
+class Reply:
+    """The answer a mock upstream gives, described independently of any protocol."""
+
+    text: str = "Hello from the mock."
+    reasoning: str = ""
+    # The opaque token of the reasoning: Anthropic signature, Gemini thoughtSignature (on the
+    # first functionCall part, or on the text part when there is none), Responses
+    # encrypted_content, OpenRouter reasoning_details signature.
+    signature: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    input_tokens: int = 11
+    output_tokens: int = 7
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    stop: str = "end"  # end | length | tool_use | stop_sequence | content_filter
+    error_status: int | None = None
+    error_message: str = "mock upstream error"
+    cut_after_events: int | None = None  # stream: drop the connection after N events
+    model: str | None = None  # echoed model; defaults to the requested one
+
+
+@dataclass
+class Received:
+    """One request the mock received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class MockState:
+    """Shared between a test and its mock: the scripted replies and the recorded requests."""
+
+    reply: Reply = field(default_factory=Reply)
+    replies: list[Reply] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    api_key: str = "upstream-key"
+
+    def next_reply(self) -> Reply:
+        """Return the next queued reply, or the standing one."""
+        return self.replies.pop(0) if self.replies else self.reply

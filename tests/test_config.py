@@ -1,0 +1,109 @@
+"""Config loading: interpolation, defaults, presets, and every problem reported with its path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plexus.cli import main
+from plexus.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_interpolation_with_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    monkeypatch.delenv("MY_PORT", raising=False)
+    config = parse_config(
+        {
+            "server": {"port": "${MY_PORT:-4100}"},
+            "providers": {
+                "p": {"type": "chat", "api_base_url": "http://x/v1", "api_key": "${MY_KEY}"}
+            },
+        }
+    )
+    assert config.server.port == 4100
+    assert config.providers["p"].api_key == "sk-test"
+
+
+def test_provider_with_unset_key_still_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    config = parse_config(
+        {"providers": {"p": {"type": "chat", "api_base_url": "http://x", "api_key": "${NOPE_KEY}"}}}
+    )
+    assert config.providers["p"].api_key is None
+    assert config.providers["p"].api_key_missing == "NOPE_KEY"
+
+
+def test_every_problem_is_listed_with_its_path() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {
+                "server": {"port": "not-a-number"},
+                "providers": {
+                    "a": {"type": "soap", "api_base_url": "http://x"},
+                    "b": {"type": "chat"},
+                    "c": {"type": "chat", "api_base_url": "http://x", "typo": 1},
+                },
+                "models": {"m": {"targets": [{"provider": "zzz", "model": "x"}]}},
+                "extra": {},
+            }
+        )
+    text = "\n".join(caught.value.problems)
+    assert "providers.a.type: expected one of chat, messages, responses, gemini" in text
+    assert "providers.b" in text and "api_base_url" in text
+    assert "providers.c" in text and "typo" in text
+    assert "server.port" in text
+    assert "extra: unknown section" in text
+    assert len(caught.value.problems) >= 5
+
+
+def test_unknown_alias_provider_is_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"models": {"m": {"targets": [{"provider": "zzz", "model": "x"}]}}})
+    assert caught.value.problems == ["models.m.targets[0].provider: unknown provider 'zzz'"]
+
+
+def test_unset_variable_outside_keys_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_HOST", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"server": {"host": "${NO_HOST}"}})
+    assert caught.value.problems == ["server.host: environment variable NO_HOST is not set"]
+
+
+def test_preset_fills_type_and_url() -> None:
+    config = parse_config({"providers": {"ds": {"preset": "deepseek", "api_key": "k"}}})
+    provider = config.providers["ds"]
+    assert provider.type == "chat"
+    assert provider.api_base_url == "https://api.deepseek.com/v1"
+    assert provider.adapter == "deepseek"
+
+
+def test_shipped_config_loads_without_any_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(REPO / "config" / "plexus.yaml")
+    assert {"openai", "anthropic", "gemini", "deepseek", "groq", "cerebras"} <= set(
+        config.providers
+    )
+    assert {"openrouter", "vercel", "ollama"} <= set(config.providers)
+    assert config.providers["ollama"].api_base_url == "http://127.0.0.1:11434/v1"
+    assert config.models
+
+
+def test_check_command_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check", "--config", str(REPO / "config" / "plexus.yaml")])
+    out = capsys.readouterr().out
+    assert "providers (" in out and "anthropic: messages" in out
+
+
+def test_check_command_fails_on_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("providers:\n  x: {type: nope, api_base_url: 'http://x'}\n")
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--config", str(path)])
+    assert caught.value.code == 2
+    assert "providers.x.type" in capsys.readouterr().err
