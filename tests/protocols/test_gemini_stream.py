@@ -1,0 +1,226 @@
+"""Gemini streams: golden fixtures both ways, split-chunk invariance, and the google-genai SDK
+reading what the StreamEncoder writes. Regenerate expected files with PLEXUS_REGEN=1."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import msgspec
+import pytest
+from google import genai
+from google.genai import errors, types
+
+from plexus import ir, sse
+from plexus.protocols import gemini
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gemini"
+REGEN = os.environ.get("PLEXUS_REGEN") == "1"
+_EVENTS = msgspec.json.Decoder(ir.StreamEvent)
+_MINTED = re.compile(r"call_[0-9a-f]{24}")
+DECODER_CASES = sorted(
+    p.name[: -len(".sse")] for p in FIXTURES.glob("*.sse") if ".gemini." not in p.name
+)
+ENCODER_CASES = sorted(p.name[: -len(".ir.jsonl")] for p in FIXTURES.glob("*.ir.jsonl"))
+
+
+def _normalise(lines: list[str]) -> list[str]:
+    """Replace minted call ids by stable placeholders, numbered in order of appearance."""
+    seen: dict[str, str] = {}
+
+    def stable(match: re.Match[str]) -> str:
+        return seen.setdefault(match.group(0), f"call_minted{len(seen)}")
+
+    return [_MINTED.sub(stable, line) for line in lines]
+
+
+def _split(data: bytes, sizes: list[int]) -> list[bytes]:
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(data[start : start + size])
+        start += size
+    return [*chunks, data[start:]]
+
+
+def decode_stream(data: bytes, sizes: list[int]) -> list[str]:
+    """Feed SSE bytes, split at `sizes`, through sse.Decoder and the StreamDecoder."""
+    framing, decoder = sse.Decoder(), gemini.StreamDecoder()
+    events: list[ir.StreamEvent] = []
+    for chunk in _split(data, sizes):
+        for event in framing.feed(chunk):
+            events += decoder.feed(event)
+    for event in framing.flush():
+        events += decoder.feed(event)
+    events += decoder.finish()
+    return _normalise([msgspec.json.encode(event).decode() for event in events])
+
+
+def _check_golden(path: Path, actual: str) -> None:
+    if REGEN:
+        path.write_text(actual)
+    assert path.read_text() == actual
+
+
+@pytest.mark.parametrize("case", DECODER_CASES)
+def test_decoder_matches_golden_in_any_chunking(case: str) -> None:
+    data = (FIXTURES / f"{case}.sse").read_bytes()
+    whole = decode_stream(data, [])
+    rng = random.Random(case)
+    assert decode_stream(data, [1] * len(data)) == whole
+    assert decode_stream(data, [rng.randint(1, 40) for _ in range(len(data))]) == whole
+    _check_golden(FIXTURES / f"{case}.ir.jsonl", "".join(line + "\n" for line in whole))
+
+
+def load_events(case: str) -> list[ir.StreamEvent]:
+    """The IR events of a fixture."""
+    lines = (FIXTURES / f"{case}.ir.jsonl").read_bytes().splitlines()
+    return [_EVENTS.decode(line) for line in lines if line.strip()]
+
+
+def encode_stream(events: list[ir.StreamEvent]) -> bytes:
+    """Run IR events through a StreamEncoder."""
+    encoder = gemini.StreamEncoder(ir.Request(model="gemini-client-model", messages=[]))
+    out = [chunk for event in events for chunk in encoder.feed(event)]
+    return b"".join([*out, *encoder.finish()])
+
+
+@pytest.mark.parametrize("case", ENCODER_CASES)
+def test_encoder_matches_golden(case: str) -> None:
+    _check_golden(FIXTURES / f"{case}.gemini.sse", encode_stream(load_events(case)).decode())
+
+
+def _client(body: bytes, seen: list[httpx.Request]) -> genai.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    transport = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    options = types.HttpOptions(base_url="http://gemini.test", httpx_async_client=transport)
+    return genai.Client(api_key="k", http_options=options)
+
+
+async def _sdk_stream(body: bytes) -> list[types.GenerateContentResponse]:
+    stream = await _client(body, []).aio.models.generate_content_stream(model="m", contents="hi")
+    return [chunk async for chunk in stream]
+
+
+def _parts(chunks: list[types.GenerateContentResponse]) -> list[types.Part]:
+    parts: list[types.Part] = []
+    for chunk in chunks:
+        for candidate in chunk.candidates or []:
+            parts += candidate.content.parts or [] if candidate.content else []
+    return parts
+
+
+def _ir_text(events: list[ir.StreamEvent], kind: type[Any]) -> str:
+    kinds = {e.index: type(e.block) for e in events if isinstance(e, ir.BlockStart)}
+    deltas = [e for e in events if isinstance(e, ir.TextDelta | ir.ThinkingDelta)]
+    return "".join(e.text for e in deltas if isinstance(e, kind) and kinds.get(e.index))
+
+
+@pytest.mark.parametrize("case", [c for c in ENCODER_CASES if "error" not in c])
+async def test_sdk_reads_encoder_stream(case: str) -> None:
+    events = load_events(case)
+    body = encode_stream(events)
+    if not any(isinstance(e, ir.Finish) for e in events):
+        with pytest.raises(errors.APIError):
+            await _sdk_stream(body)
+        return
+    parts = _parts(await _sdk_stream(body))
+    text = "".join(p.text or "" for p in parts if not p.thought)
+    thoughts = "".join(p.text or "" for p in parts if p.thought)
+    assert text == _ir_text(events, ir.TextDelta)
+    assert thoughts == _ir_text(events, ir.ThinkingDelta)
+    calls = [
+        e.block.name
+        for e in events
+        if isinstance(e, ir.BlockStart) and isinstance(e.block, ir.ToolCallBlock)
+    ]
+    assert [p.function_call.name for p in parts if p.function_call] == calls
+
+
+@pytest.mark.parametrize("case", ["upstream-error", "error-mid-stream"])
+async def test_sdk_raises_on_error_chunk(case: str) -> None:
+    body = encode_stream(load_events(case))
+    with pytest.raises(errors.APIError) as caught:
+        await _sdk_stream(body)
+    assert caught.value.code == 503
+
+
+async def test_foreign_tokens_survive_the_sdk_round_trip() -> None:
+    """Anthropic thinking sent to a Gemini client comes back intact through google-genai."""
+    parts = _parts(await _sdk_stream(encode_stream(load_events("anthropic-thinking-tool"))))
+    seen: list[httpx.Request] = []
+    history = [
+        types.Content(role="user", parts=[types.Part(text="Weather?")]),
+        types.Content(role="model", parts=parts),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        id="toolu_01A", name="get_weather", response={"output": "18C"}
+                    )
+                )
+            ],
+        ),
+    ]
+    await _client(b"", seen).aio.models.generate_content(model="m", contents=history)
+    request = gemini.decode_request(seen[0].content)
+    assistant = request.messages[1].content
+    assert assistant[0] == ir.ThinkingBlock(
+        text="The user wants the weather.",
+        signature="EqQBCkYIBxgCKkD+abc/def==",
+        origin="anthropic",
+    )
+    assert assistant[1] == ir.TextBlock(text="Checking.")
+    assert assistant[2] == ir.ToolCallBlock(
+        id="toolu_01A", name="get_weather", arguments='{"city":"Paris"}'
+    )
+    assert assistant[3] == ir.ThinkingBlock(redacted="UkVEQUNURUQ=", origin="anthropic")
+    result = request.messages[2].content[0]
+    assert isinstance(result, ir.ToolResultBlock) and result.call_id == "toolu_01A"
+
+
+def test_decoder_reports_missing_terminator_after_closing_blocks() -> None:
+    lines = decode_stream((FIXTURES / "missing-finish.sse").read_bytes(), [])
+    assert '"type":"block_stop"' in lines[-2] and '"type":"error"' in lines[-1]
+
+
+def test_decoder_ignores_everything_after_an_error() -> None:
+    decoder = gemini.StreamDecoder()
+    decoder.feed(sse.Event(None, '{"error":{"code":500,"message":"boom","status":"INTERNAL"}}'))
+    assert decoder.feed(sse.Event(None, '{"candidates":[]}')) == []
+    assert decoder.finish() == []
+
+
+async def test_sdk_reads_encoded_response() -> None:
+    response = ir.Response(
+        id="msg_9",
+        model="claude-x",
+        content=[
+            ir.ThinkingBlock(text="why", signature="sig", origin="anthropic"),
+            ir.TextBlock(text="Hello"),
+            ir.ToolCallBlock(id="toolu_9", name="f", arguments='{"a": [1]}'),
+        ],
+        stop_reason="tool_use",
+        usage=ir.Usage(input_tokens=3, output_tokens=4),
+    )
+    body = gemini.encode_response(response, ir.Request(model="alias", messages=[]))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    transport = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    options = types.HttpOptions(base_url="http://gemini.test", httpx_async_client=transport)
+    client = genai.Client(api_key="k", http_options=options)
+    result = await client.aio.models.generate_content(model="m", contents="hi")
+    assert result.text == "Hello"
+    assert [(c.id, c.name, c.args) for c in result.function_calls or []] == [
+        ("toolu_9", "f", {"a": [1]})
+    ]
+    assert result.usage_metadata is not None and result.usage_metadata.total_token_count == 7
