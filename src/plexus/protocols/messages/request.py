@@ -1,0 +1,362 @@
+"""Messages request bodies: decode a client's body to IR, encode IR for an Anthropic upstream."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from plexus import ir
+from plexus.errors import BadRequest
+from plexus.protocols import common
+from plexus.protocols.messages import wire
+from plexus.protocols.messages.turns import cache_control, encode_messages
+
+DEFAULT_MAX_TOKENS = 8192
+_MIN_BUDGET = 1024
+_DATED_TOOL = re.compile(r"^(.*)_\d{8}$")
+_EFFORTS: dict[str, ir.Effort] = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
+
+
+# --- decode: client body -> IR ----------------------------------------------------------------
+
+
+def decode_request(body: bytes) -> ir.Request:
+    """Decode a Messages request body into the IR; raises BadRequest naming the bad path."""
+    try:
+        wire_request = wire.REQUEST_DECODER.decode(body)
+    except msgspec.DecodeError as error:
+        raise BadRequest(str(error)) from error
+    system = _decode_system(wire_request.system)
+    messages: list[ir.Message] = []
+    for position, message in enumerate(wire_request.messages):
+        path = f"$.messages[{position}]"
+        content = _decode_content(message.content, path)
+        if message.role == "system":
+            if messages:
+                messages.append(ir.Message(role="system", content=content))
+            else:
+                system.extend(block for block in content if isinstance(block, ir.TextBlock))
+        elif message.role in ("user", "assistant"):
+            role: ir.Role = "user" if message.role == "user" else "assistant"
+            messages.append(ir.Message(role=role, content=content))
+        else:
+            raise BadRequest(f"unexpected role {message.role!r} - at `{path}.role`")
+    tool_choice, parallel = _decode_tool_choice(wire_request.tool_choice)
+    return ir.Request(
+        model=wire_request.model,
+        messages=messages,
+        system=system,
+        tools=[_decode_tool(tool) for tool in wire_request.tools or []],
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
+        max_tokens=wire_request.max_tokens,
+        temperature=wire_request.temperature,
+        top_p=wire_request.top_p,
+        top_k=wire_request.top_k,
+        stop=list(wire_request.stop_sequences or []),
+        reasoning=_decode_reasoning(wire_request.thinking, wire_request.output_config),
+        response_format=_decode_format(wire_request.output_config),
+        stream=bool(wire_request.stream),
+        user=wire_request.metadata.user_id if wire_request.metadata else None,
+    )
+
+
+def _cache(control: wire.CacheControl | None) -> ir.CacheHint | None:
+    return ir.CacheHint(ttl=control.ttl) if control is not None else None
+
+
+def _decode_system(system: str | list[wire.Block] | None) -> list[ir.TextBlock]:
+    if system is None:
+        return []
+    if isinstance(system, str):
+        return [ir.TextBlock(text=system)] if system else []
+    return [
+        ir.TextBlock(text=block.text or "", cache=_cache(block.cache_control))
+        for block in system
+        if block.type == "text" and block.text
+    ]
+
+
+def _decode_content(content: str | list[wire.Block], path: str) -> list[ir.Block]:
+    if isinstance(content, str):
+        return [ir.TextBlock(text=content)] if content else []
+    blocks: list[ir.Block] = []
+    for position, block in enumerate(content):
+        decoded = _decode_block(block, f"{path}.content[{position}]")
+        if decoded is not None:
+            blocks.append(decoded)
+    return blocks
+
+
+def _decode_block(block: wire.Block, path: str) -> ir.Block | None:
+    match block.type:
+        case "text":
+            return ir.TextBlock(text=block.text or "", cache=_cache(block.cache_control))
+        case "image":
+            return _decode_image(block)
+        case "document":
+            return _decode_document(block, path)
+        case "tool_use":
+            arguments = bytes(block.input).decode() if block.input else ""
+            return ir.ToolCallBlock(id=block.id or "", name=block.name or "", arguments=arguments)
+        case "tool_result":
+            return _decode_tool_result(block, path)
+        case "thinking":
+            origin, token = common.untag_token(block.signature or "")
+            return ir.ThinkingBlock(
+                text=block.thinking or "", signature=token or None, origin=origin or "anthropic"
+            )
+        case "redacted_thinking":
+            origin, token = common.untag_token(block.data or "")
+            return ir.ThinkingBlock(redacted=token, origin=origin or "anthropic")
+        case _:
+            # Server-tool blocks and future types have no IR form (known gap): dropped.
+            return None
+
+
+def _decode_image(block: wire.Block) -> ir.ImageBlock | None:
+    source = block.source
+    if source is None:
+        return None
+    cache = _cache(block.cache_control)
+    if source.type == "url":
+        return ir.ImageBlock(url=source.url, cache=cache)
+    if source.type != "base64":
+        return None
+    return ir.ImageBlock(data=source.data, media_type=source.media_type, cache=cache)
+
+
+def _decode_document(block: wire.Block, path: str) -> ir.DocumentBlock | None:
+    source = block.source
+    if source is None:
+        return None
+    cache = _cache(block.cache_control)
+    match source.type:
+        case "url":
+            return ir.DocumentBlock(url=source.url, title=block.title, cache=cache)
+        case "text":
+            media_type = source.media_type or "text/plain"
+            return ir.DocumentBlock(
+                text=source.data or "", media_type=media_type, title=block.title, cache=cache
+            )
+        case "content":
+            inner = _decode_raw_blocks(source.content, f"{path}.source.content")
+            text = "\n".join(item.text for item in inner if isinstance(item, ir.TextBlock))
+            return ir.DocumentBlock(text=text, media_type="text/plain", title=block.title)
+        case "base64":
+            return ir.DocumentBlock(
+                data=source.data, media_type=source.media_type, title=block.title, cache=cache
+            )
+        case _:
+            return None  # Files-API ids do not cross providers (protocols.md 6.4)
+
+
+def _decode_raw_blocks(raw: msgspec.Raw, path: str) -> list[ir.Block]:
+    if not raw:
+        return []
+    try:
+        content = wire.BLOCKS_DECODER.decode(raw)
+    except msgspec.DecodeError as error:
+        raise BadRequest(f"{error} (within `{path}`)") from error
+    return _decode_content(content, path)
+
+
+def _decode_tool_result(block: wire.Block, path: str) -> ir.ToolResultBlock:
+    content: list[ir.ToolResultContent] = [
+        item
+        for item in _decode_raw_blocks(block.content, f"{path}.content")
+        if isinstance(item, ir.TextBlock | ir.ImageBlock | ir.DocumentBlock)
+    ]
+    return ir.ToolResultBlock(
+        call_id=block.tool_use_id or "",
+        content=content,
+        is_error=bool(block.is_error),
+        cache=_cache(block.cache_control),
+    )
+
+
+def _decode_tool(tool: wire.InputTool) -> ir.Tool:
+    cache = _cache(tool.cache_control)
+    if tool.type is None or tool.type == "custom":
+        return ir.Tool(
+            name=tool.name,
+            description=tool.description,
+            parameters=tool.input_schema,
+            strict=tool.strict,
+            cache=cache,
+        )
+    dated = _DATED_TOOL.match(tool.type)
+    if dated is not None and dated.group(1) == "web_search":
+        return ir.Tool(name=tool.name, kind="web_search", cache=cache)
+    # Other Anthropic-defined tools keep their versioned type, so they round-trip to Anthropic.
+    return ir.Tool(name=tool.name, kind=tool.type, cache=cache)
+
+
+def _decode_tool_choice(
+    choice: wire.InputToolChoice | None,
+) -> tuple[ir.ToolChoice | None, bool | None]:
+    if choice is None:
+        return None, None
+    parallel = False if choice.disable_parallel_tool_use else None
+    match choice.type:
+        case "any":
+            return ir.ToolChoice(mode="required"), parallel
+        case "tool":
+            return ir.ToolChoice(mode="tool", name=choice.name), parallel
+        case "none":
+            return ir.ToolChoice(mode="none"), parallel
+        case _:
+            return ir.ToolChoice(mode="auto"), parallel
+
+
+def _decode_reasoning(
+    thinking: wire.Thinking | None, output_config: wire.OutputConfig | None
+) -> ir.Reasoning | None:
+    effort = _EFFORTS.get(output_config.effort or "") if output_config else None
+    if thinking is None:
+        return ir.Reasoning(effort=effort) if effort is not None else None
+    summary = "auto" if thinking.display == "summarized" else None
+    match thinking.type:
+        case "disabled":
+            return ir.Reasoning(effort="none", enabled=False)
+        case "enabled":
+            budget = thinking.budget_tokens
+            if effort is None and budget is not None:
+                effort = common.effort_for_budget(budget)
+            return ir.Reasoning(effort=effort, budget_tokens=budget, summary=summary)
+        case _:
+            # Adaptive without an effort means the Anthropic default, high (protocols.md 6.10).
+            return ir.Reasoning(effort=effort or "high", summary=summary)
+
+
+def _decode_format(output_config: wire.OutputConfig | None) -> ir.ResponseFormat | None:
+    if output_config is None or output_config.format is None:
+        return None
+    if output_config.format.type != "json_schema":
+        return None
+    return ir.ResponseFormat(type="json_schema", schema=output_config.format.schema)
+
+
+# --- encode: IR -> Anthropic upstream body ----------------------------------------------------
+
+
+def encode_request(request: ir.Request) -> dict[str, Any]:
+    """Encode an IR request as a Messages body for an Anthropic upstream."""
+    system, messages = encode_messages(request)
+    if not messages:
+        raise BadRequest("messages: at least one user message is required")
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    if system:
+        body["system"] = system
+    max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+    thinking = _encode_thinking(request.reasoning)
+    if thinking is not None:
+        budget = thinking["budget_tokens"]
+        if budget >= max_tokens:
+            max_tokens = budget + max(_MIN_BUDGET, max_tokens)
+        body["thinking"] = thinking
+    body["max_tokens"] = max_tokens
+    _encode_sampling(body, request, thinking_on=thinking is not None)
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if request.tools:
+        body["tools"] = [_encode_tool(tool) for tool in request.tools]
+    choice = _encode_tool_choice(request, thinking_on=thinking is not None)
+    if choice is not None:
+        body["tool_choice"] = choice
+    output_format = _encode_format(request.response_format)
+    if output_format is not None:
+        body["output_config"] = {"format": output_format}
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    if request.stream:
+        body["stream"] = True
+    return body
+
+
+def _encode_thinking(reasoning: ir.Reasoning | None) -> dict[str, Any] | None:
+    if reasoning is None or not reasoning.enabled:
+        return None
+    effort = reasoning.effort
+    if effort is None and reasoning.budget_tokens is None:
+        effort = "medium"
+    budget = common.budget_for(effort, reasoning.budget_tokens)
+    if not budget:
+        return None
+    thinking: dict[str, Any] = {"type": "enabled", "budget_tokens": max(budget, _MIN_BUDGET)}
+    if reasoning.summary:
+        thinking["display"] = "summarized"
+    return thinking
+
+
+def _encode_sampling(body: dict[str, Any], request: ir.Request, *, thinking_on: bool) -> None:
+    # With thinking on, temperature and top_k are rejected and top_p must be >= 0.95 (2.6).
+    if request.temperature is not None:
+        temperature = min(max(request.temperature, 0.0), 1.0)
+        if not thinking_on or temperature == 1.0:
+            body["temperature"] = temperature
+    if request.top_p is not None and (not thinking_on or request.top_p >= 0.95):
+        body["top_p"] = min(max(request.top_p, 0.0), 1.0)
+    if request.top_k is not None and not thinking_on:
+        body["top_k"] = max(request.top_k, 0)
+
+
+def _encode_tool(tool: ir.Tool) -> dict[str, Any]:
+    if tool.kind == "web_search":
+        encoded: dict[str, Any] = {"type": "web_search_20250305", "name": tool.name}
+    elif tool.kind != "function":
+        encoded = {"type": tool.kind, "name": tool.name}
+    else:
+        encoded = {"name": tool.name}
+        if tool.description:
+            encoded["description"] = tool.description
+        encoded["input_schema"] = tool.parameters or {"type": "object", "properties": {}}
+        if tool.strict is not None:
+            encoded["strict"] = tool.strict
+    control = cache_control(tool.cache)
+    if control is not None:
+        encoded["cache_control"] = control
+    return encoded
+
+
+def _encode_tool_choice(request: ir.Request, *, thinking_on: bool) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    if choice is None and (request.parallel_tool_calls is not False or not request.tools):
+        return None
+    mode = choice.mode if choice is not None else "auto"
+    if thinking_on and mode in ("required", "tool"):
+        mode = "auto"  # manual thinking accepts only auto or none (protocols.md 2.6)
+    encoded: dict[str, Any]
+    match mode:
+        case "none":
+            return {"type": "none"}
+        case "required":
+            encoded = {"type": "any"}
+        case "tool":
+            encoded = {"type": "tool", "name": choice.name if choice else ""}
+        case _:
+            encoded = {"type": "auto"}
+    if request.parallel_tool_calls is False and request.tools:
+        encoded["disable_parallel_tool_use"] = True
+    return encoded
+
+
+def _encode_format(response_format: ir.ResponseFormat | None) -> dict[str, Any] | None:
+    if response_format is None:
+        return None
+    match response_format.type:
+        case "json_schema":
+            schema = response_format.schema or {"type": "object"}
+            return {"type": "json_schema", "schema": schema}
+        case "json_object":
+            return {"type": "json_schema", "schema": {"type": "object"}}
+        case _:
+            return None
