@@ -1,0 +1,195 @@
+"""IR stream events → client `chat.completion.chunk` SSE frames (chat as the client's API)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import msgspec
+
+from plexus import ir, sse
+from plexus.protocols.chat import wire_out
+from plexus.protocols.chat.reasoning import details_for
+from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
+from plexus.protocols.common import mint_id
+
+_Kind = Literal["text", "thinking", "refusal", "tool", "other"]
+
+
+class StreamEncoder:
+    """Writes Chat Completions chunks for IR events (protocols.md 7.2).
+
+    States:
+      FRESH   nothing sent; the first event sends the `role: assistant` chunk.
+      OPEN    chunks flow. Each IR block index maps to a delta field; tool calls are numbered
+              0, 1, 2... in the order they start. A Gemini signature-only thinking block waits
+              (PENDING) for the next block: a tool call gets it as `reasoning.encrypted` by id.
+      CLOSED  Finish sent the finish chunk, the usage chunk when asked, and `[DONE]`; or a
+              StreamError sent `data: {"error": ...}`. Later events are ignored.
+    """
+
+    def __init__(self, request: ir.Request, *, created: int | None = None) -> None:
+        self._include_usage = request.include_usage
+        self._id = mint_id("chatcmpl-")
+        self._model = request.model
+        self._created = created if created is not None else int(time.time())
+        self._state: Literal["fresh", "open", "closed"] = "fresh"
+        self._kinds: dict[int, _Kind] = {}
+        self._tool_positions: dict[int, int] = {}
+        self._thinking: dict[int, ir.ThinkingBlock] = {}
+        self._pending: ir.ThinkingBlock | None = None
+        self._detail_index = 0
+        self._usage: ir.Usage | None = None
+
+    def feed(self, event: ir.StreamEvent) -> list[bytes]:
+        """Return the SSE frames for one IR event."""
+        if self._state == "closed":
+            return []
+        out: list[bytes] = []
+        if isinstance(event, ir.MessageStart):
+            self._id = chat_id(event.id) if event.id else self._id
+            self._model = event.model or self._model
+            self._usage = event.usage
+        if self._state == "fresh" and not isinstance(event, ir.StreamError):
+            self._state = "open"
+            out.append(self._chunk(wire_out.MessageOut(role="assistant", content="")))
+        match event:
+            case ir.BlockStart():
+                self._start(event, out)
+            case ir.TextDelta():
+                self._text(event.index, event.text, out)
+            case ir.ThinkingDelta():
+                self._thinking[event.index].text += event.text
+                out.append(self._chunk(wire_out.MessageOut(reasoning_content=event.text)))
+            case ir.SignatureDelta():
+                block = self._thinking[event.index]
+                block.signature = (block.signature or "") + event.signature
+            case ir.ToolArgumentsDelta():
+                self._arguments(event.index, event.json, out)
+            case ir.BlockStop():
+                self._stop(event.index, out)
+            case ir.UsageUpdate():
+                self._usage = event.usage
+            case ir.Finish():
+                self._finish(event, out)
+            case ir.StreamError():
+                out.append(self._error(event.message, event.kind))
+        return out
+
+    def finish(self) -> list[bytes]:
+        """End the stream; an IR stream that stopped without Finish ends with an error frame."""
+        if self._state == "closed":
+            return []
+        return [self._error("upstream stream ended unexpectedly", "api_error")]
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def _chunk(self, delta: wire_out.MessageOut, finish_reason: str | None = None) -> bytes:
+        chunk = wire_out.ChunkOut(
+            id=self._id,
+            created=self._created,
+            model=self._model,
+            choices=[wire_out.ChunkChoiceOut(delta=delta, finish_reason=finish_reason)],
+            usage=None if self._include_usage else msgspec.UNSET,
+        )
+        return sse.encode(wire_out.ENCODER.encode(chunk))
+
+    def _error(self, message: str, kind: str) -> bytes:
+        self._state = "closed"
+        return sse.encode(wire_out.ENCODER.encode(error_object(message, kind)))
+
+    def _details(self, entries: list[wire_out.DetailOut]) -> bytes:
+        # Every entry gets its own `index`: the SDK accumulator merges list entries by index.
+        for entry in entries:
+            entry.index = self._detail_index
+            self._detail_index += 1
+        return self._chunk(wire_out.MessageOut(reasoning_details=entries))
+
+    # --- blocks ----------------------------------------------------------------------------
+
+    def _start(self, event: ir.BlockStart, out: list[bytes]) -> None:
+        block = event.block
+        call_id = block.id if isinstance(block, ir.ToolCallBlock) else None
+        self._flush_pending(call_id, out)
+        match block:
+            case ir.ToolCallBlock():
+                position = len(self._tool_positions)
+                self._kinds[event.index] = "tool"
+                self._tool_positions[event.index] = position
+                call = wire_out.ToolCallOut(
+                    index=position,
+                    id=block.id or mint_id("call_"),
+                    type="function",
+                    function=wire_out.FunctionOut(name=block.name, arguments=block.arguments),
+                )
+                out.append(self._chunk(wire_out.MessageOut(tool_calls=[call])))
+            case ir.ThinkingBlock():
+                self._kinds[event.index] = "thinking"
+                self._thinking[event.index] = ir.ThinkingBlock(
+                    text=block.text,
+                    signature=block.signature,
+                    origin=block.origin,
+                    redacted=block.redacted,
+                    item_id=block.item_id,
+                )
+                if block.text:
+                    out.append(self._chunk(wire_out.MessageOut(reasoning_content=block.text)))
+            case ir.TextBlock():
+                self._kinds[event.index] = "text"
+                self._text(event.index, block.text, out)
+            case ir.RefusalBlock():
+                self._kinds[event.index] = "refusal"
+                self._text(event.index, block.text, out)
+            case _:
+                self._kinds[event.index] = "other"
+
+    def _text(self, index: int, text: str, out: list[bytes]) -> None:
+        if not text:
+            return
+        if self._kinds.get(index) == "refusal":
+            out.append(self._chunk(wire_out.MessageOut(refusal=text)))
+        else:
+            out.append(self._chunk(wire_out.MessageOut(content=text)))
+
+    def _arguments(self, index: int, fragment: str, out: list[bytes]) -> None:
+        position = self._tool_positions.get(index)
+        if position is None or not fragment:
+            return
+        call = wire_out.ToolCallOut(
+            index=position, function=wire_out.FunctionOut(arguments=fragment)
+        )
+        out.append(self._chunk(wire_out.MessageOut(tool_calls=[call])))
+
+    def _stop(self, index: int, out: list[bytes]) -> None:
+        block = self._thinking.pop(index, None)
+        if block is None or not (block.signature or block.redacted):
+            return
+        if block.origin == "gemini" and not block.text and not block.redacted:
+            self._flush_pending(None, out)
+            self._pending = block
+            return
+        out.append(self._details(details_for(block)))
+
+    def _flush_pending(self, call_id: str | None, out: list[bytes]) -> None:
+        if self._pending is not None:
+            out.append(self._details(details_for(self._pending, call_id)))
+            self._pending = None
+
+    def _finish(self, event: ir.Finish, out: list[bytes]) -> None:
+        self._flush_pending(None, out)
+        reason = encode_finish_reason(event.stop_reason, event.raw_stop_reason)
+        if self._tool_positions and event.stop_reason == "end":
+            reason = "tool_calls"
+        out.append(self._chunk(wire_out.MessageOut(), finish_reason=reason))
+        if self._include_usage:
+            usage = event.usage or self._usage or ir.Usage()
+            chunk = wire_out.ChunkOut(
+                id=self._id,
+                created=self._created,
+                model=self._model,
+                choices=[],
+                usage=encode_usage(usage),
+            )
+            out.append(sse.encode(wire_out.ENCODER.encode(chunk)))
+        out.append(sse.DONE)
+        self._state = "closed"
