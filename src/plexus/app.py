@@ -15,8 +15,10 @@ from plexus import http, ir
 from plexus.config import Config
 from plexus.count_tokens import count_tokens
 from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
+from plexus.health import Health
 from plexus.protocols import codec_for
 from plexus.proxy import Call, Proxy
+from plexus.reload import ConfigWatcher
 from plexus.routing import Router
 from plexus.upstream import Upstream
 
@@ -40,15 +42,17 @@ class _Route(msgspec.Struct):
 class Gateway:
     """The whole gateway as one ASGI callable; state lives here, built in the lifespan."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, config_path: str | None = None) -> None:
         self.upstream = Upstream()
+        self.health = Health()
+        self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
         """Swap in a new config; requests in flight keep the router they started with."""
         self.config = config
-        self.router = Router(config)
-        self.proxy = Proxy(self.router, self.upstream)
+        self.router = Router(config, health=self.health)
+        self.proxy = Proxy(self.router, self.upstream, config.server.max_attempts)
         self._secrets = [k.secret.encode() for k in config.keys.values() if k.secret]
         self._open = not config.keys
 
@@ -63,10 +67,14 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.upstream.start()
+                if self.watcher is not None:
+                    self.watcher.start()
                 if self._open:
                     _log.warning("no gateway keys configured: the API is open to anyone")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.watcher is not None:
+                    await self.watcher.stop()
                 await self.upstream.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

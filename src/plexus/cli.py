@@ -14,9 +14,10 @@ def create_app() -> object:
     from plexus.app import Gateway
     from plexus.log import configure_logging
 
-    config = load_config(config_path(None))
+    path = config_path(None)
+    config = load_config(path)
     configure_logging(config.server.log_format)
-    return Gateway(config)
+    return Gateway(config, path)
 
 
 def _load_or_exit(path: str) -> Config:
@@ -45,7 +46,7 @@ def _serve(args: argparse.Namespace) -> None:
         http="httptools",
         access_log=False,
         log_level="warning",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace)),
     )
 
 

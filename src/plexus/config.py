@@ -16,7 +16,7 @@ from plexus.providers.presets import PRESETS
 API_TYPES: tuple[ApiType, ...] = ("chat", "messages", "responses", "gemini")
 DEFAULT_CONFIG_PATH = "config/plexus.yaml"
 
-Selector = Literal["random", "weighted", "in_order"]
+Selector = Literal["random", "weighted", "in_order", "latency"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -30,6 +30,8 @@ class ServerConfig(_Strict):
     port: int = 4000
     workers: int = 1
     max_body_bytes: int = 32 * 1024 * 1024
+    max_attempts: int = 3  # targets tried per request before the error reaches the client
+    shutdown_grace: float = 30.0  # seconds in-flight requests get to finish on SIGTERM
     log_format: Literal["auto", "json", "console"] = "auto"
 
 
@@ -41,11 +43,13 @@ class KeyConfig(_Strict):
 
 
 class TimeoutConfig(_Strict):
-    """Upstream timeouts in seconds: connect, time to first byte, idle between stream reads."""
+    """Upstream timeouts in seconds: connect, time to first byte, idle between stream reads;
+    `ping` is how long a stream may be silent before the client gets a keep-alive."""
 
     connect: float = 10.0
     first_byte: float = 600.0
     idle: float = 300.0
+    ping: float = 15.0
 
 
 class ProviderConfig(_Strict):
@@ -60,6 +64,8 @@ class ProviderConfig(_Strict):
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)
     timeouts: TimeoutConfig = msgspec.field(default_factory=TimeoutConfig)
     adapter: str | None = None
+    max_concurrency: int | None = None  # requests in flight to this provider at most
+    queue_timeout: float = 0.0  # how long a request waits for a slot; 0 fails fast with 429
     # Set by the loader: the variable named by `api_key` that is not set in the environment.
     api_key_missing: str | None = None
 

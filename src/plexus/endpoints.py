@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from plexus.errors import GatewayError
+from plexus.errors import ProviderUnavailable
 from plexus.routing import Target
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -42,7 +42,7 @@ def upstream_headers(
     """Return the headers for an upstream call: auth per type, forwarded and configured ones."""
     provider = target.provider
     if provider.api_key is None and provider.api_key_missing is not None:
-        raise GatewayError(
+        raise ProviderUnavailable(
             f"provider '{target.provider_name}' has no API key: "
             f"environment variable {provider.api_key_missing} is not set",
             status=500,

@@ -5,6 +5,7 @@
     ├── Unauthorized             401  missing or wrong gateway key
     ├── NotFound                 404  unknown model or route
     ├── PayloadTooLarge          413  body above the configured limit
+    ├── ProviderUnavailable      500 / 429  provider misconfigured or at its concurrency limit
     ├── UpstreamError            the upstream's own status and message
     ├── UpstreamUnreachable      502  connection refused, DNS, reset
     └── UpstreamTimeout          504  connect or read timeout
@@ -67,6 +68,11 @@ class PayloadTooLarge(GatewayError):
 
     status = 413
     kind = "too_large"
+
+
+class ProviderUnavailable(GatewayError):
+    """The provider cannot take the request (no key configured, concurrency limit reached);
+    another target may."""
 
 
 class UpstreamError(GatewayError):

@@ -1,33 +1,31 @@
-"""The life of one generation request: resolve, then pass through or translate, streamed or not."""
+"""The life of one generation request: resolve the model, try its targets in turn, answer."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from plexus import http, ir, sse
-from plexus.endpoints import upstream_headers, upstream_url
+from plexus import http, ir
+from plexus.config import ProviderConfig
 from plexus.errors import (
     BadRequest,
     GatewayError,
+    ProviderUnavailable,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnreachable,
     kind_for_status,
 )
-from plexus.protocols import codec_for
-from plexus.providers import adapter_for
 from plexus.routing import Router, Target
 from plexus.upstream import Upstream
-from plexus.usage_probe import TAIL_BYTES, usage_from_body, usage_from_stream_tail
 
-_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 @dataclass(slots=True)
@@ -85,196 +83,100 @@ class Proxy:
     def __init__(self, router: Router, upstream: Upstream, max_attempts: int = 3) -> None:
         self.router = router
         self.upstream = upstream
-        self.max_attempts = max_attempts
+        self.max_attempts = max(1, max_attempts)
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     async def handle(self, call: Call) -> None:
-        """Answer `call`; raise GatewayError when the answer has not started yet."""
+        """Answer `call`; raise GatewayError when nothing was sent to the client yet.
+
+        Targets are tried in the router's order while failures happen before the answer
+        started and are worth retrying elsewhere (protocols.md 6.18; issue 4)."""
+        from plexus.passthrough import passthrough
+        from plexus.translate import translate
+
         read_head(call)
         targets = self.router.resolve(call.model)
-        last_error: GatewayError | None = None
+        health = self.router.health
+        errors: list[GatewayError] = []
         for target in targets[: self.max_attempts]:
             call.attempts += 1
             call.provider, call.upstream_model = target.provider_name, target.model
+            same_api = target.provider.type == call.client_api
             try:
-                await self._attempt(call, target)
-                return
+                async with self._slot(target):
+                    if same_api:
+                        await passthrough(self.upstream, call, target)
+                    else:
+                        await translate(self.upstream, call, target)
             except GatewayError as error:
-                if call.response_started or not _retryable(error):
+                if call.response_started or not retryable(error):
                     raise
-                last_error = error
-        assert last_error is not None
-        raise last_error
-
-    async def _attempt(self, call: Call, target: Target) -> None:
-        if target.provider.type == call.client_api:
-            await self._passthrough(call, target)
-        else:
-            await self._translate(call, target)
-
-    # --- passthrough ---------------------------------------------------------------------
-
-    async def _passthrough(self, call: Call, target: Target) -> None:
-        body = _rewrite_body(call, target)
-        url = upstream_url(target, call.stream)
-        headers = upstream_headers(target, call.stream, call.headers)
-        timeouts = target.provider.timeouts
-        if not call.stream:
-            answer = await self.upstream.full(url, headers, body, timeouts)
-            call.first_byte = time.perf_counter()
-            if answer.status >= 400 and answer.status in _RETRYABLE_STATUS:
-                raise _upstream_error(answer.status, answer.body, answer.headers)
-            call.usage = usage_from_body(answer.body) if answer.status < 400 else None
-            await _relay(call, answer.status, answer.body, answer.headers)
+                health.failed(target.key, _seconds(error.retry_after))
+                errors.append(error)
+                continue
+            first_byte = None if call.first_byte is None else call.first_byte - call.started
+            health.succeeded(target.key, first_byte)
             return
-        async with self.upstream.stream(url, headers, body, timeouts) as response:
-            if response.status >= 400:
-                error_body = await response.read()
-                if response.status in _RETRYABLE_STATUS:
-                    raise _upstream_error(response.status, error_body, response.headers)
-                await _relay(call, response.status, error_body, response.headers)
-                return
-            tail = b""
-            with _cancel_on_disconnect(call):
-                call.status, call.response_started = 200, True
-                await http.start_stream(call.send)
-                try:
-                    async for chunk in response.chunks():
-                        if call.first_byte is None:
-                            call.first_byte = time.perf_counter()
-                        await http.send_chunk(call.send, chunk)
-                        tail = (tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk
-                except GatewayError as error:
-                    await http.send_chunk(call.send, _stream_error_bytes(call, error))
-                await http.end_stream(call.send)
-            call.usage = usage_from_stream_tail(tail)
+        raise most_useful(errors)
 
-    # --- translation ---------------------------------------------------------------------
-
-    async def _translate(self, call: Call, target: Target) -> None:
-        client = codec_for(call.client_api)
-        provider = codec_for(target.provider.type)
-        adapter = adapter_for(target.provider.adapter)
-        request: ir.Request = client.decode_request(call.body)
-        if call.url_model is not None:
-            request.model, request.stream = call.url_model, call.url_stream
-        upstream_request = adapter.prepare_request(
-            msgspec.structs.replace(request, model=target.model)
-        )
-        payload = adapter.patch_body(provider.encode_request(upstream_request))
-        if target.provider.extra_body:
-            payload.update(target.provider.extra_body)
-        body = msgspec.json.encode(payload)
-        url = upstream_url(target, request.stream)
-        headers = upstream_headers(target, request.stream)
-        timeouts = target.provider.timeouts
-        if not request.stream:
-            answer = await self.upstream.full(url, headers, body, timeouts)
-            call.first_byte = time.perf_counter()
-            if answer.status >= 400:
-                raise _upstream_error(answer.status, answer.body, answer.headers)
-            response = adapter.patch_response(_decode_answer(provider, answer.body))
-            call.usage = msgspec.to_builtins(response.usage)
-            call.status = 200
-            await http.send_body(call.send, 200, client.encode_response(response, request))
+    @asynccontextmanager
+    async def _slot(self, target: Target) -> Any:
+        limit = target.provider.max_concurrency
+        if limit is None:
+            yield
             return
-        async with self.upstream.stream(url, headers, body, timeouts) as streamed:
-            if streamed.status >= 400:
-                error_body = await streamed.read()
-                raise _upstream_error(streamed.status, error_body, streamed.headers)
-            with _cancel_on_disconnect(call):
-                await self._translate_stream(
-                    call, streamed.chunks(), provider, client, adapter, request
-                )
-
-    async def _translate_stream(
-        self,
-        call: Call,
-        chunks: Any,
-        provider: Any,
-        client: Any,
-        adapter: Any,
-        request: ir.Request,
-    ) -> None:
-        framing = sse.Decoder()
-        decoder = provider.StreamDecoder()
-        encoder = client.StreamEncoder(request)
-        call.status, call.response_started = 200, True
-        await http.start_stream(call.send)
-
-        def convert(events: list[ir.StreamEvent]) -> list[bytes]:
-            out: list[bytes] = []
-            for event in events:
-                patched = adapter.patch_event(event)
-                if patched is None:
-                    continue
-                if isinstance(patched, ir.UsageUpdate | ir.Finish) and patched.usage is not None:
-                    call.usage = patched.usage
-                out.extend(encoder.feed(patched))
-            return out
-
+        semaphore = self._slots.get(target.provider_name)
+        if semaphore is None:
+            semaphore = self._slots[target.provider_name] = asyncio.Semaphore(limit)
+        await _acquire(semaphore, target.provider, target.provider_name)
         try:
-            async for chunk in chunks:
-                if call.first_byte is None:
-                    call.first_byte = time.perf_counter()
-                out: list[bytes] = []
-                for event in framing.feed(chunk):
-                    out.extend(convert(decoder.feed(event)))
-                if out:
-                    await http.send_chunk(call.send, b"".join(out))
-            out = []
-            for event in framing.flush():
-                out.extend(convert(decoder.feed(event)))
-            out.extend(convert(decoder.finish()))
-        except GatewayError as error:
-            out = convert([ir.StreamError(error.message, error.kind, error.status)])
-        out.extend(encoder.finish())
-        await http.send_chunk(call.send, b"".join(out))
-        await http.end_stream(call.send)
-        if call.usage is not None:
-            call.usage = msgspec.to_builtins(call.usage)
+            yield
+        finally:
+            semaphore.release()
 
 
-def _decode_answer(provider: Any, body: bytes) -> ir.Response:
+async def _acquire(semaphore: asyncio.Semaphore, provider: ProviderConfig, name: str) -> None:
+    if not semaphore.locked():
+        await semaphore.acquire()
+        return
     try:
-        response: ir.Response = provider.decode_response(body)
-    except (msgspec.DecodeError, BadRequest) as error:
-        raise UpstreamUnreachable(f"upstream returned an invalid response: {error}") from error
-    return response
+        async with asyncio.timeout(provider.queue_timeout if provider.queue_timeout > 0 else 0):
+            await semaphore.acquire()
+    except TimeoutError as error:
+        raise ProviderUnavailable(
+            f"provider '{name}' is at its concurrency limit", status=429, kind="rate_limit"
+        ) from error
 
 
-def _rewrite_body(call: Call, target: Target) -> bytes:
-    """The client's body with only the model replaced and the provider's extra_body merged."""
-    extra = target.provider.extra_body
-    if call.client_api == "gemini" and not extra:
-        return call.body
-    data = msgspec.json.decode(call.body)
-    if call.client_api != "gemini":
-        data["model"] = target.model
-    if extra:
-        data.update(extra)
-    return msgspec.json.encode(data)
-
-
-async def _relay(call: Call, status: int, body: bytes, headers: Any) -> None:
-    call.status = status
-    content_type = headers.get("content-type", "application/json")
-    await http.send_body(call.send, status, body, [(b"content-type", content_type.encode())])
-
-
-def _retryable(error: GatewayError) -> bool:
-    if isinstance(error, UpstreamUnreachable | UpstreamTimeout):
+def retryable(error: GatewayError) -> bool:
+    """Whether another target may succeed where this one failed."""
+    if isinstance(error, UpstreamUnreachable | UpstreamTimeout | ProviderUnavailable):
         return True
-    return isinstance(error, UpstreamError) and error.status in _RETRYABLE_STATUS
+    return isinstance(error, UpstreamError) and error.status in RETRYABLE_STATUS
 
 
-def _upstream_error(status: int, body: bytes, headers: Any) -> UpstreamError:
+def most_useful(errors: list[GatewayError]) -> GatewayError:
+    """The error to show when every target failed: an upstream's own answer beats ours."""
+    for error in errors:
+        if isinstance(error, UpstreamError) and error.status not in (500, 502, 503):
+            return error
+    return errors[0]
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def upstream_error(status: int, body: bytes, headers: Any) -> UpstreamError:
     """An upstream's error answer, its status and message kept."""
     message = _error_message(body) or f"upstream returned HTTP {status}"
     return UpstreamError(
-        message,
-        status=status,
-        kind=kind_for_status(status),
-        retry_after=headers.get("retry-after"),
+        message, status=status, kind=kind_for_status(status), retry_after=headers.get("retry-after")
     )
 
 
@@ -295,15 +197,13 @@ def _error_message(body: bytes) -> str | None:
     return error if isinstance(error, str) else None
 
 
-def _stream_error_bytes(call: Call, error: GatewayError) -> bytes:
-    """An error event in the client's protocol, for a passthrough stream that broke."""
-    body: bytes = codec_for(call.client_api).encode_error(error.status, error.message, error.kind)
-    name = "error" if call.client_api in ("messages", "responses") else None
-    return sse.encode(body, name)
+def ping_bytes(api: ir.ApiType) -> bytes:
+    """A keep-alive the client's SDK ignores: Anthropic's ping event, an SSE comment elsewhere."""
+    return b'event: ping\ndata: {"type": "ping"}\n\n' if api == "messages" else b": ping\n\n"
 
 
 @contextmanager
-def _cancel_on_disconnect(call: Call) -> Iterator[None]:
+def cancel_on_disconnect(call: Call) -> Iterator[None]:
     """Cancel the current task when the client goes away, so the upstream call is dropped."""
     task = asyncio.current_task()
     finished = False

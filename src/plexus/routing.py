@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from plexus.config import AliasConfig, Config, ProviderConfig
 from plexus.errors import NotFound
+from plexus.health import Health
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,11 @@ class Target:
     provider_name: str
     provider: ProviderConfig
     model: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity of the target for health tracking."""
+        return (self.provider_name, self.model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +35,12 @@ class ModelEntry:
 class Router:
     """Resolves a requested model name to the targets that may serve it, in trial order."""
 
-    def __init__(self, config: Config, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, config: Config, rng: random.Random | None = None, health: Health | None = None
+    ) -> None:
         self._config = config
         self._rng = rng or random.Random()
+        self.health = health or Health()
         self._aliases: dict[str, list[Target]] = {
             name: [Target(t.provider, config.providers[t.provider], t.model) for t in alias.targets]
             for name, alias in config.models.items()
@@ -57,15 +66,34 @@ class Router:
         raise NotFound(f"The model '{name}' does not exist or is not configured.", param="model")
 
     def _order(self, alias: AliasConfig, targets: list[Target]) -> list[Target]:
-        if len(targets) == 1 or alias.selector == "in_order":
+        """Order by the alias's selector, then move cooling targets to the back, the least
+        recently failed of them first, so a request is refused only when every target failed."""
+        if len(targets) == 1:
             return list(targets)
-        if alias.selector == "weighted":
-            weights = [t.weight for t in alias.targets]
-            first = self._rng.choices(range(len(targets)), weights=weights)[0]
-            return [targets[first], *targets[:first], *targets[first + 1 :]]
-        shuffled = list(targets)
-        self._rng.shuffle(shuffled)
-        return shuffled
+        ordered = self._select(alias, targets)
+        health = self.health
+        ready = [t for t in ordered if not health.cooling(t.key)]
+        if len(ready) == len(ordered):
+            return ordered
+        cooling = sorted(
+            (t for t in ordered if health.cooling(t.key)), key=lambda t: health.last_failure(t.key)
+        )
+        return ready + cooling
+
+    def _select(self, alias: AliasConfig, targets: list[Target]) -> list[Target]:
+        match alias.selector:
+            case "in_order":
+                return list(targets)
+            case "weighted":
+                weights = [t.weight for t in alias.targets]
+                first = self._rng.choices(range(len(targets)), weights=weights)[0]
+            case "latency":
+                first = self.health.pick_fastest([t.key for t in targets], self._rng)
+            case _:
+                shuffled = list(targets)
+                self._rng.shuffle(shuffled)
+                return shuffled
+        return [targets[first], *targets[:first], *targets[first + 1 :]]
 
     def models(self) -> list[ModelEntry]:
         """Every name a client can ask for: aliases, then models listed under providers."""

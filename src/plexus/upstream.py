@@ -30,27 +30,35 @@ class FullResponse:
 class StreamingResponse:
     """An upstream answer whose body is read chunk by chunk, each read bounded by `idle`."""
 
-    def __init__(self, response: aiohttp.ClientResponse, idle: float) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, idle: float, ping: float) -> None:
         self._response = response
         self._idle = idle
+        self._ping = min(ping, idle) if ping > 0 else idle
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield body chunks as they arrive; raise UpstreamTimeout when the upstream goes quiet."""
+        """Yield body chunks as they arrive, and b"" each time the upstream has been silent for
+        the ping interval (so the caller can keep the client's connection alive); raise
+        UpstreamTimeout once it has been silent for the idle limit."""
         content = self._response.content
+        silent = 0.0
         while True:
+            wait = min(self._ping, self._idle - silent)
             try:
-                async with asyncio.timeout(self._idle):
+                async with asyncio.timeout(wait):
                     chunk = await content.readany()
             except TimeoutError as error:
-                raise UpstreamTimeout(
-                    f"upstream sent nothing for {self._idle:g} s", kind="timeout"
-                ) from error
+                silent += wait
+                if silent >= self._idle:
+                    raise UpstreamTimeout(f"upstream sent nothing for {self._idle:g} s") from error
+                yield b""
+                continue
             except aiohttp.ClientError as error:
                 raise UpstreamUnreachable(f"upstream stream broke: {error}") from error
             if not chunk:
                 return
+            silent = 0.0
             yield chunk
 
     async def read(self) -> bytes:
@@ -107,6 +115,24 @@ class Upstream:
                 raise UpstreamUnreachable(f"upstream connection broke: {error}") from error
             return FullResponse(response.status, response.headers, data)
 
+    async def fetch(self, url: str, limit: int, seconds: float) -> tuple[str, bytes]:
+        """GET a small resource (an image to inline); return its content type and bytes."""
+        try:
+            async with (
+                asyncio.timeout(seconds),
+                self.session.get(url, headers={"accept": "image/*"}) as response,
+            ):
+                if response.status >= 400:
+                    raise UpstreamUnreachable(f"fetching {url} answered HTTP {response.status}")
+                data = await response.content.read(limit + 1)
+                if len(data) > limit:
+                    raise UpstreamUnreachable(f"{url} is larger than {limit} bytes")
+                return response.content_type, data
+        except TimeoutError as error:
+            raise UpstreamTimeout(f"fetching {url} took longer than {seconds:g} s") from error
+        except aiohttp.ClientError as error:
+            raise UpstreamUnreachable(f"cannot fetch {url}: {error}") from error
+
     @asynccontextmanager
     async def stream(
         self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
@@ -132,7 +158,7 @@ class Upstream:
         except aiohttp.ClientError as error:
             raise UpstreamUnreachable(f"upstream request failed: {error}") from error
         try:
-            yield StreamingResponse(response, timeouts.idle)
+            yield StreamingResponse(response, timeouts.idle, timeouts.ping)
         except GatewayError:
             response.close()
             raise

@@ -1,0 +1,87 @@
+"""Same API on both sides: forward the body with the model swapped, relay the answer's bytes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from plexus import http, sse
+from plexus.endpoints import upstream_headers, upstream_url
+from plexus.errors import GatewayError
+from plexus.protocols import codec_for
+from plexus.proxy import RETRYABLE_STATUS, Call, cancel_on_disconnect, ping_bytes, upstream_error
+from plexus.routing import Target
+from plexus.upstream import Upstream
+from plexus.usage_probe import TAIL_BYTES, usage_from_body, usage_from_stream_tail
+
+
+async def passthrough(upstream: Upstream, call: Call, target: Target) -> None:
+    """Serve `call` from a provider of the client's own API type."""
+    body = _rewrite_body(call, target)
+    url = upstream_url(target, call.stream)
+    headers = upstream_headers(target, call.stream, call.headers)
+    timeouts = target.provider.timeouts
+    if not call.stream:
+        answer = await upstream.full(url, headers, body, timeouts)
+        call.first_byte = time.perf_counter()
+        if answer.status in RETRYABLE_STATUS:
+            raise upstream_error(answer.status, answer.body, answer.headers)
+        call.usage = usage_from_body(answer.body) if answer.status < 400 else None
+        await _relay(call, answer.status, answer.body, answer.headers)
+        return
+    async with upstream.stream(url, headers, body, timeouts) as response:
+        if response.status >= 400:
+            error_body = await response.read()
+            if response.status in RETRYABLE_STATUS:
+                raise upstream_error(response.status, error_body, response.headers)
+            await _relay(call, response.status, error_body, response.headers)
+            return
+        with cancel_on_disconnect(call):
+            call.usage = await _relay_stream(call, response.chunks())
+
+
+async def _relay_stream(call: Call, chunks: Any) -> Any:
+    call.status, call.response_started = 200, True
+    await http.start_stream(call.send)
+    tail = b""
+    try:
+        async for chunk in chunks:
+            if not chunk:
+                await http.send_chunk(call.send, ping_bytes(call.client_api))
+                continue
+            if call.first_byte is None:
+                call.first_byte = time.perf_counter()
+            await http.send_chunk(call.send, chunk)
+            tail = (tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk
+    except GatewayError as error:
+        await http.send_chunk(call.send, _stream_error(call, error))
+    await http.end_stream(call.send)
+    return usage_from_stream_tail(tail)
+
+
+def _rewrite_body(call: Call, target: Target) -> bytes:
+    """The client's body with only the model replaced and the provider's extra_body merged."""
+    extra = target.provider.extra_body
+    if call.client_api == "gemini" and not extra:
+        return call.body
+    data = msgspec.json.decode(call.body)
+    if call.client_api != "gemini":
+        data["model"] = target.model
+    if extra:
+        data.update(extra)
+    return msgspec.json.encode(data)
+
+
+async def _relay(call: Call, status: int, body: bytes, headers: Any) -> None:
+    call.status = status
+    content_type = headers.get("content-type", "application/json")
+    await http.send_body(call.send, status, body, [(b"content-type", content_type.encode())])
+
+
+def _stream_error(call: Call, error: GatewayError) -> bytes:
+    """An error event in the client's protocol, for a relayed stream that broke."""
+    body: bytes = codec_for(call.client_api).encode_error(error.status, error.message, error.kind)
+    name = "error" if call.client_api in ("messages", "responses") else None
+    return sse.encode(body, name)
