@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from plexus.config import Config, ConfigError, config_path, load_config
@@ -36,6 +37,8 @@ def _serve(args: argparse.Namespace) -> None:
     path = config_path(args.config)
     config = _load_or_exit(path)
     os.environ["PLEXUS_CONFIG"] = os.path.abspath(path)
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done; exit cleanly instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "plexus.cli:create_app",
         factory=True,

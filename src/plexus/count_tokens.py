@@ -7,7 +7,7 @@ import msgspec
 from plexus import http, ir
 from plexus.endpoints import upstream_headers
 from plexus.protocols import messages
-from plexus.proxy import Call, read_head
+from plexus.proxy import Call, read_head, upstream_error
 from plexus.routing import Router
 from plexus.upstream import Upstream
 

@@ -308,6 +308,8 @@ def _chunks(reply: Reply, model: str, include_usage: bool) -> list[dict[str, Any
     out += [chunk(_delta(reasoning_content=piece)) for piece in _pieces(reply.reasoning)]
     details = _details(reply)
     if details:
+        # OpenRouter streams the text as deltas and sends the signature last, with empty text.
+        details[0]["text"] = ""
         out.append(chunk(_delta(reasoning_details=details)))
     out += [chunk(_delta(content=piece)) for piece in _pieces(reply.text)]
     for position, (call_id, call) in enumerate(

@@ -85,8 +85,24 @@ def create_app(state: MockState) -> web.Application:
             return await _stream(request, reply, model)
         return web.json_response(_message(reply, model))
 
+    async def count_tokens(request: web.Request) -> web.Response:
+        body = await request.json()
+        if request.headers.get("x-api-key") != state.api_key:
+            return _error(401, "invalid x-api-key")
+        if not isinstance(body, dict) or "stream" in body or "max_tokens" in body:
+            return _error(400, "count_tokens takes no max_tokens or stream")
+        try:
+            validate({**body, "max_tokens": 4096})
+        except Invalid as error:
+            return _error(400, str(error))
+        state.received.append(
+            Received("POST", request.path, dict(request.query), dict(request.headers), body)
+        )
+        return web.json_response({"input_tokens": 3 + len(json.dumps(body["messages"])) // 4})
+
     app = web.Application()
     app.router.add_post("/v1/messages", handle)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     return app
 
 
