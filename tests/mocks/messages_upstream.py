@@ -232,6 +232,10 @@ def _check_messages(messages: Any, *, thinking_on: bool) -> None:
     seen_ids: set[str] = set()
     for position, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
+        if role == "system" and position > 0:
+            # Current models take instructions mid-conversation (Claude Code sends them).
+            _blocks(message.get("content"), position)
+            continue
         if role not in ("user", "assistant"):
             raise Invalid(f'messages.{position}.role: Unexpected role "{role}"')
         if position == 0 and role != "user":

@@ -321,12 +321,27 @@ def test_encode_request_effort_and_disabled_reasoning() -> None:
     assert chat.encode_request(base)["reasoning_effort"] == "none"
 
 
-def test_hosted_tools_are_rejected_for_chat_upstreams() -> None:
+def test_hosted_tools_are_left_out_for_chat_upstreams() -> None:
+    # Codex sends web_search on every turn; a chat upstream has no place for it (e2e finding).
     request = ir.Request(
-        model="m", messages=[], tools=[ir.Tool(name="web_search", kind="web_search")]
+        model="m",
+        messages=[],
+        tools=[ir.Tool(name="web_search", kind="web_search"), ir.Tool(name="f")],
+        tool_choice=ir.ToolChoice("auto"),
     )
-    with pytest.raises(BadRequest):
-        chat.encode_request(request)
+    assert [t["function"]["name"] for t in chat.encode_request(request)["tools"]] == ["f"]
+    request.tools = request.tools[:1]
+    body = chat.encode_request(request)
+    assert "tools" not in body and "tool_choice" not in body
+
+
+def test_long_end_user_ids_are_hashed_to_64_chars() -> None:
+    user = '{"device_id": "' + "a" * 120 + '"}'
+    request = ir.Request(model="m", messages=[], user=user)
+    sent = chat.encode_request(request)["user"]
+    assert len(sent) <= 64 and sent == chat.encode_request(request)["user"]
+    request.user = "alice"
+    assert chat.encode_request(request)["user"] == "alice"
 
 
 # --- responses -------------------------------------------------------------------------------

@@ -111,3 +111,14 @@ def budget_for(effort: Effort | None, budget: int | None) -> int | None:
     if budget is not None:
         return budget
     return EFFORT_BUDGET[effort] if effort is not None else None
+
+
+_MAX_END_USER_ID = 64
+
+
+def end_user_id(user: str) -> str:
+    """Fit an end-user id into OpenAI's 64-character limit (Claude Code sends a long JSON
+    string): short ids pass unchanged, longer ones become a stable hash."""
+    if len(user) <= _MAX_END_USER_ID:
+        return user
+    return "sha256-" + hashlib.sha256(user.encode()).hexdigest()[:57]

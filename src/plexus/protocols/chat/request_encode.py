@@ -10,7 +10,7 @@ from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols.chat import wire_out
 from plexus.protocols.chat.reasoning import details_for
-from plexus.protocols.common import data_url, effort_for_budget
+from plexus.protocols.common import data_url, effort_for_budget, end_user_id
 
 _MAX_STOP = 4
 
@@ -19,10 +19,13 @@ def encode_request(request: ir.Request) -> dict[str, Any]:
     """Encode the IR as a Chat Completions body for an upstream."""
     body: dict[str, Any] = {"model": request.model, "messages": _encode_messages(request)}
     if request.tools:
-        body["tools"] = [_encode_tool(tool) for tool in request.tools]
-    if request.tool_choice is not None:
+        # Hosted tools (Codex always sends web_search) have no chat equivalent: leave them out.
+        functions = [_encode_tool(tool) for tool in request.tools if tool.kind == "function"]
+        if functions:
+            body["tools"] = functions
+    if request.tool_choice is not None and "tools" in body:
         body["tool_choice"] = _encode_tool_choice(request.tool_choice)
-    if request.parallel_tool_calls is not None:
+    if request.parallel_tool_calls is not None and "tools" in body:
         body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tokens is not None:
         body["max_completion_tokens"] = request.max_tokens
@@ -31,7 +34,7 @@ def encode_request(request: ir.Request) -> dict[str, Any]:
     _put(body, "frequency_penalty", _clamp(request.frequency_penalty, -2.0, 2.0))
     _put(body, "presence_penalty", _clamp(request.presence_penalty, -2.0, 2.0))
     _put(body, "seed", request.seed)
-    _put(body, "user", request.user)
+    _put(body, "user", end_user_id(request.user) if request.user else None)
     if request.stop:
         body["stop"] = request.stop[:_MAX_STOP]
     _put(body, "reasoning_effort", _encode_effort(request.reasoning))
