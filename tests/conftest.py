@@ -87,9 +87,9 @@ async def upstreams() -> AsyncIterator[Upstreams]:
 
 
 @asynccontextmanager
-async def run_gateway(config: Config) -> AsyncIterator[str]:
-    """Run a gateway in this event loop; yield its base URL."""
-    gateway = Gateway(config)
+async def run_gateway(config: Config, gateway: Gateway | None = None) -> AsyncIterator[str]:
+    """Run a gateway (built from `config` unless given) in this event loop; yield its base URL."""
+    gateway = gateway or Gateway(config)
     server = uvicorn.Server(
         uvicorn.Config(
             gateway,
@@ -112,6 +112,17 @@ async def run_gateway(config: Config) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def extra_mock(api: str, state: MockState) -> AsyncIterator[str]:
+    """One more mock upstream of `api`, for tests that need two of a kind; yield its base URL."""
+    server = TestServer(mock_app(api, state), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}{BASE_PATH[api]}"
+    finally:
+        await server.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from plexus import sse
 
 STREAM = (
     b": OPENROUTER PROCESSING\n\n"
-    b"event: message_start\ndata: {\"a\": \"\xc3\xa9\"}\n\n"
+    b'event: message_start\ndata: {"a": "\xc3\xa9"}\n\n'
     b"data: line1\r\ndata: line2\r\n\r\n"
     b"id: 3\nretry: 10\ndata: [DONE]\n\n"
 )

@@ -30,6 +30,8 @@ async def count_tokens(call: Call, router: Router, upstream: Upstream) -> None:
         answer = await upstream.full(
             url, headers, msgspec.json.encode(data), target.provider.timeouts
         )
+        if answer.status >= 400:
+            raise upstream_error(answer.status, answer.body, answer.headers)
         call.status = answer.status
         await http.send_body(call.send, answer.status, answer.body)
         return

@@ -67,7 +67,7 @@ def read_head(call: Call) -> None:
         head = _head_decoder.decode(call.body)
     except msgspec.ValidationError as error:
         raise BadRequest(f"Invalid request body: {error}") from error
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise BadRequest(f"Request body is not valid JSON: {error}") from error
     if call.url_model is not None:
         call.model, call.stream = call.url_model, call.url_stream

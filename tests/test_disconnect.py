@@ -1,0 +1,79 @@
+"""A client that goes away mid-stream makes the gateway drop the upstream request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import Upstreams, run_gateway
+
+
+@dataclass
+class SlowStream:
+    url: str
+    sent: int = 0
+    aborted: asyncio.Event | None = None
+
+
+@pytest.fixture
+async def slow_stream() -> AsyncIterator[SlowStream]:
+    state = SlowStream("", aborted=asyncio.Event())
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": "tick "}, "finish_reason": None}],
+        }
+        try:
+            for _ in range(500):
+                await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                state.sent += 1
+                await asyncio.sleep(0.01)
+        except (ConnectionResetError, asyncio.CancelledError):
+            assert state.aborted is not None
+            state.aborted.set()
+            raise
+        return response
+
+    app = web.Application(handler_args={"handler_cancellation": True})
+    app.router.add_post("/v1/chat/completions", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    state.url = f"http://127.0.0.1:{server.port}/v1"
+    yield state
+    await server.close()
+
+
+@pytest.mark.parametrize("client_api", ["chat", "messages"])
+async def test_client_disconnect_cancels_upstream(
+    upstreams: Upstreams, slow_stream: SlowStream, client_api: str
+) -> None:
+    provider = {"type": "chat", "api_base_url": slow_stream.url, "api_key": "k"}
+    config = upstreams.config({"providers": {"slow": provider}})
+    path = "/v1/chat/completions" if client_api == "chat" else "/v1/messages"
+    body = {
+        "model": "slow/m",
+        "stream": True,
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    async with run_gateway(config) as url, aiohttp.ClientSession() as session:
+        response = await session.post(url + path, json=body)
+        assert response.status == 200
+        await response.content.readany()
+        response.close()  # the client goes away mid-stream
+        assert slow_stream.aborted is not None
+        await asyncio.wait_for(slow_stream.aborted.wait(), timeout=3)
+    assert slow_stream.sent < 400
