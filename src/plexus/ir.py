@@ -55,7 +55,7 @@ class TextBlock(msgspec.Struct, tag="text"):
 
 
 class ImageBlock(msgspec.Struct, tag="image"):
-    """An image, either by URL or as base64 data with its media type."""
+    """An image, either by URL or as standard (not URL-safe) base64 data with its media type."""
 
     url: str | None = None
     data: str | None = None

@@ -435,3 +435,16 @@ def test_encode_error_uses_google_status() -> None:
         json.loads(gemini.encode_error(429, "slow", "rate_limit"))["error"]["status"]
         == "RESOURCE_EXHAUSTED"
     )
+
+
+def test_url_safe_base64_from_the_sdk_becomes_standard_base64() -> None:
+    # The google-genai SDK sends inlineData URL-safe; Anthropic and OpenAI reject that form.
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "ab-_cd"}}]}
+        ]
+    }
+    request = gemini.decode_request(json.dumps(body).encode())
+    block = request.messages[0].content[0]
+    assert isinstance(block, ir.ImageBlock)
+    assert block.data == "ab+/cd=="

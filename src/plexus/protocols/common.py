@@ -122,3 +122,15 @@ def end_user_id(user: str) -> str:
     if len(user) <= _MAX_END_USER_ID:
         return user
     return "sha256-" + hashlib.sha256(user.encode()).hexdigest()[:57]
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def standard_base64(data: str) -> str:
+    """Return `data` in standard, padded base64: the IR's form. Gemini clients (the google-genai
+    SDK) send URL-safe base64, which Anthropic and OpenAI reject."""
+    if "-" in data or "_" in data:
+        data = data.translate(_URLSAFE)
+    remainder = len(data) % 4
+    return data + "=" * (4 - remainder) if remainder in (2, 3) else data

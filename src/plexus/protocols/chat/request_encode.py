@@ -214,18 +214,21 @@ def _encode_assistant(blocks: list[ir.Block]) -> dict[str, Any]:
 
 
 def _encode_assistant_reasoning(blocks: list[ir.Block], message: dict[str, Any]) -> None:
-    """Replay unsigned reasoning text as `reasoning_content` (DeepSeek and Kimi need it on
-    tool-call turns) and OpenAI-compatible tokens as `reasoning_details`; drop foreign tokens."""
+    """Replay reasoning text as `reasoning_content` (DeepSeek and Kimi need it on tool-call
+    turns) and signed tokens as OpenRouter `reasoning_details`, each tagged with its format.
+
+    A chat upstream may front several families (OpenRouter serving Claude or Gemini hands out
+    their signatures), so tokens go back with their format and the upstream keeps the ones it
+    can verify; plain OpenAI-compatible servers ignore the field, and adapters of strict ones
+    (OpenAI) remove it."""
     texts: list[str] = []
     details: list[wire_out.DetailOut] = []
     for block in blocks:
         if not isinstance(block, ir.ThinkingBlock):
             continue
-        own = block.origin in (None, "openai-compatible")
-        signed = bool(block.signature or block.redacted)
-        if block.text and (own or not signed):
+        if block.text:
             texts.append(block.text)
-        if own and signed:
+        if block.signature or block.redacted:
             details.extend(details_for(block))
     if texts:
         message["reasoning_content"] = "".join(texts)

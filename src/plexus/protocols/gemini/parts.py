@@ -82,6 +82,8 @@ class CallLedger:
 def _media_block(
     mime_type: str | None, *, data: str | None = None, url: str | None = None
 ) -> ir.Block:
+    if data is not None:
+        data = common.standard_base64(data)
     if mime_type is not None and mime_type.startswith("image/"):
         return ir.ImageBlock(url=url, data=data, media_type=mime_type)
     return ir.DocumentBlock(url=url, data=data, media_type=mime_type)
