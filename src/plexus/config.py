@@ -12,6 +12,7 @@ import yaml
 
 from plexus.ir import ApiType
 from plexus.providers.presets import PRESETS
+from plexus.providers.vertex import vertex_base_url
 
 API_TYPES: tuple[ApiType, ...] = ("chat", "messages", "responses", "gemini")
 DEFAULT_CONFIG_PATH = "config/plexus.yaml"
@@ -52,6 +53,15 @@ class TimeoutConfig(_Strict):
     ping: float = 15.0
 
 
+class VertexConfig(_Strict):
+    """Google Vertex AI for a gemini provider: the Bearer token is `api_key` when set, else
+    minted from the service-account file `credentials` (or application-default credentials)."""
+
+    project: str
+    location: str = "global"
+    credentials: str | None = None
+
+
 class ProviderConfig(_Strict):
     """An upstream provider; `preset` fills in `type` and `api_base_url` when they are absent."""
 
@@ -64,6 +74,10 @@ class ProviderConfig(_Strict):
     extra_body: dict[str, Any] = msgspec.field(default_factory=dict)
     timeouts: TimeoutConfig = msgspec.field(default_factory=TimeoutConfig)
     adapter: str | None = None
+    vertex: VertexConfig | None = None  # gemini type only: call Vertex AI instead of AI Studio
+    # False re-encodes same-API traffic through the IR too, for servers whose own streams are
+    # not conformant (llama.cpp's Responses stream lacks sequence numbers and indexes).
+    passthrough: bool = True
     max_concurrency: int | None = None  # requests in flight to this provider at most
     queue_timeout: float = 0.0  # how long a request waits for a slot; 0 fails fast with 429
     # Set by the loader: the variable named by `api_key` that is not set in the environment.
@@ -206,6 +220,7 @@ def _convert_providers(value: Any, unset: dict[str, str], problems: list[str]) -
             problems.append(f"{path}: expected a mapping")
             continue
         item = _apply_preset(item, path, problems)
+        item = _apply_vertex(item, path, problems)
         if item.get("type") not in API_TYPES:
             problems.append(f"{path}.type: expected one of {', '.join(API_TYPES)}")
             continue
@@ -235,6 +250,20 @@ def _apply_preset(item: dict[str, Any], path: str, problems: list[str]) -> dict[
     return merged
 
 
+def _apply_vertex(item: dict[str, Any], path: str, problems: list[str]) -> dict[str, Any]:
+    """A `vertex:` block implies type gemini and the regional base URL of its location."""
+    vertex = item.get("vertex")
+    if not isinstance(vertex, dict):
+        return item
+    item = {"type": "gemini", **item}
+    if item["type"] != "gemini":
+        problems.append(f"{path}.vertex: only a provider of type gemini can use Vertex AI")
+    location = vertex.get("location", "global")
+    if "api_base_url" not in item and isinstance(location, str):
+        item["api_base_url"] = vertex_base_url(location)
+    return item
+
+
 def _check_unset(unset: dict[str, str], problems: list[str]) -> None:
     for path, name in unset.items():
         if re.fullmatch(r"keys\.[^.]+\.secret", path):
@@ -254,7 +283,14 @@ def _check_references(config: Config, problems: list[str]) -> None:
                 )
             if target.weight <= 0:
                 problems.append(f"models.{alias_name}.targets[{index}].weight: must be positive")
+    from plexus.providers import ADAPTERS
+
     for name, provider in config.providers.items():
+        if provider.adapter is not None and provider.adapter not in ADAPTERS:
+            known = ", ".join(sorted(ADAPTERS))
+            problems.append(
+                f"providers.{name}.adapter: unknown adapter {provider.adapter!r} ({known})"
+            )
         if not provider.api_base_url.startswith(("http://", "https://")):
             problems.append(f"providers.{name}.api_base_url: expected an http(s) URL")
     if not 0 < config.server.port < 65536:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from plexus.errors import ProviderUnavailable
+from plexus.providers import vertex
 from plexus.routing import Target
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -31,6 +32,9 @@ def upstream_url(target: Target, stream: bool) -> str:
             return base + "/responses"
         case "gemini":
             model = quote(target.model, safe="")
+            if target.provider.vertex is not None:
+                base += vertex.model_path(target.provider.vertex, target.model)
+                return base + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
             if stream:
                 return f"{base}/models/{model}:streamGenerateContent?alt=sse"
             return f"{base}/models/{model}:generateContent"
@@ -65,6 +69,9 @@ def upstream_headers(
         case "messages":
             headers["x-api-key"] = key
             headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+        case "gemini" if provider.vertex is not None:
+            token = key or vertex.SOURCES.token_for(provider.vertex)
+            headers["authorization"] = f"Bearer {token}"
         case "gemini":
             headers["x-goog-api-key"] = key
     headers.update(provider.headers)

@@ -9,8 +9,9 @@ import msgspec
 
 from plexus import http, sse
 from plexus.endpoints import upstream_headers, upstream_url
-from plexus.errors import GatewayError
+from plexus.errors import BadRequest, GatewayError
 from plexus.protocols import codec_for
+from plexus.providers import adapter_for
 from plexus.proxy import RETRYABLE_STATUS, Call, cancel_on_disconnect, ping_bytes, upstream_error
 from plexus.routing import Target
 from plexus.upstream import Upstream
@@ -61,14 +62,27 @@ async def _relay_stream(call: Call, chunks: Any) -> Any:
     return usage_from_stream_tail(tail)
 
 
+# Fields a client sends that only its vendor's own backend takes; the public API rejects them.
+_CLIENT_ONLY_FIELDS: dict[str, tuple[str, ...]] = {"responses": ("client_metadata",)}
+
+
 def _rewrite_body(call: Call, target: Target) -> bytes:
-    """The client's body with only the model replaced and the provider's extra_body merged."""
+    """The client's body with the model replaced, client-only fields dropped, the provider
+    adapter's wire quirks applied and the provider's extra_body merged; the rest is untouched."""
     extra = target.provider.extra_body
-    if call.client_api == "gemini" and not extra:
+    adapter = target.provider.adapter
+    if call.client_api == "gemini" and not extra and adapter is None:
         return call.body
-    data = msgspec.json.decode(call.body)
+    try:
+        data = msgspec.json.decode(call.body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
     if call.client_api != "gemini":
         data["model"] = target.model
+    for name in _CLIENT_ONLY_FIELDS.get(call.client_api, ()):
+        data.pop(name, None)
+    if adapter is not None:
+        data = adapter_for(adapter).patch_body(data)
     if extra:
         data.update(extra)
     return msgspec.json.encode(data)

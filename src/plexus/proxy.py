@@ -101,7 +101,7 @@ class Proxy:
         for target in targets[: self.max_attempts]:
             call.attempts += 1
             call.provider, call.upstream_model = target.provider_name, target.model
-            same_api = target.provider.type == call.client_api
+            same_api = target.provider.type == call.client_api and target.provider.passthrough
             try:
                 async with self._slot(target):
                     if same_api:

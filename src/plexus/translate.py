@@ -25,13 +25,13 @@ async def translate(upstream: Upstream, call: Call, target: Target) -> None:
     client = codec_for(call.client_api)
     provider = codec_for(target.provider.type)
     adapter = adapter_for(target.provider.adapter)
-    request: ir.Request = client.decode_request(call.body)
+    request = _decode_request(client, call.body)
     if call.url_model is not None:
         request.model, request.stream = call.url_model, call.url_stream
     outgoing = adapter.prepare_request(msgspec.structs.replace(request, model=target.model))
     if target.provider.type == "gemini":
         await inline_remote_images(upstream, outgoing)
-    payload = adapter.patch_body(provider.encode_request(outgoing))
+    payload = adapter.patch_body(provider.encode_request(outgoing), outgoing)
     if target.provider.extra_body:
         payload.update(target.provider.extra_body)
     body = msgspec.json.encode(payload)
@@ -115,6 +115,15 @@ class _StreamConverter:
         await http.end_stream(call.send)
         if self.usage is not None:
             call.usage = msgspec.to_builtins(self.usage)
+
+
+def _decode_request(client: ModuleType, body: bytes) -> ir.Request:
+    try:
+        request: ir.Request = client.decode_request(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        # Codecs report their own validation errors; this catches bytes that are not JSON text.
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    return request
 
 
 def _decode_answer(provider: ModuleType, body: bytes) -> ir.Response:

@@ -14,8 +14,9 @@ class Adapter:
         """Adjust the IR before the provider codec encodes it."""
         return request
 
-    def patch_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Adjust the encoded wire body before it is sent."""
+    def patch_body(self, body: dict[str, Any], request: ir.Request | None = None) -> dict[str, Any]:
+        """Adjust the wire body before it is sent: the encoded IR (`request` set) on the
+        translated path, the client's own body (`request` None) on passthrough."""
         return body
 
     def patch_response(self, response: ir.Response) -> ir.Response:

@@ -24,6 +24,9 @@ PRESETS: dict[str, Preset] = {
     "groq": Preset("chat", "https://api.groq.com/openai/v1", "groq"),
     "cerebras": Preset("chat", "https://api.cerebras.ai/v1", "cerebras"),
     "openrouter": Preset("chat", "https://openrouter.ai/api/v1", "openrouter"),
-    "vercel": Preset("chat", "https://ai-gateway.vercel.sh/v1"),
+    "vercel": Preset("chat", "https://ai-gateway.vercel.sh/v1", "vercel"),
+    # Self-hosted OpenAI-compatible servers at their default ports: no quirks, only config.
     "ollama": Preset("chat", "http://127.0.0.1:11434/v1"),
+    "vllm": Preset("chat", "http://127.0.0.1:8000/v1"),
+    "llama-cpp": Preset("chat", "http://127.0.0.1:8080/v1"),
 }
