@@ -244,7 +244,7 @@ def _details(reply: Reply) -> list[dict[str, Any]] | None:
     if not reply.signature:
         return None
     return [{"type": "reasoning.text", "text": reply.reasoning, "signature": reply.signature,
-             "format": "anthropic-claude-v1", "index": 0}]  # fmt: skip
+             "format": "unknown", "index": 0}]  # fmt: skip
 
 
 def _completion(reply: Reply, model: str) -> dict[str, Any]:

@@ -289,23 +289,8 @@ def test_encode_request_rebuilds_tool_messages_and_reasoning() -> None:
             "tool_calls": [
                 {"id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
             ],
-            # All reasoning text, and every signed token with its format (OpenRouter style).
-            "reasoning_content": "mineclaude",
-            "reasoning_details": [
-                {
-                    "type": "reasoning.text",
-                    "text": "claude",
-                    "signature": "S",
-                    "format": "anthropic-claude-v1",
-                    "index": 0,
-                },
-                {
-                    "type": "reasoning.encrypted",
-                    "data": "G",
-                    "format": "google-gemini-v1",
-                    "index": 1,
-                },
-            ],
+            # Only reasoning of OpenAI-compatible origin: other families' tokens are dropped.
+            "reasoning_content": "mine",
         },
         {"role": "tool", "tool_call_id": "toolu_1", "content": "Error: boom"},
         {

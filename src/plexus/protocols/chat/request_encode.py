@@ -214,21 +214,21 @@ def _encode_assistant(blocks: list[ir.Block]) -> dict[str, Any]:
 
 
 def _encode_assistant_reasoning(blocks: list[ir.Block], message: dict[str, Any]) -> None:
-    """Replay reasoning text as `reasoning_content` (DeepSeek and Kimi need it on tool-call
-    turns) and signed tokens as OpenRouter `reasoning_details`, each tagged with its format.
+    """Replay reasoning from OpenAI-compatible upstreams: unsigned text as `reasoning_content`
+    (DeepSeek and Kimi need it on tool-call turns) and their own tokens as `reasoning_details`.
 
-    A chat upstream may front several families (OpenRouter serving Claude or Gemini hands out
-    their signatures), so tokens go back with their format and the upstream keeps the ones it
-    can verify; plain OpenAI-compatible servers ignore the field, and adapters of strict ones
-    (OpenAI) remove it."""
+    Reasoning another family signed is dropped: strict chat servers (OpenAI, Bedrock) reject
+    these fields, and those that take them (OpenRouter, Vercel) say so in their adapters."""
     texts: list[str] = []
     details: list[wire_out.DetailOut] = []
     for block in blocks:
         if not isinstance(block, ir.ThinkingBlock):
             continue
-        if block.text:
+        own = block.origin in (None, "openai-compatible")
+        signed = bool(block.signature or block.redacted)
+        if block.text and (own or not signed):
             texts.append(block.text)
-        if block.signature or block.redacted:
+        if own and signed:
             details.extend(details_for(block))
     if texts:
         message["reasoning_content"] = "".join(texts)
