@@ -7,7 +7,7 @@ import msgspec
 from plexus import http, ir
 from plexus.endpoints import upstream_headers
 from plexus.protocols import messages
-from plexus.proxy import Call, read_head, upstream_error
+from plexus.proxy import Call, decode_object, decode_request, read_head, upstream_error
 from plexus.routing import Router
 from plexus.upstream import Upstream
 
@@ -23,7 +23,7 @@ async def count_tokens(call: Call, router: Router, upstream: Upstream) -> None:
     target = router.resolve(call.model)[0]
     call.provider, call.upstream_model = target.provider_name, target.model
     if target.provider.type == "messages":
-        data = msgspec.json.decode(call.body)
+        data = decode_object(call.body)
         data["model"] = target.model
         url = target.provider.api_base_url.rstrip("/") + "/messages/count_tokens"
         headers = upstream_headers(target, False, call.headers)
@@ -35,7 +35,7 @@ async def count_tokens(call: Call, router: Router, upstream: Upstream) -> None:
         call.status = answer.status
         await http.send_body(call.send, answer.status, answer.body)
         return
-    request = messages.decode_request(call.body)
+    request = decode_request(messages, call.body)
     call.status = 200
     await http.send_body(call.send, 200, msgspec.json.encode({"input_tokens": estimate(request)}))
 

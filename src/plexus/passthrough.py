@@ -9,10 +9,17 @@ import msgspec
 
 from plexus import http, sse
 from plexus.endpoints import upstream_headers, upstream_url
-from plexus.errors import BadRequest, GatewayError
+from plexus.errors import GatewayError
 from plexus.protocols import codec_for
 from plexus.providers import adapter_for
-from plexus.proxy import RETRYABLE_STATUS, Call, cancel_on_disconnect, ping_bytes, upstream_error
+from plexus.proxy import (
+    RETRYABLE_STATUS,
+    Call,
+    cancel_on_disconnect,
+    decode_object,
+    ping_bytes,
+    upstream_error,
+)
 from plexus.routing import Target
 from plexus.upstream import Upstream
 from plexus.usage_probe import TAIL_BYTES, usage_from_body, usage_from_stream_tail
@@ -73,10 +80,7 @@ def _rewrite_body(call: Call, target: Target) -> bytes:
     adapter = target.provider.adapter
     if call.client_api == "gemini" and not extra and adapter is None:
         return call.body
-    try:
-        data = msgspec.json.decode(call.body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    data = decode_object(call.body)
     if call.client_api != "gemini":
         data["model"] = target.model
     for name in _CLIENT_ONLY_FIELDS.get(call.client_api, ()):

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -75,6 +76,24 @@ def read_head(call: Call) -> None:
     if not head.model:
         raise BadRequest("'model' is required", param="model")
     call.model, call.stream = head.model, head.stream
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """Decode a JSON object body that `read_head` has already accepted as an object."""
+    try:
+        data: dict[str, Any] = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    return data
+
+
+def decode_request(codec: ModuleType, body: bytes) -> ir.Request:
+    """Decode a client body with its codec; bytes that are not JSON text are a 400 too."""
+    try:
+        request: ir.Request = codec.decode_request(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    return request
 
 
 class Proxy:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import msgspec
 
 
-class Event(NamedTuple):
+class Event(msgspec.Struct, frozen=True, gc=False):
     """One SSE event: its name (None when absent) and its data lines joined by newlines."""
 
     name: str | None
@@ -13,60 +13,61 @@ class Event(NamedTuple):
 
 
 class Decoder:
-    """Turns byte chunks into complete events; comments and `id:`/`retry:` lines are skipped."""
+    """Turns byte chunks into complete events; comments and `id:`/`retry:` lines are skipped.
+
+    Only complete events (ended by a blank line) are parsed, so the only state kept between
+    chunks is the unparsed tail; events of one chunk are split in C with `bytes.split`.
+    """
 
     def __init__(self) -> None:
         self._buffer = b""
-        self._name: str | None = None
-        self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Return the events completed by `chunk`."""
         buffer = self._buffer + chunk if self._buffer else chunk
         if b"\r" in buffer:
-            # A lone trailing \r may be the first half of \r\n: keep it for the next chunk.
-            keep_cr = buffer.endswith(b"\r")
-            buffer = buffer[:-1] if keep_cr else buffer
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if keep_cr:
-                buffer += b"\r"
+            buffer = _normalise_newlines(buffer)
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            self._buffer = buffer
+            return []
+        self._buffer = buffer[end + 2 :]
         events: list[Event] = []
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            self._line(buffer[start:end], events)
-            start = end + 1
-        self._buffer = buffer[start:]
+        for block in buffer[:end].split(b"\n\n"):
+            if block[:6] == b"data: " and b"\n" not in block:  # the common case: one data line
+                events.append(Event(None, block[6:].decode("utf-8", "replace")))
+            else:
+                _parse_block(block, events)
         return events
 
     def flush(self) -> list[Event]:
         """Return the last event when the stream ended without a blank line after it."""
         events: list[Event] = []
         if self._buffer:
-            self._line(self._buffer.rstrip(b"\r"), events)
+            _parse_block(self._buffer.rstrip(b"\r\n"), events)
             self._buffer = b""
-        self._line(b"", events)
         return events
 
-    def _line(self, raw: bytes, events: list[Event]) -> None:
-        if not raw:
-            if self._data:
-                events.append(Event(self._name, "\n".join(self._data)))
-            self._name = None
-            self._data = []
-            return
-        if raw[0] == 0x3A:  # ":" comment, e.g. OpenRouter's keep-alive
-            return
-        line = raw.decode("utf-8", "replace")
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
-        elif field == "event":
-            self._name = value
+
+def _normalise_newlines(buffer: bytes) -> bytes:
+    # A trailing \r may be the first half of \r\n split across reads: keep it as it is.
+    tail = b"\r" if buffer.endswith(b"\r") else b""
+    body = buffer[:-1] if tail else buffer
+    return body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
+
+
+def _parse_block(block: bytes, events: list[Event]) -> None:
+    name: str | None = None
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            data.append(line[6:] if line[5:6] == b" " else line[5:])
+        elif line.startswith(b"event:"):
+            value = line[7:] if line[6:7] == b" " else line[6:]
+            name = value.decode("utf-8", "replace")
+    if data:
+        payload = data[0] if len(data) == 1 else b"\n".join(data)
+        events.append(Event(name, payload.decode("utf-8", "replace")))
 
 
 def encode(data: bytes | str, name: str | None = None) -> bytes:

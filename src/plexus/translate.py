@@ -15,7 +15,7 @@ from plexus.media import inline_remote_images
 from plexus.protocols import codec_for
 from plexus.providers import adapter_for
 from plexus.providers.base import Adapter
-from plexus.proxy import Call, cancel_on_disconnect, ping_bytes, upstream_error
+from plexus.proxy import Call, cancel_on_disconnect, decode_request, ping_bytes, upstream_error
 from plexus.routing import Target
 from plexus.upstream import Upstream
 
@@ -25,7 +25,7 @@ async def translate(upstream: Upstream, call: Call, target: Target) -> None:
     client = codec_for(call.client_api)
     provider = codec_for(target.provider.type)
     adapter = adapter_for(target.provider.adapter)
-    request = _decode_request(client, call.body)
+    request = decode_request(client, call.body)
     if call.url_model is not None:
         request.model, request.stream = call.url_model, call.url_stream
     outgoing = adapter.prepare_request(msgspec.structs.replace(request, model=target.model))
@@ -115,15 +115,6 @@ class _StreamConverter:
         await http.end_stream(call.send)
         if self.usage is not None:
             call.usage = msgspec.to_builtins(self.usage)
-
-
-def _decode_request(client: ModuleType, body: bytes) -> ir.Request:
-    try:
-        request: ir.Request = client.decode_request(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        # Codecs report their own validation errors; this catches bytes that are not JSON text.
-        raise BadRequest(f"Request body is not valid JSON: {error}") from error
-    return request
 
 
 def _decode_answer(provider: ModuleType, body: bytes) -> ir.Response:

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
 
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
 _TOP_LEVEL = {
     "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "n",
     "stop", "seed", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
@@ -86,6 +88,8 @@ def create_app(state: MockState) -> web.Application:
             return _error(
                 400, invalid.message, "invalid_request_error", "invalid_value", invalid.param
             )
+        except _MALFORMED:  # shapes the checks above do not expect: the API's schema 400
+            return _error(400, "Invalid request body.", "invalid_request_error", "invalid_value")
         reply = state.next_reply()
         if reply.error_status is not None:
             return _error(

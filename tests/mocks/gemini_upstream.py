@@ -20,6 +20,8 @@ from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
 
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
 _TOP_LEVEL = {
     "contents", "systemInstruction", "tools", "toolConfig", "safetySettings", "cachedContent",
     "generationConfig", "serviceTier", "labels",
@@ -380,6 +382,8 @@ def create_app(state: MockState) -> web.Application:
             validate(body, model)
         except Invalid as error:
             return _error(400, str(error))
+        except _MALFORMED:  # shapes the checks above do not expect: the API's schema 400
+            return _error(400, "Invalid JSON payload received.")
         reply = state.next_reply()
         if reply.error_status is not None:
             return _error(reply.error_status, reply.error_message)

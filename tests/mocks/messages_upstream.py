@@ -17,6 +17,8 @@ from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
 
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
 _TOP_LEVEL = {
     "model", "messages", "max_tokens", "system", "temperature", "top_p", "top_k",
     "stop_sequences", "stream", "tools", "tool_choice", "thinking", "output_config", "metadata",
@@ -77,6 +79,8 @@ def create_app(state: MockState) -> web.Application:
             validate(body)
         except Invalid as error:
             return _error(400, str(error))
+        except _MALFORMED:  # shapes the checks above do not expect: the API's schema 400
+            return _error(400, "Input should be a valid request body")
         reply = state.next_reply()
         if reply.error_status is not None:
             return _error(reply.error_status, reply.error_message)

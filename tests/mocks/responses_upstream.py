@@ -12,6 +12,8 @@ from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
 
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
 _KNOWN_FIELDS = frozenset(
     {
         *("model", "input", "instructions", "max_output_tokens", "temperature", "top_p"),
@@ -402,6 +404,8 @@ def create_app(state: MockState) -> web.Application:
             _validate(body)
         except _Invalid as invalid:
             return _error(400, invalid.message, invalid.param, invalid.code)
+        except _MALFORMED:  # shapes the checks above do not expect: the API's schema 400
+            return _error(400, "Invalid request body.", None, "invalid_value")
         reply = state.next_reply()
         if reply.error_status is not None:
             return _error(reply.error_status, reply.error_message)
