@@ -77,3 +77,47 @@ async def test_client_disconnect_cancels_upstream(
         assert slow_stream.aborted is not None
         await asyncio.wait_for(slow_stream.aborted.wait(), timeout=3)
     assert slow_stream.sent < 400
+
+
+@pytest.fixture
+async def slow_answer() -> AsyncIterator[SlowStream]:
+    """A chat upstream that takes 5 s to answer a non-streamed request."""
+    state = SlowStream("", aborted=asyncio.Event())
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            assert state.aborted is not None
+            state.aborted.set()
+            raise
+        return web.json_response({})
+
+    app = web.Application(handler_args={"handler_cancellation": True})
+    app.router.add_post("/v1/chat/completions", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    state.url = f"http://127.0.0.1:{server.port}/v1"
+    yield state
+    await server.close()
+
+
+@pytest.mark.parametrize("client_api", ["chat", "messages"])
+async def test_client_disconnect_cancels_a_non_streamed_call(
+    upstreams: Upstreams,
+    slow_answer: SlowStream,
+    client_api: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = {"type": "chat", "api_base_url": slow_answer.url, "api_key": "k"}
+    config = upstreams.config({"providers": {"slow": provider}})
+    path = "/v1/chat/completions" if client_api == "chat" else "/v1/messages"
+    body = {"model": "slow/m", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    async with run_gateway(config) as url, aiohttp.ClientSession() as session:
+        with pytest.raises(TimeoutError):
+            async with session.post(url + path, json=body, timeout=aiohttp.ClientTimeout(0.3)):
+                pass
+        assert slow_answer.aborted is not None
+        await asyncio.wait_for(slow_answer.aborted.wait(), timeout=3)
+    # The gateway's own cancellation is not an application error.
+    assert "Exception in ASGI application" not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 import uuid
@@ -101,6 +102,16 @@ class Gateway:
                 return
             call.url_model, call.url_stream = route.url_model, route.url_stream
             await self.proxy.handle(call)
+        except asyncio.CancelledError:
+            if not call.disconnected:
+                raise
+            # Our own cancellation: the client went away and the upstream call was dropped.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            call.status = 499
+            _log_request(call, request_id, "client disconnected")
+            return
         except GatewayError as error:
             call.status = error.status
             if not call.response_started:

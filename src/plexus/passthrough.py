@@ -15,7 +15,6 @@ from plexus.providers import adapter_for
 from plexus.proxy import (
     RETRYABLE_STATUS,
     Call,
-    cancel_on_disconnect,
     decode_object,
     ping_bytes,
     upstream_error,
@@ -46,8 +45,7 @@ async def passthrough(upstream: Upstream, call: Call, target: Target) -> None:
                 raise upstream_error(response.status, error_body, response.headers)
             await _relay(call, response.status, error_body, response.headers)
             return
-        with cancel_on_disconnect(call):
-            call.usage = await _relay_stream(call, response.chunks())
+        call.usage = await _relay_stream(call, response.chunks())
 
 
 async def _relay_stream(call: Call, chunks: Any) -> Any:

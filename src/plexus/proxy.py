@@ -50,6 +50,7 @@ class Call:
     usage: Any = None
     attempts: int = 0
     response_started: bool = False
+    disconnected: bool = False
 
 
 class _Head(msgspec.Struct):
@@ -109,12 +110,17 @@ class Proxy:
         """Answer `call`; raise GatewayError when nothing was sent to the client yet.
 
         Targets are tried in the router's order while failures happen before the answer
-        started and are worth retrying elsewhere (protocols.md 6.18; issue 4)."""
+        started and are worth retrying elsewhere (protocols.md 6.18; issue 4). A client that
+        goes away cancels the whole attempt, and with it the upstream request."""
+        read_head(call)
+        targets = self.router.resolve(call.model)
+        with cancel_on_disconnect(call):
+            await self._try_targets(call, targets)
+
+    async def _try_targets(self, call: Call, targets: list[Target]) -> None:
         from plexus.passthrough import passthrough
         from plexus.translate import translate
 
-        read_head(call)
-        targets = self.router.resolve(call.model)
         health = self.router.health
         errors: list[GatewayError] = []
         for target in targets[: self.max_attempts]:
@@ -232,6 +238,7 @@ def cancel_on_disconnect(call: Call) -> Iterator[None]:
             message = await call.receive()
             if message["type"] == "http.disconnect":
                 if not finished and task is not None:
+                    call.disconnected = True
                     task.cancel()
                 return
 

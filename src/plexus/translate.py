@@ -15,7 +15,7 @@ from plexus.media import inline_remote_images
 from plexus.protocols import codec_for
 from plexus.providers import adapter_for
 from plexus.providers.base import Adapter
-from plexus.proxy import Call, cancel_on_disconnect, decode_request, ping_bytes, upstream_error
+from plexus.proxy import Call, decode_request, ping_bytes, upstream_error
 from plexus.routing import Target
 from plexus.upstream import Upstream
 
@@ -52,9 +52,8 @@ async def translate(upstream: Upstream, call: Call, target: Target) -> None:
         if streamed.status >= 400:
             error_body = await streamed.read()
             raise upstream_error(streamed.status, error_body, streamed.headers)
-        with cancel_on_disconnect(call):
-            converter = _StreamConverter(call, provider, client, adapter, request)
-            await converter.run(streamed.chunks())
+        converter = _StreamConverter(call, provider, client, adapter, request)
+        await converter.run(streamed.chunks())
 
 
 class _StreamConverter:
