@@ -6,6 +6,7 @@ The only module that knows aiohttp's client exceptions; it maps them to `Gateway
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -70,6 +71,11 @@ class StreamingResponse:
             return b""
 
 
+@functools.lru_cache(maxsize=64)
+def _connect_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, connect=seconds)
+
+
 class Upstream:
     """The pooled client every request goes through."""
 
@@ -104,16 +110,37 @@ class Upstream:
     async def full(
         self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
     ) -> FullResponse:
-        """POST and read the whole answer."""
-        async with self.stream(url, headers, body, timeouts) as response:
-            try:
-                async with asyncio.timeout(timeouts.idle):
-                    data = await response._response.read()
-            except TimeoutError as error:
-                raise UpstreamTimeout(f"upstream sent nothing for {timeouts.idle:g} s") from error
-            except aiohttp.ClientError as error:
-                raise UpstreamUnreachable(f"upstream connection broke: {error}") from error
-            return FullResponse(response.status, response.headers, data)
+        """POST and read the whole answer: one timer, first-byte then idle bounded."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeouts.first_byte) as deadline:
+                response = await self._post(url, headers, body, timeouts)
+                deadline.reschedule(loop.time() + timeouts.idle)
+                try:
+                    data = await response.read()
+                except BaseException:
+                    response.close()
+                    raise
+        except TimeoutError as error:
+            raise UpstreamTimeout("upstream did not answer in time") from error
+        except aiohttp.ClientError as error:
+            raise UpstreamUnreachable(f"upstream connection broke: {error}") from error
+        return FullResponse(response.status, response.headers, data)
+
+    async def _post(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
+    ) -> aiohttp.ClientResponse:
+        """Send the request and wait for the answer's headers; map connection errors."""
+        try:
+            return await self.session.post(
+                url, data=body, headers=headers, timeout=_connect_timeout(timeouts.connect)
+            )
+        except aiohttp.ClientConnectorError as error:
+            raise UpstreamUnreachable(f"cannot connect to upstream: {error.os_error}") from error
+        except aiohttp.ServerTimeoutError as error:
+            raise UpstreamTimeout(f"upstream connect timed out: {error}") from error
+        except aiohttp.ClientError as error:
+            raise UpstreamUnreachable(f"upstream request failed: {error}") from error
 
     async def fetch(self, url: str, limit: int, seconds: float) -> tuple[str, bytes]:
         """GET a small resource (an image to inline); return its content type and bytes."""
@@ -139,24 +166,13 @@ class Upstream:
     ) -> AsyncIterator[StreamingResponse]:
         """POST and hand over the answer once its headers arrived; the connection is released
         (or closed, when the body was not read to the end) on exit, also on cancellation."""
-        request_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.connect, connect=timeouts.connect
-        )
         try:
             async with asyncio.timeout(timeouts.first_byte):
-                response = await self.session.post(
-                    url, data=body, headers=headers, timeout=request_timeout
-                )
+                response = await self._post(url, headers, body, timeouts)
         except TimeoutError as error:
             raise UpstreamTimeout(
                 f"upstream did not answer within {timeouts.first_byte:g} s"
             ) from error
-        except aiohttp.ClientConnectorError as error:
-            raise UpstreamUnreachable(f"cannot connect to upstream: {error.os_error}") from error
-        except aiohttp.ServerTimeoutError as error:
-            raise UpstreamTimeout(f"upstream connect timed out: {error}") from error
-        except aiohttp.ClientError as error:
-            raise UpstreamUnreachable(f"upstream request failed: {error}") from error
         try:
             yield StreamingResponse(response, timeouts.idle, timeouts.ping)
         except GatewayError:
