@@ -16,7 +16,6 @@ def configure_logging(fmt: Literal["auto", "json", "console"] = "auto") -> None:
     """Configure structlog once, at start-up."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,

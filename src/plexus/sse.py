@@ -57,6 +57,16 @@ def _normalise_newlines(buffer: bytes) -> bytes:
 
 
 def _parse_block(block: bytes, events: list[Event]) -> None:
+    if block[:7] == b"event: ":  # the other common case: `event:` then one `data:` line
+        newline = block.find(b"\n")
+        if (
+            newline > 0
+            and block[newline + 1 : newline + 7] == b"data: "
+            and block.find(b"\n", newline + 1) < 0
+        ):
+            name_text = block[7:newline].decode("utf-8", "replace")
+            events.append(Event(name_text, block[newline + 7 :].decode("utf-8", "replace")))
+            return
     name: str | None = None
     data: list[bytes] = []
     for line in block.split(b"\n"):

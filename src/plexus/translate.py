@@ -74,11 +74,15 @@ class _StreamConverter:
         self.decoder = provider.StreamDecoder()
         self.encoder = client.StreamEncoder(request)
         self.usage: ir.Usage | None = None
+        # Most adapters leave stream events alone: skip the per-event call for them.
+        overridden = type(adapter).patch_event is not Adapter.patch_event
+        self.patch_event = adapter.patch_event if overridden else None
 
     def _convert(self, events: list[ir.StreamEvent]) -> list[bytes]:
         out: list[bytes] = []
+        patch = self.patch_event
         for event in events:
-            patched = self.adapter.patch_event(event)
+            patched = patch(event) if patch is not None else event
             if patched is None:
                 continue
             if isinstance(patched, ir.UsageUpdate | ir.Finish) and patched.usage is not None:

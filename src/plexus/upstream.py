@@ -110,19 +110,20 @@ class Upstream:
     async def full(
         self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
     ) -> FullResponse:
-        """POST and read the whole answer: one timer, first-byte then idle bounded."""
-        loop = asyncio.get_running_loop()
+        """POST and read the whole answer, all within the first-byte limit: a non-streamed
+        answer's first byte comes when the generation is done."""
         try:
-            async with asyncio.timeout(timeouts.first_byte) as deadline:
+            async with asyncio.timeout(timeouts.first_byte):
                 response = await self._post(url, headers, body, timeouts)
-                deadline.reschedule(loop.time() + timeouts.idle)
                 try:
                     data = await response.read()
                 except BaseException:
                     response.close()
                     raise
         except TimeoutError as error:
-            raise UpstreamTimeout("upstream did not answer in time") from error
+            raise UpstreamTimeout(
+                f"upstream did not answer within {timeouts.first_byte:g} s"
+            ) from error
         except aiohttp.ClientError as error:
             raise UpstreamUnreachable(f"upstream connection broke: {error}") from error
         return FullResponse(response.status, response.headers, data)

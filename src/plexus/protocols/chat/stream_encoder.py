@@ -14,6 +14,12 @@ from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode
 from plexus.protocols.common import mint_id
 
 _Kind = Literal["text", "thinking", "refusal", "tool", "other"]
+_DeltaField = Literal["content", "reasoning_content"]
+# A frame encoded around this marker gives the bytes before and after a delta's text, so the
+# per-token frames are built by concatenation (the hot path of every stream).
+_MARKER = "\x00plexus-delta\x00"
+_MARKER_JSON = msgspec.json.encode(_MARKER)
+_encode_text = msgspec.json.Encoder().encode
 
 
 class StreamEncoder:
@@ -40,6 +46,7 @@ class StreamEncoder:
         self._pending: ir.ThinkingBlock | None = None
         self._detail_index = 0
         self._usage: ir.Usage | None = None
+        self._templates: dict[_DeltaField, tuple[bytes, bytes]] = {}
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE frames for one IR event."""
@@ -50,6 +57,7 @@ class StreamEncoder:
             self._id = chat_id(event.id) if event.id else self._id
             self._model = event.model or self._model
             self._usage = event.usage
+            self._templates.clear()
         if self._state == "fresh" and not isinstance(event, ir.StreamError):
             self._state = "open"
             out.append(self._chunk(wire_out.MessageOut(role="assistant", content="")))
@@ -60,7 +68,7 @@ class StreamEncoder:
                 self._text(event.index, event.text, out)
             case ir.ThinkingDelta():
                 self._thinking[event.index].text += event.text
-                out.append(self._chunk(wire_out.MessageOut(reasoning_content=event.text)))
+                out.append(self._delta_frame("reasoning_content", event.text))
             case ir.SignatureDelta():
                 block = self._thinking[event.index]
                 block.signature = (block.signature or "") + event.signature
@@ -93,6 +101,20 @@ class StreamEncoder:
             usage=None if self._include_usage else msgspec.UNSET,
         )
         return sse.encode(wire_out.ENCODER.encode(chunk))
+
+    def _delta_frame(self, field: _DeltaField, text: str) -> bytes:
+        """The same bytes as `_chunk` with only `field` set, built from a cached template."""
+        template = self._templates.get(field)
+        if template is None:
+            delta = (
+                wire_out.MessageOut(content=_MARKER)
+                if field == "content"
+                else wire_out.MessageOut(reasoning_content=_MARKER)
+            )
+            probe = self._chunk(delta)
+            head, _, tail = probe.partition(_MARKER_JSON)
+            template = self._templates[field] = (head, tail)
+        return template[0] + _encode_text(text) + template[1]
 
     def _error(self, message: str, kind: str) -> bytes:
         self._state = "closed"
@@ -149,7 +171,7 @@ class StreamEncoder:
         if self._kinds.get(index) == "refusal":
             out.append(self._chunk(wire_out.MessageOut(refusal=text)))
         else:
-            out.append(self._chunk(wire_out.MessageOut(content=text)))
+            out.append(self._delta_frame("content", text))
 
     def _arguments(self, index: int, fragment: str, out: list[bytes]) -> None:
         position = self._tool_positions.get(index)

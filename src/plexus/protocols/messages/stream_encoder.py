@@ -20,6 +20,11 @@ from plexus.protocols.messages.response import (
     stop_details,
 )
 
+# A frame encoded around this marker gives the bytes before and after a delta's value.
+_MARKER = "\x00plexus-delta\x00"
+_MARKER_JSON = msgspec.json.encode(_MARKER)
+_encode_text = msgspec.json.Encoder().encode
+
 _State = Literal["idle", "open", "closed"]
 _Kind = Literal["text", "thinking", "redacted", "tool_use"]
 _BlockDelta = ir.TextDelta | ir.ThinkingDelta | ir.SignatureDelta | ir.ToolArgumentsDelta
@@ -56,6 +61,7 @@ class StreamEncoder:
         self._queued: dict[int, _Queued] = {}
         self._usage = ir.Usage()
         self._saw_tool = False
+        self._template: tuple[int, str, bytes, bytes] | None = None
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the framed SSE events for one IR event."""
@@ -152,20 +158,29 @@ class StreamEncoder:
             self._queued[event.index].deltas.append(event)
 
     def _delta(self, event: _BlockDelta, out: list[bytes]) -> None:
-        delta: dict[str, Any]
         match event:
             case ir.TextDelta(text=text) if text and self._kind == "text":
-                delta = {"type": "text_delta", "text": text}
+                out.append(self._delta_frame("text_delta", "text", text))
             case ir.ThinkingDelta(text=text) if text and self._kind == "thinking":
-                delta = {"type": "thinking_delta", "thinking": text}
+                out.append(self._delta_frame("thinking_delta", "thinking", text))
             case ir.SignatureDelta(signature=signature):
                 self._signature = signature
-                return
             case ir.ToolArgumentsDelta(json=fragment) if fragment and self._kind == "tool_use":
-                delta = {"type": "input_json_delta", "partial_json": fragment}
-            case _:
-                return
-        self._emit(out, {"type": "content_block_delta", "index": self._next_index, "delta": delta})
+                out.append(self._delta_frame("input_json_delta", "partial_json", fragment))
+
+    def _delta_frame(self, delta_type: str, key: str, value: str) -> bytes:
+        """A `content_block_delta` frame, built by concatenation around a cached template of
+        the open block's frame (the per-token hot path)."""
+        template = self._template
+        if template is None or template[0] != self._next_index or template[1] != delta_type:
+            delta = {"type": delta_type, key: _MARKER}
+            probe: list[bytes] = []
+            self._emit(
+                probe, {"type": "content_block_delta", "index": self._next_index, "delta": delta}
+            )
+            head, _, tail = probe[0].partition(_MARKER_JSON)
+            template = self._template = (self._next_index, delta_type, head, tail)
+        return template[2] + _encode_text(value) + template[3]
 
     def _route_stop(self, index: int, out: list[bytes]) -> None:
         if index == self._active:
