@@ -29,8 +29,13 @@ class _Slot:
     output_index: int
     item_id: str
     content_index: int = 0
-    text: str = ""
+    pieces: list[str] = field(default_factory=list)  # joined once, at the block's end
     summary_open: bool = False
+
+    @property
+    def text(self) -> str:
+        """Everything streamed into the block so far."""
+        return "".join(self.pieces)
 
 
 @dataclass
@@ -197,7 +202,7 @@ class StreamEncoder:
         slot = self._slots.get(index)
         if slot is None or not text:
             return []
-        slot.text += text
+        slot.pieces.append(text)
         if isinstance(slot.block, ir.RefusalBlock):
             return [self._emit("response.refusal.delta", {**self._where(slot), "delta": text})]
         payload = {**self._where(slot), "delta": text, "logprobs": []}
@@ -213,7 +218,7 @@ class StreamEncoder:
             slot.summary_open = True
             part = {"type": "summary_text", "text": ""}
             out.append(self._emit("response.reasoning_summary_part.added", {**where, "part": part}))
-        slot.text += text
+        slot.pieces.append(text)
         out.append(self._emit("response.reasoning_summary_text.delta", {**where, "delta": text}))
         return out
 
@@ -227,7 +232,7 @@ class StreamEncoder:
         slot = self._slots.get(index)
         if slot is None or not fragment or not isinstance(slot.block, ir.ToolCallBlock):
             return []
-        slot.text += fragment
+        slot.pieces.append(fragment)
         if _is_custom(call_item(slot.block, "", self._request.tools, "in_progress")):
             return []  # freeform input is sent whole at the end: the JSON wrapper cannot stream
         payload = {"item_id": slot.item_id, "output_index": slot.output_index, "delta": fragment}
