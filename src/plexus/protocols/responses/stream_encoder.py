@@ -168,7 +168,7 @@ class StreamEncoder:
                     ir.ToolCallBlock(call_id, name), item_id, self._request.tools, "in_progress"
                 )
                 output_index, added = self._add_item(shell)
-                self._slots[index] = _Slot(block, output_index, item_id, text=block.arguments)
+                self._slots[index] = _Slot(block, output_index, item_id, pieces=[block.arguments])
                 out.append(added)
             case _:
                 pass  # images and tool results never stream from a model
