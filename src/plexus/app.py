@@ -33,6 +33,7 @@ _GENERATE_ROUTES: dict[str, ir.ApiType] = {
     "/v1/responses": "responses",
 }
 _GEMINI_PREFIX = "/v1beta/models/"
+_API_TYPES: tuple[ir.ApiType, ...] = ("chat", "messages", "responses", "gemini")
 
 
 class _Route(msgspec.Struct):
@@ -53,6 +54,8 @@ class Gateway:
         self.health = Health()
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
+        for api in _API_TYPES:  # import every codec now, not during a client's first request
+            codec_for(api)
 
     def apply_config(self, config: Config) -> None:
         """Swap in a new config; requests in flight keep the router they started with."""
