@@ -15,7 +15,7 @@ import msgspec
 import structlog
 
 from plexus import http, ir
-from plexus.config import Config
+from plexus.config import API_TYPES, Config
 from plexus.count_tokens import count_tokens
 from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
 from plexus.health import Health
@@ -33,7 +33,6 @@ _GENERATE_ROUTES: dict[str, ir.ApiType] = {
     "/v1/responses": "responses",
 }
 _GEMINI_PREFIX = "/v1beta/models/"
-_API_TYPES: tuple[ir.ApiType, ...] = ("chat", "messages", "responses", "gemini")
 
 
 class _Route(msgspec.Struct):
@@ -54,7 +53,7 @@ class Gateway:
         self.health = Health()
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
-        for api in _API_TYPES:  # import every codec now, not during a client's first request
+        for api in API_TYPES:  # import every codec now, not during a client's first request
             codec_for(api)
 
     def apply_config(self, config: Config) -> None:
