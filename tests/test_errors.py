@@ -207,3 +207,15 @@ async def test_models_and_health(gateway: str) -> None:
     assert owners["chat-model"] == "plexus"
     models = await openai.AsyncOpenAI(base_url=gateway + "/v1", api_key="k").models.list()
     assert "messages-model" in [m.id for m in models.data]
+
+
+async def test_models_in_each_sdks_format(gateway: str) -> None:
+    openai_client = openai.AsyncOpenAI(base_url=gateway + "/v1", api_key="k")
+    model = await openai_client.models.retrieve("chat-model")
+    assert model.id == "chat-model" and model.owned_by == "plexus"
+    with pytest.raises(openai.NotFoundError):
+        await openai_client.models.retrieve("nope")
+    claude = anthropic.AsyncAnthropic(base_url=gateway, api_key="k")
+    page = await claude.models.list()
+    assert "messages-model" in [m.id for m in page.data]
+    assert (await claude.models.retrieve("gemini-model")).type == "model"

@@ -19,6 +19,7 @@ from plexus.config import API_TYPES, Config
 from plexus.count_tokens import count_tokens
 from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
 from plexus.health import Health
+from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
 from plexus.proxy import Call, Proxy
 from plexus.reload import ConfigWatcher
@@ -101,7 +102,14 @@ class Gateway:
                 return
             self._authenticate(headers, scope.get("query_string", b""))
             if route.kind == "models":
-                await http.send_body(send, 200, self._models_body())
+                anthropic = "anthropic-version" in headers
+                entries = self.router.models()
+                body = (
+                    one_body(entries, route.url_model, anthropic)
+                    if route.url_model
+                    else list_body(entries, anthropic)
+                )
+                await http.send_body(send, 200, body)
                 return
             call.body = await _read_body(receive, headers, self.config.server.max_body_bytes)
             if route.kind == "count_tokens":
@@ -153,14 +161,6 @@ class Gateway:
                 return
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
-    def _models_body(self) -> bytes:
-        created = int(time.time())
-        data = [
-            {"id": entry.id, "object": "model", "created": created, "owned_by": entry.owned_by}
-            for entry in self.router.models()
-        ]
-        return msgspec.json.encode({"object": "list", "data": data})
-
 
 def _match(method: str, path: str) -> _Route | None:
     if method == "POST":
@@ -177,6 +177,8 @@ def _match(method: str, path: str) -> _Route | None:
     if method == "GET":
         if path in ("/v1/models", "/models"):
             return _Route("chat", "models")
+        if path.startswith("/v1/models/"):
+            return _Route("chat", "models", unquote(path[len("/v1/models/") :]))
         if path == "/health":
             return _Route("chat", "health")
     return None
