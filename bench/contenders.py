@@ -1,0 +1,287 @@
+"""The gateways under test: how to configure and start the bare forwarder, Plexus and LiteLLM.
+
+Every gateway gets 1 worker, and also 2 (``name×2``) when the sweep asks for it; each is
+pointed at the same mock upstream and must answer its health check before any measurement.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from processes import BENCH, PY, Proc, free_port, spawn, tail_log, wait_healthy
+from progress import Progress
+from scenarios import LITELLM_KEY
+
+LITELLM_VERSION = "1.108.7"
+LITELLM_VENV = BENCH / ".venv-litellm"
+PROTOCOLS = ("chat", "messages", "responses", "gemini")
+
+
+def event_alias(t: str, e: int) -> tuple[str, str]:
+    """The gateway's model alias and the mock's model name for protocol ``t``, ``e`` events."""
+    alias = f"bench-{t}" if e == 50 else f"bench-{t}-e{e}"
+    model = "m" if e == 50 else f"m-e{e}"
+    return alias, model
+
+
+# ---------------------------------------------------------------------------------------------
+# Bare forwarder
+
+
+def bare_cmd(port: int, workers: int) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(BENCH),
+        "bare_forwarder:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def start_bare(procs: list[Proc], worker_counts: list[int], mport: int, tmp: Path) -> None:
+    for w in worker_counts:
+        port = free_port()
+        env = {"BARE_UPSTREAM": f"http://127.0.0.1:{mport}/v1"}
+        name = "bare" if w == 1 else "bare×2"
+        procs.append(spawn(name, bare_cmd(port, w), env, port, "/health", tmp, w))
+
+
+# ---------------------------------------------------------------------------------------------
+# Plexus
+
+
+def plexus_cmd() -> list[str] | None:
+    exe = Path(PY).parent / "plexus"
+    if not exe.exists():
+        return None
+    try:
+        out = subprocess.run(
+            [str(exe), "--help"], capture_output=True, timeout=30, check=False, text=True
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0 or "serve" not in out.stdout:
+        return None
+    return [str(exe)]
+
+
+def plexus_config(mock_port: int, events: list[int]) -> str:
+    base = f"http://127.0.0.1:{mock_port}"
+    lines = ["providers:"]
+    for t in PROTOCOLS:
+        api = f"{base}/v1beta" if t == "gemini" else f"{base}/v1"
+        lines.append(f'  mock{t}: {{type: {t}, api_base_url: "{api}", api_key: x}}')
+    lines.append("models:")
+    for t in PROTOCOLS:
+        for e in events:
+            alias, model = event_alias(t, e)
+            lines.append(f"  {alias}: {{targets: [{{provider: mock{t}, model: {model}}}]}}")
+    lines.append("  bench-chat-slow: {targets: [{provider: mockchat, model: m-e100-d20}]}")
+    return "\n".join(lines) + "\n"
+
+
+def start_plexus(
+    procs: list[Proc],
+    worker_counts: list[int],
+    mport: int,
+    events: list[int],
+    tmp: Path,
+    notes: list[str],
+) -> None:
+    pcmd = plexus_cmd()
+    if pcmd is None:
+        notes.append("Plexus skipped: `plexus --help` does not offer `serve` yet.")
+        return
+    cfg = tmp / "plexus.yaml"
+    cfg.write_text(plexus_config(mport, events))
+    for w in worker_counts:
+        port = free_port()
+        cmd = [*pcmd, "serve", "--config", str(cfg), "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--workers", str(w)]
+        procs.append(spawn("plexus" if w == 1 else "plexus×2", cmd, {}, port, "/health", tmp, w))
+
+
+# ---------------------------------------------------------------------------------------------
+# LiteLLM
+
+
+def litellm_config(mock_port: int, events: list[int]) -> str:
+    base = f"http://127.0.0.1:{mock_port}"
+    prefix = {"chat": "openai", "messages": "anthropic", "responses": "openai", "gemini": "gemini"}
+    api = {
+        "chat": f"{base}/v1",
+        "messages": base,
+        "responses": f"{base}/v1",
+        "gemini": f"{base}/v1beta",
+    }
+    lines = ["model_list:"]
+    for t in ("chat", "messages", "gemini"):
+        for e in events:
+            alias, model = event_alias(t, e)
+            lines += [
+                f"  - model_name: {alias}",
+                f'    litellm_params: {{model: {prefix[t]}/{model}, api_base: "{api[t]}", '
+                "api_key: x}",
+            ]
+    lines += [
+        "litellm_settings:",
+        "  telemetry: false",
+        "  drop_params: true",
+        "  set_verbose: false",
+        "  json_logs: false",
+        "general_settings:",
+        "  disable_spend_logs: true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def install_litellm(log: Path) -> None:
+    """Create the LiteLLM virtualenv if needed and pip-install the pinned proxy into it."""
+    with open(log, "wb") as fh:
+        if not (LITELLM_VENV / "bin" / "pip").exists():
+            subprocess.run(
+                [PY, "-m", "venv", "--clear", str(LITELLM_VENV)],
+                check=True,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+            )
+        subprocess.run(
+            [
+                str(LITELLM_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                f"litellm[proxy]=={LITELLM_VERSION}",
+            ],
+            check=True,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+        )
+
+
+def ensure_litellm(log: Path, progress: Progress) -> tuple[Path | None, str]:
+    exe = LITELLM_VENV / "bin" / "litellm"
+    marker = LITELLM_VENV / f".installed-{LITELLM_VERSION}"
+    if exe.exists() and marker.exists():
+        return exe, ""
+    progress.say(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV} (once) ...")
+    t0 = time.monotonic()
+    try:
+        install_litellm(log)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, f"LiteLLM skipped: installing litellm[proxy]=={LITELLM_VERSION} failed ({e})"
+    if not exe.exists():
+        return None, "LiteLLM skipped: no litellm executable after install"
+    marker.write_text("ok\n")
+    progress.say(f"litellm installed in {time.monotonic() - t0:.0f} s")
+    return exe, ""
+
+
+def litellm_env(name: str) -> dict[str, str]:
+    return {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_MASTER_KEY": LITELLM_KEY,
+        "DISABLE_SCHEMA_UPDATE": "True",
+        "LITELLM_RUST": "true" if name == "litellm-rust" else "false",
+    }
+
+
+def start_litellm(
+    procs: list[Proc],
+    names: list[str],
+    worker_counts: list[int],
+    mport: int,
+    events: list[int],
+    tmp: Path,
+    notes: list[str],
+    progress: Progress,
+) -> None:
+    exe, why = ensure_litellm(tmp / "litellm-install.log", progress)
+    if exe is None:
+        notes.append(why)
+        return
+    cfg = tmp / "litellm.yaml"
+    cfg.write_text(litellm_config(mport, events))
+    for name in names:
+        for w in worker_counts if name == "litellm" else [1]:
+            port = free_port()
+            cmd = [str(exe), "--config", str(cfg), "--host", "127.0.0.1"]
+            cmd += ["--port", str(port), "--num_workers", str(w)]
+            label = name if w == 1 else f"{name}×2"
+            env = litellm_env(name)
+            procs.append(spawn(label, cmd, env, port, "/health/liveliness", tmp, w))
+
+
+# ---------------------------------------------------------------------------------------------
+# All of them
+
+
+def start_contenders(
+    procs: list[Proc],
+    wanted: list[str],
+    worker_counts: list[int],
+    mport: int,
+    events: list[int],
+    tmp: Path,
+    notes: list[str],
+    progress: Progress,
+) -> None:
+    """Spawn every wanted gateway into ``procs`` (the caller stops them, even on failure)."""
+    if "bare" in wanted:
+        start_bare(procs, worker_counts, mport, tmp)
+    if "plexus" in wanted:
+        start_plexus(procs, worker_counts, mport, events, tmp, notes)
+    lt_wanted = [c for c in wanted if c.startswith("litellm")]
+    if lt_wanted:
+        start_litellm(procs, lt_wanted, worker_counts, mport, events, tmp, notes, progress)
+
+
+def wait_ready(procs: list[Proc], t0: float, notes: list[str], progress: Progress) -> list[Proc]:
+    """Wait for the health checks, note the ones that failed, and record idle memory."""
+    progress.say("starting " + ", ".join(p.name for p in procs) + " ...")
+    wait_healthy(procs, 120.0, t0)
+    for p in procs:
+        if p.start_s is None:
+            notes.append(f"{p.name} did not start: {p.note}; log tail: " + tail_log(p.log))
+    live = [p for p in procs if p.start_s is not None]
+    time.sleep(1.0)
+    for p in live:
+        p.refresh_pids()
+        p.idle_rss_mb = p.worker_rss_mb()
+    progress.say("ready: " + ", ".join(f"{p.name} ({p.start_s} s)" for p in live))
+    return live
+
+
+def gateway_log_errors(procs: list[Proc]) -> dict[str, dict[str, Any]]:
+    """Error lines the gateways printed to their logs during the run."""
+    gw_errors: dict[str, dict[str, Any]] = {}
+    for p in procs:
+        text = p.log.read_text(errors="replace") if p.log.exists() else ""
+        bad = [
+            ln
+            for ln in text.splitlines()
+            if any(w in ln for w in ("Traceback", "ERROR", "Error", 'error"'))
+        ]
+        if bad:
+            gw_errors[p.name] = {"lines": len(bad), "first": bad[:5]}
+    return gw_errors

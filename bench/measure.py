@@ -1,0 +1,199 @@
+"""The measurements, each one job for the load generator: the interleaved sweep of points
+(scenario × concurrency × contender), the memory soak and the slow streams held open.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from processes import LoadGen, Proc, sampling
+from progress import Progress
+from scenarios import SOAK_MIX, Scenario, request_spec
+
+Point = tuple[int, Scenario, int, str]  # repetition, scenario, concurrency, contender
+
+
+@dataclass(frozen=True)
+class Timing:
+    duration: float  # measuring window per point, seconds
+    warmup: float  # warm-up per point, seconds
+    max_time: float  # cap on one point, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+
+
+def contenders_at(order: list[str], conc: list[int], c: int) -> list[str]:
+    """The contenders that run a point at concurrency ``c``."""
+    cmax = max(conc)
+    names = []
+    for n in order:
+        two = n.endswith("×2")
+        if two and c != cmax:
+            continue
+        if n.startswith("litellm") and len(conc) > 2 and c not in (min(conc), cmax):
+            continue  # LiteLLM is ~50× slower: its end points are enough
+        names.append(n)
+    return names
+
+
+def plan_points(
+    order: list[str], scenarios: list[Scenario], conc: list[int], reps: int
+) -> list[Point]:
+    """Every point, interleaved: all contenders run a point before the next one starts."""
+    return [
+        (rep, sc, c, n)
+        for rep in range(reps)
+        for sc in scenarios
+        for c in conc
+        for n in contenders_at(order, conc, c)
+        if not (n.startswith("litellm") and rep > 0)  # one repetition for LiteLLM
+    ]
+
+
+def run_point(
+    lg: LoadGen, point: Point, proc: Proc | None, mport: int, mock_pid: int, timing: Timing
+) -> dict[str, Any]:
+    rep, sc, c, name = point
+    port = mport if name == "direct" else proc.port if proc else 0
+    slow_one = name.startswith("litellm")
+    job = {
+        "host": "127.0.0.1",
+        "port": port,
+        "concurrency": c,
+        "duration": timing.duration,
+        "warmup": timing.warmup,
+        "min_ok": 30,
+        # LiteLLM answers in seconds at c=64: cap its points so the run stays short
+        "max_time": timing.max_time * (0.6 if slow_one else 1.0),
+        "drain": 1.0 if slow_one else 2.0,
+        "requests": [request_spec(sc, name)],
+    }
+    with sampling(proc, mock_pid) as res_usage:
+        r = lg.run(job)
+    r.update(res_usage)
+    r.update({"scenario": sc.key, "contender": name, "concurrency": c, "rep": rep})
+    return r
+
+
+def point_summary(point: Point, r: dict[str, Any]) -> str:
+    rep, sc, c, name = point
+    extra = f"{r['events_per_s']:,.0f} ev/s ttfe {r['ttfe_ms']['p50']} ms" if sc.stream else ""
+    return (
+        f"{name:14s} {sc.key:28s} c={c:<3d} rep {rep + 1}: {r['rps']:9,.1f}/s "
+        f"p50 {r['latency_ms']['p50']} ms {extra} err {r['errors']}"
+    )
+
+
+def run_sweep(
+    lg: LoadGen,
+    plan: list[Point],
+    by_name: dict[str, Proc],
+    mport: int,
+    mock_pid: int,
+    timing: Timing,
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Every point of the plan; returns the runs and the first error samples per point."""
+    runs: list[dict[str, Any]] = []
+    error_samples: dict[str, list[str]] = {}
+    for point in plan:
+        _, sc, c, name = point
+        r = run_point(lg, point, by_name.get(name), mport, mock_pid, timing)
+        runs.append(r)
+        if r["error_samples"]:
+            error_samples.setdefault(f"{name} {sc.key} c={c}", r["error_samples"])
+        progress.step(point_summary(point, r))
+    return runs, error_samples
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory soak and slow streams
+
+
+def soak_targets(by_name: dict[str, Proc], soak_n: int) -> list[str]:
+    soak_order = ("plexus",) if "plexus" in by_name else ("bare",)
+    return [n for n in soak_order if n in by_name] if soak_n else []
+
+
+def slow_targets(order: list[str], slow_n: int) -> list[str]:
+    return [n for n in ("direct", "bare", "plexus") if n in order] if slow_n else []
+
+
+def run_soak(lg: LoadGen, proc: Proc, total: int, progress: Progress) -> dict[str, Any]:
+    every = max(1, total // 10)
+    proc.refresh_pids()
+    rss = []
+    progress.say(f"soak: {proc.name}, {total:,} mixed requests ...")
+
+    def on_progress(n: int) -> None:
+        rss.append(round(proc.rss_mb(), 1))
+        progress.say(f"  soak {proc.name}: {n:,} requests, RSS {rss[-1]} MB")
+
+    job = {
+        "host": "127.0.0.1",
+        "port": proc.port,
+        "concurrency": 32,
+        "total": total,
+        "progress_every": every,
+        "max_time": 400.0,
+        "requests": [request_spec(sc, proc.name, abort) for sc, abort in SOAK_MIX],
+    }
+    r = lg.run(job, on_progress)
+    growth = (rss[-1] - rss[0]) / rss[0] if len(rss) >= 2 and rss[0] else None
+    progress.step(f"soak {proc.name}: {r['rps']:,.0f} req/s, {r['errors']} errors, RSS {rss}")
+    mix = ", ".join(f"{sc.key}{' (aborted)' if ab else ''}" for sc, ab in SOAK_MIX)
+    return {
+        "contender": proc.name,
+        "total": total,
+        "every": every,
+        "concurrency": 32,
+        "mix": mix,
+        "rss_mb": rss,
+        "growth": growth,
+        "result": r,
+    }
+
+
+def slow_spec(name: str) -> dict[str, Any]:
+    """A 100-event chat stream whose upstream sends one event every 20 ms."""
+    sc = Scenario("chat", "chat", True, 100)
+    spec = request_spec(sc, name)
+    body = json.loads(spec["body"])
+    body["model"] = (
+        "m-e100-d20"
+        if name == "direct"
+        else ("bench-chat-slow" if name.startswith("plexus") else "bench-chat-e100-d20")
+    )
+    spec["body"] = json.dumps(body)
+    return spec
+
+
+def run_slow(
+    lg: LoadGen,
+    name: str,
+    proc: Proc | None,
+    mport: int,
+    n: int,
+    mock_pid: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    job = {
+        "host": "127.0.0.1",
+        "port": mport if proc is None else proc.port,
+        "concurrency": n,
+        "per_conn": 1,
+        "gaps": True,
+        "max_time": 60.0,
+        "requests": [slow_spec(name)],
+    }
+    with sampling(proc, mock_pid) as usage:
+        r = lg.run(job)
+    progress.step(
+        f"slow streams {name}: {r['ok']}/{n} ok, {r['errors']} errors, gap p50 "
+        f"{r['gap_ms']['p50']} p99 {r['gap_ms']['p99']} ms"
+    )
+    return {"contender": name, "streams": n, "result": r, **usage}
