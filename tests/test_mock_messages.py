@@ -54,7 +54,7 @@ async def test_sdk_accumulates_stream_with_thinking_and_tools(
     async with client.messages.stream(
         model=MODEL,
         max_tokens=4096,
-        thinking={"type": "enabled", "budget_tokens": 2048},
+        thinking={"type": "adaptive"},
         tools=[{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}],
         messages=[{"role": "user", "content": "Weather?"}],
     ) as stream:

@@ -204,10 +204,24 @@ def _thinking_on(body: dict[str, Any]) -> bool:
     return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
+# Opus 4.7+ and the Claude 5 family refuse manual thinking and non-default sampling (2.6).
+_NEW_MODEL = re.compile(r"opus-4-[7-9]|(opus|sonnet)-[5-9]|fable|mythos")
+
+
 def _check_thinking(body: dict[str, Any], max_tokens: int) -> None:
     thinking = body.get("thinking")
+    new_model = _NEW_MODEL.search(str(body.get("model", ""))) is not None
+    if new_model and any(body.get(name, 1) != 1 for name in ("temperature", "top_p")):
+        raise Invalid("`temperature` is deprecated for this model.")
+    if new_model and "top_k" in body:
+        raise Invalid("`top_k` is deprecated for this model.")
     if thinking is None:
         return
+    if new_model and isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        raise Invalid(
+            '"thinking.type.enabled" is not supported for this model. Use '
+            '"thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+        )
     kind = thinking.get("type") if isinstance(thinking, dict) else None
     if kind not in ("enabled", "adaptive", "disabled"):
         raise Invalid("thinking: Input tag does not match 'enabled', 'adaptive', 'disabled'")

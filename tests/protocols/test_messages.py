@@ -131,7 +131,9 @@ def test_claude_code_request_round_trips_to_a_valid_upstream_body() -> None:
     assert assistant[1] == {"type": "redacted_thinking", "data": "RedactedData"}
     assert assistant[2]["type"] == "tool_use"
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
-    assert body["thinking"] == {"type": "enabled", "budget_tokens": 24576}
+    # Opus 4.8 refuses manual thinking: adaptive with the client's effort (protocols.md 2.6).
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"}
+    assert body["output_config"]["effort"] == "xhigh"
     assert body["tools"][-1] == {"type": "web_search_20250305", "name": "web_search"}
     user = body["messages"][2]["content"]
     assert user[0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
@@ -411,3 +413,44 @@ def test_client_tool_ids_are_kept_when_valid_and_sanitised_otherwise() -> None:
 def test_mock_validator_rejects_what_the_encoder_must_avoid() -> None:
     with pytest.raises(Invalid):
         validate({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": ""}]})
+
+
+# --- model capabilities (protocols.md 2.6) ------------------------------------------------------
+
+
+def _reasoning_request(model: str, **extra: object) -> ir.Request:
+    return ir.Request(
+        model=model,
+        messages=[ir.Message("user", [ir.TextBlock("hi")])],
+        reasoning=ir.Reasoning(effort="high"),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-sonnet-5", "claude-opus-4-6"])
+def test_new_models_get_adaptive_thinking_with_effort(model: str) -> None:
+    body = messages.encode_request(_reasoning_request(model))
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"}
+    assert body["output_config"]["effort"] == "high"
+    assert body["max_tokens"] == 8192
+
+
+def test_older_models_keep_manual_thinking() -> None:
+    body = messages.encode_request(_reasoning_request("claude-sonnet-4-5"))
+    assert body["thinking"]["type"] == "enabled"
+    assert 1024 <= body["thinking"]["budget_tokens"] < body["max_tokens"]
+
+
+def test_locked_sampling_is_dropped_on_new_models() -> None:
+    request = _reasoning_request("claude-opus-4-8", temperature=0.2, top_p=0.5, top_k=5)
+    body = messages.encode_request(request)
+    assert not {"temperature", "top_p", "top_k"} & set(body)
+
+
+def test_effort_none_disables_thinking_where_allowed() -> None:
+    request = _reasoning_request("claude-sonnet-5")
+    request.reasoning = ir.Reasoning(effort="none")
+    assert messages.encode_request(request)["thinking"] == {"type": "disabled"}
+    request.model = "claude-fable-5-1"
+    body = messages.encode_request(request)
+    assert "thinking" not in body and body["output_config"]["effort"] == "low"

@@ -11,6 +11,7 @@ from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
 from plexus.protocols.messages import wire
+from plexus.protocols.messages.models import ModelTraits, traits_for
 from plexus.protocols.messages.turns import cache_control, encode_messages
 
 DEFAULT_MAX_TOKENS = 8192
@@ -257,24 +258,37 @@ def encode_request(request: ir.Request) -> dict[str, Any]:
     if system:
         body["system"] = system
     max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
-    thinking = _encode_thinking(request.reasoning)
-    if thinking is not None:
-        budget = thinking["budget_tokens"]
-        if budget >= max_tokens:
-            max_tokens = budget + max(_MIN_BUDGET, max_tokens)
-        body["thinking"] = thinking
+    traits = traits_for(request.model)
+    output_config: dict[str, Any] = {}
+    manual_thinking = False
+    if traits.adaptive:
+        _encode_adaptive(body, output_config, request.reasoning, traits)
+    else:
+        thinking = _encode_thinking(request.reasoning)
+        if thinking is not None:
+            budget = thinking["budget_tokens"]
+            if budget >= max_tokens:
+                max_tokens = budget + max(_MIN_BUDGET, max_tokens)
+            body["thinking"] = thinking
+            manual_thinking = True
     body["max_tokens"] = max_tokens
-    _encode_sampling(body, request, thinking_on=thinking is not None)
+    if traits.sampling_locked:
+        if request.temperature == 1.0:
+            body["temperature"] = 1.0
+    else:
+        _encode_sampling(body, request, thinking_on=manual_thinking)
     if request.stop:
         body["stop_sequences"] = list(request.stop)
     if request.tools:
         body["tools"] = [_encode_tool(tool) for tool in request.tools]
-    choice = _encode_tool_choice(request, thinking_on=thinking is not None)
+    choice = _encode_tool_choice(request, thinking_on=manual_thinking)
     if choice is not None:
         body["tool_choice"] = choice
     output_format = _encode_format(request.response_format)
     if output_format is not None:
-        body["output_config"] = {"format": output_format}
+        output_config["format"] = output_format
+    if output_config:
+        body["output_config"] = output_config
     if request.user:
         body["metadata"] = {"user_id": request.user}
     if request.stream:
@@ -295,6 +309,43 @@ def _encode_thinking(reasoning: ir.Reasoning | None) -> dict[str, Any] | None:
     if reasoning.summary:
         thinking["display"] = "summarized"
     return thinking
+
+
+def _encode_adaptive(
+    body: dict[str, Any],
+    output_config: dict[str, Any],
+    reasoning: ir.Reasoning | None,
+    traits: ModelTraits,
+) -> None:
+    """Thinking for models that take only adaptive thinking, steered by effort (2.6)."""
+    if reasoning is None:
+        return  # the model's own default
+    effort = reasoning.effort
+    if reasoning.budget_tokens is not None:
+        effort = common.effort_for_budget(reasoning.budget_tokens)
+    if not reasoning.enabled or effort == "none":
+        if traits.can_disable:
+            body["thinking"] = {"type": "disabled"}
+        else:
+            output_config["effort"] = "low"
+        return
+    # Ask for the summary: new models default to omitting the thinking text.
+    body["thinking"] = {"type": "adaptive", "display": "summarized"}
+    if effort is not None:
+        output_config["effort"] = (
+            _ADAPTIVE_EFFORT[effort] if effort != "xhigh" or not traits.xhigh else "xhigh"
+        )
+
+
+_ADAPTIVE_EFFORT: dict[ir.Effort, str] = {
+    "none": "low",
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "max",
+}
 
 
 def _encode_sampling(body: dict[str, Any], request: ir.Request, *, thinking_on: bool) -> None:
