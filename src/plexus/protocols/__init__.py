@@ -22,11 +22,13 @@ Codecs are pure: no I/O, no clock reads beyond ids and timestamps, no logging.
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 
 from plexus.ir import ApiType
 
 
+@functools.cache
 def codec_for(api: ApiType) -> ModuleType:
     """Return the codec module of a wire protocol."""
     from plexus.protocols import chat, gemini, messages, responses

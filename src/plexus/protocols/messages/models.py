@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ _NO_DISABLE = re.compile(r"fable|mythos")
 _XHIGH = re.compile(r"opus-4-[7-9]|opus-[5-9]|fable|mythos")
 
 
+@functools.lru_cache(maxsize=256)
 def traits_for(model: str) -> ModelTraits:
     """The traits of `model`; unknown ids get the older models' rules (manual thinking)."""
     name = model.lower()
