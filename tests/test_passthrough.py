@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anthropic
 import openai
+import structlog.testing
 
 from tests.conftest import Upstreams, seed
 from tests.mocks.base import Reply, ToolCall
@@ -90,3 +91,15 @@ async def test_upstream_error_is_relayed_with_its_status(
         assert "bad thing upstream" in str(error)
     else:
         raise AssertionError("expected a 400")
+
+
+async def test_passthrough_streams_still_log_usage(gateway: str, upstreams: Upstreams) -> None:
+    # The gateway keeps only the tail of a relayed stream and reads its usage at the end.
+    upstreams.states["messages"].reply = Reply(text="word " * 3000)
+    with structlog.testing.capture_logs() as logs:
+        async with anthropic_client(gateway).messages.stream(
+            model="messages-model", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            await stream.get_final_message()
+    (line,) = [entry for entry in logs if entry["event"] == "request"]
+    assert line["usage"]["output_tokens"] == 7 and line["stream"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -51,7 +52,9 @@ async def passthrough(upstream: Upstream, call: Call, target: Target) -> None:
 async def _relay_stream(call: Call, chunks: Any) -> Any:
     call.status, call.response_started = 200, True
     await http.start_stream(call.send)
-    tail = b""
+    # The last chunks, kept by reference (not copied per event) for the usage probe at the end.
+    tail: deque[bytes] = deque()
+    tail_size = 0
     try:
         async for chunk in chunks:
             if not chunk:
@@ -60,11 +63,14 @@ async def _relay_stream(call: Call, chunks: Any) -> Any:
             if call.first_byte is None:
                 call.first_byte = time.perf_counter()
             await http.send_chunk(call.send, chunk)
-            tail = (tail + chunk)[-TAIL_BYTES:] if len(chunk) < TAIL_BYTES else chunk
+            tail.append(chunk)
+            tail_size += len(chunk)
+            while tail_size - len(tail[0]) >= TAIL_BYTES:
+                tail_size -= len(tail.popleft())
     except GatewayError as error:
         await http.send_chunk(call.send, _stream_error(call, error))
     await http.end_stream(call.send)
-    return usage_from_stream_tail(tail)
+    return usage_from_stream_tail(b"".join(tail)[-TAIL_BYTES:])
 
 
 # Fields a client sends that only its vendor's own backend takes; the public API rejects them.
