@@ -236,3 +236,58 @@ async def test_idle_stream_ends_with_the_protocols_error(
     else:
         assert '"error"' in text
     assert "late" not in text
+
+
+async def test_gemini_clients_get_pings_their_sdk_accepts(
+    upstreams: Upstreams, slow_chat: str
+) -> None:
+    # google-genai parses every non-data line as JSON: an SSE comment there breaks the stream.
+    from google import genai
+    from google.genai import types as gtypes
+
+    provider = {"type": "chat", "api_base_url": slow_chat, "timeouts": {"ping": 0.2}}
+    async with run_gateway(upstreams.config({"providers": {"slow": provider}})) as url:
+        client = genai.Client(
+            api_key="k", http_options=gtypes.HttpOptions(base_url=url, api_version="v1beta")
+        )
+        chunks = await client.aio.models.generate_content_stream(model="slow/m", contents="hi")
+        text = "".join([chunk.text or "" async for chunk in chunks])
+    assert text == "late"
+
+
+@pytest.fixture
+async def half_event_chat() -> AsyncIterator[str]:
+    """A chat upstream that sends half an event, goes quiet, then sends the rest."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        chunk = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": "whole"}, "finish_reason": None}],
+        }
+        frame = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(frame[:20])
+        await asyncio.sleep(0.5)
+        await response.write(frame[20:] + b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield f"http://127.0.0.1:{server.port}/v1"
+    await server.close()
+
+
+async def test_passthrough_pings_never_split_an_event(
+    upstreams: Upstreams, half_event_chat: str
+) -> None:
+    provider = {"type": "chat", "api_base_url": half_event_chat, "timeouts": {"ping": 0.1}}
+    async with run_gateway(upstreams.config({"providers": {"half": provider}})) as url:
+        stream = await chat(url).chat.completions.create(model="half/m", messages=HI, stream=True)
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "whole"

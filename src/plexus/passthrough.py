@@ -55,14 +55,17 @@ async def _relay_stream(call: Call, chunks: Any) -> Any:
     # The last chunks, kept by reference (not copied per event) for the usage probe at the end.
     tail: deque[bytes] = deque()
     tail_size = 0
+    at_boundary = True  # a keep-alive may only go between two relayed events
     try:
         async for chunk in chunks:
             if not chunk:
-                await http.send_chunk(call.send, ping_bytes(call.client_api))
+                if at_boundary:
+                    await http.send_chunk(call.send, ping_bytes(call.client_api))
                 continue
             if call.first_byte is None:
                 call.first_byte = time.perf_counter()
             await http.send_chunk(call.send, chunk)
+            at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
             tail.append(chunk)
             tail_size += len(chunk)
             while tail_size - len(tail[0]) >= TAIL_BYTES:

@@ -223,8 +223,15 @@ def _error_message(body: bytes) -> str | None:
 
 
 def ping_bytes(api: ir.ApiType) -> bytes:
-    """A keep-alive the client's SDK ignores: Anthropic's ping event, an SSE comment elsewhere."""
-    return b'event: ping\ndata: {"type": "ping"}\n\n' if api == "messages" else b": ping\n\n"
+    """A keep-alive the client's SDK ignores: Anthropic's ping event; for Gemini a blank line
+    (google-genai parses any other line, comments included, as JSON); an SSE comment elsewhere."""
+    match api:
+        case "messages":
+            return b'event: ping\ndata: {"type": "ping"}\n\n'
+        case "gemini":
+            return b"\n"
+        case _:
+            return b": ping\n\n"
 
 
 @contextmanager
