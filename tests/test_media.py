@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.clients import PIXEL_PNG
-from tests.conftest import Upstreams
+from tests.conftest import Upstreams, run_gateway
 
 
 @pytest.fixture
@@ -32,6 +32,14 @@ async def image_host() -> AsyncIterator[str]:
     await server.close()
 
 
+@pytest.fixture
+async def media_gateway(upstreams: Upstreams) -> AsyncIterator[str]:
+    """A gateway allowed to fetch images from loopback, where the test's image host lives."""
+    config = upstreams.config({"server": {"media_private_hosts": True}})
+    async with run_gateway(config) as url:
+        yield url
+
+
 def ask_about(url: str) -> Any:
     return [
         {
@@ -45,9 +53,9 @@ def ask_about(url: str) -> Any:
 
 
 async def test_image_url_is_inlined_for_gemini(
-    gateway: str, upstreams: Upstreams, image_host: str
+    media_gateway: str, upstreams: Upstreams, image_host: str
 ) -> None:
-    client = openai.AsyncOpenAI(base_url=gateway + "/v1", api_key="k", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=media_gateway + "/v1", api_key="k", max_retries=0)
     await client.chat.completions.create(
         model="gemini-model", messages=ask_about(image_host + "/pixel.png")
     )
@@ -68,11 +76,23 @@ async def test_image_url_stays_a_url_for_anthropic(
 
 @pytest.mark.parametrize("path", ["/missing.png", "/page.html"])
 async def test_unfetchable_image_is_a_clear_400(
-    gateway: str, upstreams: Upstreams, image_host: str, path: str
+    media_gateway: str, upstreams: Upstreams, image_host: str, path: str
 ) -> None:
-    client = openai.AsyncOpenAI(base_url=gateway + "/v1", api_key="k", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=media_gateway + "/v1", api_key="k", max_retries=0)
     with pytest.raises(openai.BadRequestError, match="image"):
         await client.chat.completions.create(
             model="gemini-model", messages=ask_about(image_host + path)
+        )
+    assert upstreams.states["gemini"].received == []
+
+
+async def test_private_addresses_are_not_fetched_by_default(
+    gateway: str, upstreams: Upstreams, image_host: str
+) -> None:
+    # Without media_private_hosts the gateway cannot be used to reach into its own network.
+    client = openai.AsyncOpenAI(base_url=gateway + "/v1", api_key="k", max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="private address"):
+        await client.chat.completions.create(
+            model="gemini-model", messages=ask_about(image_host + "/pixel.png")
         )
     assert upstreams.states["gemini"].received == []

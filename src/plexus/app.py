@@ -60,6 +60,7 @@ class Gateway:
     def apply_config(self, config: Config) -> None:
         """Swap in a new config; requests in flight keep the router they started with."""
         self.config = config
+        self.upstream.fetch_private = config.server.media_private_hosts
         self.router = Router(config, health=self.health)
         self.proxy = Proxy(self.router, self.upstream, config.server.max_attempts)
         self._secrets = [k.secret.encode() for k in config.keys.values() if k.secret]

@@ -33,6 +33,9 @@ class ServerConfig(_Strict):
     max_body_bytes: int = 32 * 1024 * 1024
     max_attempts: int = 3  # targets tried per request before the error reaches the client
     shutdown_grace: float = 30.0  # seconds in-flight requests get to finish on SIGTERM
+    # Image URLs fetched for providers that cannot fetch them may point at loopback, private or
+    # link-local addresses only when this is on (off: no request forgery into your network).
+    media_private_hosts: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
+import yarl
 
 from plexus.config import TimeoutConfig
 from plexus.errors import GatewayError, UpstreamTimeout, UpstreamUnreachable
@@ -76,11 +78,28 @@ def _connect_timeout(seconds: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=seconds, connect=seconds)
 
 
+_MAX_REDIRECTS = 3
+
+
+async def _refuse_private(url: str) -> None:
+    """Raise unless every address `url`'s host resolves to is a public one."""
+    host = yarl.URL(url).host or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as error:
+        raise UpstreamUnreachable(f"cannot resolve {host}: {error}") from error
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise UpstreamUnreachable(f"{host} resolves to a private address ({address})")
+
+
 class Upstream:
     """The pooled client every request goes through."""
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self.fetch_private = False  # set from server.media_private_hosts
 
     async def start(self) -> None:
         """Open the pool (inside the event loop)."""
@@ -144,18 +163,31 @@ class Upstream:
             raise UpstreamUnreachable(f"upstream request failed: {error}") from error
 
     async def fetch(self, url: str, limit: int, seconds: float) -> tuple[str, bytes]:
-        """GET a small resource (an image to inline); return its content type and bytes."""
+        """GET a small resource (an image to inline); return its content type and bytes.
+
+        Redirects are followed by hand so every hop is checked: unless `fetch_private` is set,
+        a host resolving to a loopback, private, link-local or reserved address is refused."""
         try:
-            async with (
-                asyncio.timeout(seconds),
-                self.session.get(url, headers={"accept": "image/*"}) as response,
-            ):
-                if response.status >= 400:
-                    raise UpstreamUnreachable(f"fetching {url} answered HTTP {response.status}")
-                data = await response.content.read(limit + 1)
-                if len(data) > limit:
-                    raise UpstreamUnreachable(f"{url} is larger than {limit} bytes")
-                return response.content_type, data
+            async with asyncio.timeout(seconds):
+                for _ in range(_MAX_REDIRECTS + 1):
+                    if not self.fetch_private:
+                        await _refuse_private(url)
+                    async with self.session.get(
+                        url, headers={"accept": "image/*"}, allow_redirects=False
+                    ) as response:
+                        location = response.headers.get("location")
+                        if response.status in (301, 302, 303, 307, 308) and location:
+                            url = str(response.url.join(yarl.URL(location)))
+                            continue
+                        if response.status >= 400:
+                            raise UpstreamUnreachable(
+                                f"fetching {url} answered HTTP {response.status}"
+                            )
+                        data = await response.content.read(limit + 1)
+                        if len(data) > limit:
+                            raise UpstreamUnreachable(f"{url} is larger than {limit} bytes")
+                        return response.content_type, data
+                raise UpstreamUnreachable(f"{url}: too many redirects")
         except TimeoutError as error:
             raise UpstreamTimeout(f"fetching {url} took longer than {seconds:g} s") from error
         except aiohttp.ClientError as error:

@@ -375,3 +375,10 @@ def test_openai_item_id_survives_clients_without_an_id_slot() -> None:
         responses.encode_request(ir.Request("m", [ir.Message("assistant", [unsigned])]))["input"]
         == []
     )
+
+
+def test_previous_response_id_is_refused_rather_than_silently_lost() -> None:
+    # The stored conversation lives at OpenAI: another provider type would answer without it.
+    body = {"model": "m", "input": "and then?", "previous_response_id": "resp_123"}
+    with pytest.raises(BadRequest, match="previous_response_id"):
+        responses.decode_request(json.dumps(body).encode())

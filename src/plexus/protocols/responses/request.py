@@ -69,6 +69,14 @@ def decode_request(body: bytes) -> ir.Request:
         raise BadRequest(f"invalid request: {error}") from error
     except msgspec.DecodeError as error:
         raise BadRequest(f"malformed JSON body: {error}") from error
+    if raw.previous_response_id or raw.conversation:
+        # Server-side state lives with OpenAI; through another provider type it would be lost
+        # silently and the model would answer without its context.
+        raise BadRequest(
+            "previous_response_id and conversation need a provider of type responses; "
+            "send the whole conversation in `input` (with store: false) instead",
+            param="previous_response_id" if raw.previous_response_id else "conversation",
+        )
     system = [ir.TextBlock(raw.instructions)] if raw.instructions else []
     items: list[InputItem] = []
     if isinstance(raw.input, str):

@@ -126,6 +126,8 @@ class RequestBody(msgspec.Struct):
     stream: bool | None = None
     user: str | None = None
     safety_identifier: str | None = None
+    previous_response_id: str | None = None
+    conversation: Any = None
 
 
 # --- response --------------------------------------------------------------------------------
