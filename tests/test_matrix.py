@@ -24,7 +24,7 @@ STOPS = {
     "gemini": {"end": "STOP", "tool_use": "tool_use", "length": "MAX_TOKENS"},
 }
 PAIRS = [(client, provider) for client in API_TYPES for provider in API_TYPES]
-pytestmark = pytest.mark.parametrize("stream", [False, True], ids=["full", "stream"])
+both_ways = pytest.mark.parametrize("stream", [False, True], ids=["full", "stream"])
 
 
 @pytest.fixture(params=PAIRS, ids=[f"{c}-to-{p}" for c, p in PAIRS])
@@ -52,6 +52,7 @@ def sent_text(body: dict[str, Any]) -> str:
     return json.dumps(body)
 
 
+@both_ways
 async def test_plain_text(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(text="Hello there, friend.")
@@ -63,6 +64,7 @@ async def test_plain_text(setup: tuple[Driver, Upstreams, str], stream: bool) ->
     assert "Say hello." in sent_text(received(upstreams, provider))
 
 
+@both_ways
 async def test_one_tool_call(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(
@@ -76,6 +78,7 @@ async def test_one_tool_call(setup: tuple[Driver, Upstreams, str], stream: bool)
     assert "get_weather" in sent_text(received(upstreams, provider))
 
 
+@both_ways
 async def test_two_parallel_tool_calls(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(
@@ -95,6 +98,7 @@ async def test_two_parallel_tool_calls(setup: tuple[Driver, Upstreams, str], str
     assert len(set(ids)) == 2 or driver.api == "gemini"
 
 
+@both_ways
 async def test_reasoning_then_text(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(
@@ -105,6 +109,7 @@ async def test_reasoning_then_text(setup: tuple[Driver, Upstreams, str], stream:
     assert result.reasoning == "Two plus two makes four."
 
 
+@both_ways
 async def test_tool_round_trip_with_reasoning(
     setup: tuple[Driver, Upstreams, str], stream: bool
 ) -> None:
@@ -155,6 +160,7 @@ def assert_signature_came_back(provider: str, body: dict[str, Any]) -> None:
             assert any(SIGNATURE in (d.get("signature"), d.get("data")) for d in details)
 
 
+@both_ways
 async def test_image(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(text="A single pixel.")
@@ -166,6 +172,7 @@ async def test_image(setup: tuple[Driver, Upstreams, str], stream: bool) -> None
     assert PIXEL_PNG in sent or (provider == driver.api == "gemini" and url_safe in sent)
 
 
+@both_ways
 async def test_system_prompt(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     result = await driver.ask(Ask(prompt="Hi", system="You are terse."), stream)
@@ -185,6 +192,7 @@ async def test_system_prompt(setup: tuple[Driver, Upstreams, str], stream: bool)
             assert "You are terse." in sent_text(body["systemInstruction"])
 
 
+@both_ways
 async def test_structured_output(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(text='{"answer": "yes"}')
@@ -204,6 +212,7 @@ async def test_structured_output(setup: tuple[Driver, Upstreams, str], stream: b
     assert schema["properties"]["answer"]["type"].lower() == "string"
 
 
+@both_ways
 async def test_upstream_error(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
     driver, upstreams, provider = setup
     upstreams.states[provider].reply = Reply(error_status=400, error_message="context too long")
@@ -215,10 +224,9 @@ async def test_upstream_error(setup: tuple[Driver, Upstreams, str], stream: bool
     )
 
 
-async def test_stream_cut_midway(setup: tuple[Driver, Upstreams, str], stream: bool) -> None:
+async def test_stream_cut_midway(setup: tuple[Driver, Upstreams, str]) -> None:
     driver, upstreams, provider = setup
-    if not stream:
-        pytest.skip("only streams can be cut")
+    stream = True  # only streams can be cut
     upstreams.states[provider].reply = Reply(
         text="This answer will be cut off before it ends.", cut_after_events=2
     )
