@@ -121,14 +121,22 @@ async def run_asgi(app: Any) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def extra_mock(api: str, state: MockState) -> AsyncIterator[str]:
-    """One more mock upstream of `api`, for tests that need two of a kind; yield its base URL."""
-    server = TestServer(mock_app(api, state), host="127.0.0.1")
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp app (a mock or a misbehaving upstream) on a loopback port; yield
+    `http://127.0.0.1:PORT`."""
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
-        yield f"http://127.0.0.1:{server.port}{BASE_PATH[api]}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def extra_mock(api: str, state: MockState) -> AsyncIterator[str]:
+    """One more mock upstream of `api`, for tests that need two of a kind; yield its base URL."""
+    async with serve_app(mock_app(api, state)) as url:
+        yield url + BASE_PATH[api]
 
 
 @pytest.fixture

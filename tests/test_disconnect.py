@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.conftest import Upstreams, run_gateway
+from tests.conftest import Upstreams, run_gateway, serve_app
 
 
 @dataclass
@@ -49,11 +48,9 @@ async def slow_stream() -> AsyncIterator[SlowStream]:
 
     app = web.Application(handler_args={"handler_cancellation": True})
     app.router.add_post("/v1/chat/completions", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    state.url = f"http://127.0.0.1:{server.port}/v1"
-    yield state
-    await server.close()
+    async with serve_app(app) as url:
+        state.url = url + "/v1"
+        yield state
 
 
 @pytest.mark.parametrize("client_api", ["chat", "messages"])
@@ -95,11 +92,9 @@ async def slow_answer() -> AsyncIterator[SlowStream]:
 
     app = web.Application(handler_args={"handler_cancellation": True})
     app.router.add_post("/v1/chat/completions", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    state.url = f"http://127.0.0.1:{server.port}/v1"
-    yield state
-    await server.close()
+    async with serve_app(app) as url:
+        state.url = url + "/v1"
+        yield state
 
 
 @pytest.mark.parametrize("client_api", ["chat", "messages"])

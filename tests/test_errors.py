@@ -12,9 +12,8 @@ import anthropic
 import openai
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.conftest import Upstreams, run_gateway
+from tests.conftest import Upstreams, run_gateway, serve_app
 
 PATHS = {
     "chat": "/v1/chat/completions",
@@ -157,10 +156,8 @@ async def stalling_upstream() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/v1/messages", stall)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}/v1"
-    await server.close()
+    async with serve_app(app) as url:
+        yield url + "/v1"
 
 
 async def test_upstream_timeout_is_504(upstreams: Upstreams, stalling_upstream: str) -> None:

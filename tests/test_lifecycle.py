@@ -16,12 +16,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from plexus import reload
 from plexus.app import Gateway
 from plexus.config import load_config
-from tests.conftest import run_gateway
+from tests.conftest import run_gateway, serve_app
 
 CHUNK = {
     "id": "c",
@@ -54,10 +53,8 @@ async def ticking_upstream() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}/v1"
-    await server.close()
+    async with serve_app(app) as url:
+        yield url + "/v1"
 
 
 def write_config(path: Path, upstream: str, alias: str) -> None:

@@ -9,10 +9,9 @@ from typing import Any
 import openai
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.clients import PIXEL_PNG
-from tests.conftest import Upstreams, run_gateway
+from tests.conftest import Upstreams, run_gateway, serve_app
 
 
 @pytest.fixture
@@ -26,10 +25,8 @@ async def image_host() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/pixel.png", pixel)
     app.router.add_get("/page.html", page)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}"
-    await server.close()
+    async with serve_app(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import anthropic
 import openai
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from plexus.health import Health
-from tests.conftest import Upstreams, extra_mock, run_gateway
+from tests.conftest import Upstreams, extra_mock, run_gateway, serve_app
 from tests.mocks.base import MockState, Reply
 
 
@@ -184,10 +183,8 @@ async def slow_chat() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}/v1"
-    await server.close()
+    async with serve_app(app) as url:
+        yield url + "/v1"
 
 
 async def test_concurrency_limit_answers_429(upstreams: Upstreams, slow_chat: str) -> None:
@@ -277,10 +274,8 @@ async def half_event_chat() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield f"http://127.0.0.1:{server.port}/v1"
-    await server.close()
+    async with serve_app(app) as url:
+        yield url + "/v1"
 
 
 async def test_passthrough_pings_never_split_an_event(
