@@ -43,6 +43,8 @@ class StreamEncoder:
         self._kinds: dict[int, _Kind] = {}
         self._tool_positions: dict[int, int] = {}
         self._thinking: dict[int, ir.ThinkingBlock] = {}
+        # Reasoning deltas, joined once when their block stops (not re-concatenated per delta).
+        self._thinking_parts: dict[int, list[str]] = {}
         self._pending: ir.ThinkingBlock | None = None
         self._detail_index = 0
         self._usage: ir.Usage | None = None
@@ -67,7 +69,7 @@ class StreamEncoder:
             case ir.TextDelta():
                 self._text(event.index, event.text, out)
             case ir.ThinkingDelta():
-                self._thinking[event.index].text += event.text
+                self._thinking_parts[event.index].append(event.text)
                 out.append(self._delta_frame("reasoning_content", event.text))
             case ir.SignatureDelta():
                 block = self._thinking[event.index]
@@ -154,6 +156,7 @@ class StreamEncoder:
                     redacted=block.redacted,
                     item_id=block.item_id,
                 )
+                self._thinking_parts[event.index] = [block.text]
                 if block.text:
                     out.append(self._chunk(wire_out.MessageOut(reasoning_content=block.text)))
             case ir.TextBlock():
@@ -184,8 +187,10 @@ class StreamEncoder:
 
     def _stop(self, index: int, out: list[bytes]) -> None:
         block = self._thinking.pop(index, None)
+        parts = self._thinking_parts.pop(index, [])
         if block is None or not (block.signature or block.redacted):
             return
+        block.text = "".join(parts)
         if block.origin == "gemini" and not block.text and not block.redacted:
             self._flush_pending(None, out)
             self._pending = block
