@@ -134,3 +134,16 @@ def standard_base64(data: str) -> str:
         data = data.translate(_URLSAFE)
     remainder = len(data) % 4
     return data + "=" * (4 - remainder) if remainder in (2, 3) else data
+
+
+# Per-token stream frames are built by concatenation: a frame encoded once around this marker
+# gives the bytes before and after a delta's value (the hot path of every stream).
+DELTA_MARKER = "\x00plexus-delta\x00"
+_DELTA_MARKER_JSON = msgspec.json.encode(DELTA_MARKER)
+encode_json_string = msgspec.json.Encoder().encode
+
+
+def split_template(frame: bytes) -> tuple[bytes, bytes]:
+    """The bytes of `frame` before and after the encoded `DELTA_MARKER`."""
+    head, _, tail = frame.partition(_DELTA_MARKER_JSON)
+    return head, tail

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from plexus import ir, sse
+from plexus.protocols import common
 from plexus.protocols.chat import wire_out
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
@@ -15,11 +16,6 @@ from plexus.protocols.common import mint_id
 
 _Kind = Literal["text", "thinking", "refusal", "tool", "other"]
 _DeltaField = Literal["content", "reasoning_content"]
-# A frame encoded around this marker gives the bytes before and after a delta's text, so the
-# per-token frames are built by concatenation (the hot path of every stream).
-_MARKER = "\x00plexus-delta\x00"
-_MARKER_JSON = msgspec.json.encode(_MARKER)
-_encode_text = msgspec.json.Encoder().encode
 
 
 class StreamEncoder:
@@ -109,14 +105,14 @@ class StreamEncoder:
         template = self._templates.get(field)
         if template is None:
             delta = (
-                wire_out.MessageOut(content=_MARKER)
+                wire_out.MessageOut(content=common.DELTA_MARKER)
                 if field == "content"
-                else wire_out.MessageOut(reasoning_content=_MARKER)
+                else wire_out.MessageOut(reasoning_content=common.DELTA_MARKER)
             )
             probe = self._chunk(delta)
-            head, _, tail = probe.partition(_MARKER_JSON)
+            head, tail = common.split_template(probe)
             template = self._templates[field] = (head, tail)
-        return template[0] + _encode_text(text) + template[1]
+        return template[0] + common.encode_json_string(text) + template[1]
 
     def _error(self, message: str, kind: str) -> bytes:
         self._state = "closed"

@@ -20,11 +20,6 @@ from plexus.protocols.messages.response import (
     stop_details,
 )
 
-# A frame encoded around this marker gives the bytes before and after a delta's value.
-_MARKER = "\x00plexus-delta\x00"
-_MARKER_JSON = msgspec.json.encode(_MARKER)
-_encode_text = msgspec.json.Encoder().encode
-
 _State = Literal["idle", "open", "closed"]
 _Kind = Literal["text", "thinking", "redacted", "tool_use"]
 _BlockDelta = ir.TextDelta | ir.ThinkingDelta | ir.SignatureDelta | ir.ToolArgumentsDelta
@@ -173,14 +168,14 @@ class StreamEncoder:
         the open block's frame (the per-token hot path)."""
         template = self._template
         if template is None or template[0] != self._next_index or template[1] != delta_type:
-            delta = {"type": delta_type, key: _MARKER}
+            delta = {"type": delta_type, key: common.DELTA_MARKER}
             probe: list[bytes] = []
             self._emit(
                 probe, {"type": "content_block_delta", "index": self._next_index, "delta": delta}
             )
-            head, _, tail = probe[0].partition(_MARKER_JSON)
+            head, tail = common.split_template(probe[0])
             template = self._template = (self._next_index, delta_type, head, tail)
-        return template[2] + _encode_text(value) + template[3]
+        return template[2] + common.encode_json_string(value) + template[3]
 
     def _route_stop(self, index: int, out: list[bytes]) -> None:
         if index == self._active:
