@@ -68,9 +68,15 @@ test: lint e2e-deps llama-deps
 	$(BIN)/pytest -q
 
 # Benchmark: Plexus against the direct call, a bare forwarder and LiteLLM (bench/README.md).
-.PHONY: bench bench-quick
-bench: setup
+.PHONY: bench bench-quick bench-deps
+$(VENV)/.bench-deps: pyproject.toml $(BIN)/plexus
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench-deps: $(VENV)/.bench-deps
+
+bench: bench-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-bench-quick: setup
+bench-quick: bench-deps
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

@@ -1,0 +1,428 @@
+"""A lean pooled HTTP/1.1 client for upstream calls: asyncio protocols and the llhttp parser.
+
+Why not aiohttp's client: on the gateway's hot path its per-request and per-read machinery cost
+more than all the translation work (bench/RESULTS.md). This client does only what an upstream call
+needs: keep-alive pools per origin, TLS, one write per request, a parsed head, the body as it
+arrives with back-pressure, and a dropped connection whenever a response is abandoned, so
+the upstream sees the client go away. Redirects, cookies and proxies are not its business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import cast
+from urllib.parse import urlsplit
+
+import httptools
+
+_HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
+_RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+class TransportError(Exception):
+    """The request could not be carried out at the transport level."""
+
+
+class ConnectError(TransportError):
+    """No connection could be opened (refused, unresolvable, TLS handshake failed)."""
+
+
+class ConnectTimeout(TransportError):
+    """Opening the connection took longer than allowed."""
+
+
+class ConnectionBroken(TransportError):
+    """The connection closed or sent something that is not HTTP before the answer was whole."""
+
+
+class ReadTimeout(TransportError):
+    """The answer (its head, or all of it when read whole) did not come in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    path: str  # path and query, as sent on the request line
+    host_header: str
+
+
+@lru_cache(maxsize=1024)
+def _target(url: str) -> _Target:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConnectError(f"not an http(s) URL: {url}")
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    default_port = parts.port is None or port == (443 if secure else 80)
+    host = parts.hostname
+    netloc = f"[{host}]" if ":" in host else host
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _Target(parts.scheme, host, port, path, netloc if default_port else f"{netloc}:{port}")
+
+
+def _request_head(method: str, target: _Target, headers: Mapping[str, str], size: int) -> bytes:
+    lines = [f"{method} {target.path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise ConnectError(f"header {name!r} contains a line break")
+        if name.lower() not in _RESERVED:
+            lines.append(f"{name}: {value}\r\n")
+    lines.append(f"content-length: {size}\r\n\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+class Connection(asyncio.Protocol):
+    """One upstream socket; serves one exchange at a time."""
+
+    def __init__(self, origin: tuple[str, str, int], open_set: set[Connection]) -> None:
+        self.origin = origin
+        self._open_set = open_set
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._expiry: asyncio.TimerHandle | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.head_done = False
+        self.keep_alive = False
+        self.done = False
+        self.error: TransportError | None = None
+        self.got_bytes = False
+        self.last_data = 0.0
+        self._header_name = ""
+        self._body: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self._inflate: zlib._Decompress | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    # -- the exchange, from the caller's side
+
+    def send(self, data: bytes) -> None:
+        self._reset()
+        if self.transport is not None:
+            self.transport.write(data)
+
+    async def wait(self) -> None:
+        """Wait until something changes: data, the end, an error, or `wake()`."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def expire_after(self, seconds: float) -> None:
+        """Fail the exchange with ReadTimeout unless it completes within `seconds` (one timer,
+        not a cancel scope: cheaper, and nothing to undo when it does not fire)."""
+        self.stop_expiry()
+        self._expiry = asyncio.get_running_loop().call_later(seconds, self._expire, seconds)
+
+    def stop_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expire(self, seconds: float) -> None:
+        self._expiry = None
+        if not self.done:
+            self._fail(ReadTimeout(f"no answer within {seconds:g} s"))
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self) -> bytes:
+        """The body bytes that arrived since the last call (b"" when none did)."""
+        if not self._body:
+            return b""
+        body = self._body
+        data = body[0] if len(body) == 1 else b"".join(body)
+        body.clear()
+        self._buffered = 0
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    @property
+    def reusable(self) -> bool:
+        return self.done and self.keep_alive and not self.closed
+
+    def close(self) -> None:
+        self.closed = True
+        self.stop_expiry()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._open_set.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        self.last_data = asyncio.get_running_loop().time()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._fail(ConnectionBroken(f"invalid HTTP from upstream: {error}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._open_set.discard(self)
+        if self.done:
+            return
+        if self.head_done and not self._framed():
+            self._complete()  # the body was delimited by the close itself
+        else:
+            reason = f": {exc}" if exc else ""
+            self._fail(ConnectionBroken(f"upstream closed the connection{reason}"))
+
+    # -- httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self.headers.get(key)
+        self.headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer: the real one follows
+            self.headers = {}
+            return
+        self.status = status
+        self.head_done = True
+        self.keep_alive = self._parser.should_keep_alive()  # only known while the head is fresh
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("gzip", "deflate"):
+            self._inflate = zlib.decompressobj(31 if encoding == "gzip" else zlib.MAX_WBITS)
+        self.wake()
+
+    def on_body(self, body: bytes) -> None:
+        if self._inflate is not None:
+            body = self._inflate.decompress(body)
+        self._body.append(body)
+        self._buffered += len(body)
+        if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self.wake()
+
+    def on_message_complete(self) -> None:
+        if self.head_done:
+            self._complete()
+
+    # --
+
+    def _framed(self) -> bool:
+        return "content-length" in self.headers or "chunked" in self.headers.get(
+            "transfer-encoding", ""
+        )
+
+    def _complete(self) -> None:
+        if self._inflate is not None:
+            tail = self._inflate.flush()
+            if tail:
+                self._body.append(tail)
+        self.done = True
+        self.stop_expiry()
+        self.wake()
+
+    def _fail(self, error: TransportError) -> None:
+        if self.error is None:
+            self.error = error
+        self.wake()
+
+
+class Response:
+    """An answer whose head has arrived; its body is read with `read()` or `take()`/`wait()`.
+
+    Call `release()` once done with it, or `close()` to drop the connection."""
+
+    def __init__(self, pool: Pool, connection: Connection) -> None:
+        self._pool = pool
+        self.connection = connection
+        self.status = connection.status
+        self.headers: Mapping[str, str] = connection.headers
+
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body, or its first `limit` + 1 bytes (then the connection is dropped)."""
+        connection = self.connection
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            data = connection.take()
+            if data:
+                parts.append(data)
+                size += len(data)
+                if limit is not None and size > limit:
+                    self.close()
+                    break
+                continue
+            if connection.done:
+                self.release()
+                break
+            if connection.error is not None:
+                self.close()
+                raise connection.error
+            try:
+                await connection.wait()
+            except BaseException:
+                self.close()  # cancelled: the upstream must see us go
+                raise
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def release(self) -> None:
+        """Return the connection to the pool if it can serve another request, else close it."""
+        self._pool.put_back(self.connection)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class Pool:
+    """Keep-alive connections per origin; no limit on how many are open at once."""
+
+    def __init__(self, keepalive: float = 60.0, tls: ssl.SSLContext | None = None) -> None:
+        self.keepalive = keepalive
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._ssl = tls  # the system's trust store unless given
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        connect_timeout: float,
+        answer_within: float | None = None,
+    ) -> Response:
+        """Send a request and wait for the head of its answer; with `answer_within`, it must
+        be complete within that many seconds of sending (`Connection.stop_expiry()` lifts it,
+        e.g. once a stream's head is in).
+
+        A kept-alive connection the server closed meanwhile is replaced, when it broke
+        before a single byte of the answer came back (the request never reached a handler)."""
+        target = _target(url)
+        data = _request_head(method, target, headers, len(body)) + body
+        origin = (target.scheme, target.host, target.port)
+        while True:
+            connection = self._take_idle(origin)
+            reused = connection is not None
+            if connection is None:
+                connection = await self._connect(origin, connect_timeout)
+            try:
+                connection.send(data)
+                if answer_within is not None:
+                    connection.expire_after(answer_within)
+                while not connection.head_done:
+                    if connection.error is not None:
+                        raise connection.error
+                    await connection.wait()
+            except ConnectionBroken:
+                connection.close()
+                if reused and not connection.got_bytes:
+                    continue
+                raise
+            except BaseException:
+                connection.close()  # cancelled or failed: the upstream must see us go
+                raise
+            return Response(self, connection)
+
+    def put_back(self, connection: Connection) -> None:
+        connection.stop_expiry()
+        if not connection.reusable or connection.take():
+            connection.close()
+            return
+        loop = asyncio.get_running_loop()
+        connection.idle_since = loop.time()
+        self._idle.setdefault(connection.origin, []).append(connection)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self.keepalive / 2, self._sweep)
+
+    async def close(self) -> None:
+        """Close every idle connection."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
+
+    @property
+    def idle_count(self) -> int:
+        return sum(len(c) for c in self._idle.values())
+
+    @property
+    def busy_count(self) -> int:
+        """Open connections serving an exchange (not idle in the pool)."""
+        return len(self._open) - self.idle_count
+
+    def _take_idle(self, origin: tuple[str, str, int]) -> Connection | None:
+        connections = self._idle.get(origin)
+        while connections:
+            connection = connections.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    def _sweep(self) -> None:
+        """Close connections idle for longer than the keep-alive time."""
+        loop = asyncio.get_running_loop()
+        oldest = loop.time() - self.keepalive
+        for origin, connections in list(self._idle.items()):
+            alive = []
+            for connection in connections:
+                if connection.closed or connection.idle_since < oldest:
+                    connection.close()
+                else:
+                    alive.append(connection)
+            if alive:
+                self._idle[origin] = alive
+            else:
+                del self._idle[origin]
+        self._sweeper = loop.call_later(self.keepalive / 2, self._sweep) if self._idle else None
+
+    async def _connect(self, origin: tuple[str, str, int], limit: float) -> Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        tls = self._tls() if scheme == "https" else None
+        try:
+            async with asyncio.timeout(limit if limit > 0 else None):
+                _, connection = await loop.create_connection(
+                    lambda: Connection(origin, self._open),
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                )
+        except TimeoutError as error:
+            raise ConnectTimeout(f"connecting to {host}:{port} took over {limit:g} s") from error
+        except (OSError, ssl.SSLError) as error:
+            raise ConnectError(f"cannot connect to {host}:{port}: {error}") from error
+        return connection
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+            self._ssl.set_alpn_protocols(["http/1.1"])
+        return self._ssl

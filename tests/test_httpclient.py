@@ -1,0 +1,266 @@
+"""The upstream HTTP client against raw loopback servers that misbehave on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gzip
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from plexus import httpclient
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class Server:
+    """A loopback TCP server counting its connections and the ones that closed."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.closed = asyncio.Event()
+        self.port = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self.handler(reader, writer)
+        finally:
+            writer.close()
+
+    @asynccontextmanager
+    async def running(self, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=tls)
+        self.port = server.sockets[0].getsockname()[1]
+        async with server:
+            yield f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/v1/x"
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None:
+    """One request's head and body, or None when the client closed the connection."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return head, await reader.readexactly(length)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (up to 2 s) for something the event loop does on its own, such as a close."""
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met within 2 s")
+
+
+def answer(body: bytes, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while (request := await read_request(reader)) is not None:
+        writer.write(answer(request[1]))
+        await writer.drain()
+
+
+async def post(pool: httpclient.Pool, url: str, body: bytes = b"{}") -> tuple[int, bytes]:
+    response = await pool.request("POST", url, {"content-type": "application/json"}, body, 5)
+    return response.status, await response.read()
+
+
+async def test_sequential_requests_reuse_one_connection() -> None:
+    server = Server(echo_forever)
+    pool = httpclient.Pool()
+    async with server.running() as url:
+        for i in range(5):
+            assert await post(pool, url, b'{"i":%d}' % i) == (200, b'{"i":%d}' % i)
+        assert server.connections == 1
+        assert pool.idle_count == 1 and pool.busy_count == 0
+        await pool.close()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nhello",  # delimited by the close
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
+        % (len(gzip.compress(b"hello")), gzip.compress(b"hello")),
+    ],
+    ids=["chunked", "close-delimited", "interim-100", "gzip"],
+)
+async def test_bodies_however_framed(raw: bytes) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        if b"connection: close" in raw:
+            writer.close()
+        else:
+            await read_request(reader)
+
+    pool = httpclient.Pool()
+    async with Server(handler).running() as url:
+        assert await post(pool, url) == (200, b"hello")
+        await pool.close()
+
+
+async def test_a_connection_the_server_closed_meanwhile_is_replaced() -> None:
+    async def one_answer_then_close(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        request = await read_request(reader)
+        assert request is not None
+        writer.write(answer(request[1]))  # says keep-alive, then closes anyway
+        await writer.drain()
+
+    server = Server(one_answer_then_close)
+    pool = httpclient.Pool()
+    async with server.running() as url:
+        assert await post(pool, url, b"1") == (200, b"1")
+        await asyncio.sleep(0.05)
+        assert await post(pool, url, b"2") == (200, b"2")
+        assert server.connections == 2
+        await pool.close()
+
+
+async def test_a_connection_that_broke_mid_answer_is_an_error_not_a_retry() -> None:
+    async def half_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+        await writer.drain()
+
+    server = Server(half_answer)
+    pool = httpclient.Pool()
+    async with server.running() as url:
+        response = await pool.request("POST", url, {}, b"{}", 5)
+        with pytest.raises(httpclient.ConnectionBroken):
+            await response.read()
+        assert server.connections == 1
+        assert pool.busy_count == 0
+
+
+async def test_cancelling_a_request_drops_its_connection() -> None:
+    received = asyncio.Event()
+
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        received.set()
+        await reader.read()  # returns once the client closed its side
+
+    server = Server(never_answers)
+    pool = httpclient.Pool()
+    async with server.running() as url:
+        task = asyncio.ensure_future(post(pool, url))
+        await asyncio.wait_for(received.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await until(lambda: pool.busy_count == 0)
+        assert pool.idle_count == 0
+
+
+async def test_a_slow_reader_pauses_the_socket_and_loses_nothing() -> None:
+    size = 8 << 20
+
+    async def big(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size)
+        for _ in range(size >> 16):
+            writer.write(b"x" * (1 << 16))
+            await writer.drain()
+        await read_request(reader)
+
+    pool = httpclient.Pool()
+    async with Server(big).running() as url:
+        response = await pool.request("POST", url, {}, b"{}", 5)
+        connection = response.connection
+        await asyncio.sleep(0.2)  # let the body pile up unread
+        assert connection._paused
+        assert connection._buffered < 2 * (1 << 20) + (1 << 17)
+        assert len(await response.read()) == size
+        await pool.close()
+
+
+async def test_header_injection_is_refused() -> None:
+    pool = httpclient.Pool()
+    with pytest.raises(httpclient.ConnectError, match="line break"):
+        await pool.request("POST", "http://127.0.0.1:9/x", {"x-a": "1\r\nx-b: 2"}, b"", 5)
+
+
+async def test_connection_refused_is_a_connect_error() -> None:
+    pool = httpclient.Pool()
+    with pytest.raises(httpclient.ConnectError, match="cannot connect"):
+        await pool.request("POST", "http://127.0.0.1:9/x", {}, b"", 5)
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for 127.0.0.1 and a client context trusting only its certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+async def test_https(tmp_path: Path) -> None:
+    server_tls, client_tls = _self_signed(tmp_path)
+    pool = httpclient.Pool(tls=client_tls)
+    async with Server(echo_forever).running(server_tls) as url:
+        assert await post(pool, url, b"secret") == (200, b"secret")
+        with pytest.raises(httpclient.ConnectError):  # the system store does not trust it
+            await post(httpclient.Pool(), url)
+        await pool.close()
+
+
+async def test_an_answer_that_does_not_come_in_time_times_out_and_drops_the_connection() -> None:
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await reader.read()
+
+    pool = httpclient.Pool()
+    async with Server(never_answers).running() as url:
+        with pytest.raises(httpclient.ReadTimeout):
+            await pool.request("POST", url, {}, b"{}", 5, answer_within=0.2)
+        await until(lambda: pool.busy_count == 0)
