@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote
 import msgspec
 import structlog
 
-from plexus import http, ir
+from plexus import http, ir, log
 from plexus.config import API_TYPES, Config
 from plexus.count_tokens import count_tokens
 from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
@@ -86,6 +86,7 @@ class Gateway:
                 if self.watcher is not None:
                     await self.watcher.stop()
                 await self.upstream.close()
+                log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -255,4 +256,4 @@ def _log_request(call: Call, request_id: str, error: str | None) -> None:
         fields["attempts"] = call.attempts
     if error is not None:
         fields["error"] = error
-    _log.info("request", **fields)
+    log.access(fields)

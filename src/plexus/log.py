@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
-from typing import Any, Literal
+import time
+from typing import Any, BinaryIO, Literal
 
 import msgspec
 import structlog
 
 _json = msgspec.json.Encoder(enc_hook=str)
+_access_logger = structlog.get_logger("plexus")
 
 
 def configure_logging(fmt: Literal["auto", "json", "console"] = "auto") -> None:
@@ -24,6 +27,8 @@ def configure_logging(fmt: Literal["auto", "json", "console"] = "auto") -> None:
         # msgspec renders bytes straight to the stream: a third of the stdlib encoder's cost.
         processors.append(structlog.processors.JSONRenderer(serializer=_encode_json))
         factory: structlog.typing.WrappedLogger = structlog.BytesLoggerFactory(sys.stderr.buffer)
+        global _access_writer
+        _access_writer = AccessWriter(sys.stderr.buffer)
     else:
         processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
         factory = structlog.PrintLoggerFactory(file=sys.stderr)
@@ -33,6 +38,60 @@ def configure_logging(fmt: Literal["auto", "json", "console"] = "auto") -> None:
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
+
+
+def access(fields: dict[str, Any]) -> None:
+    """Log the one line a request gets (same fields as `structlog` would render)."""
+    if _access_writer is not None:
+        _access_writer.write(fields)
+    else:
+        _access_logger.info("request", **fields)
+
+
+def flush() -> None:
+    """Write out request lines still waiting for their event-loop turn (at shutdown)."""
+    if _access_writer is not None:
+        _access_writer.flush()
+
+
+class AccessWriter:
+    """Renders request lines straight to JSON bytes and writes those of one event-loop turn
+    together: structlog's processor chain and a write per line cost ~5% of a request."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._second = -1
+        self._stamp_prefix = ""
+
+    def write(self, fields: dict[str, Any]) -> None:
+        fields["event"] = "request"
+        fields["level"] = "info"
+        fields["timestamp"] = self._timestamp()
+        self._pending.append(_json.encode(fields))
+        if len(self._pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop: write now
+                self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._pending.append(b"")
+            self._stream.write(b"\n".join(self._pending))
+            self._stream.flush()
+            self._pending.clear()
+
+    def _timestamp(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # the formatted date changes once a second
+            self._second = second
+            self._stamp_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp_prefix}.{int((now - second) * 1_000_000):06d}Z"
+
+
+_access_writer: AccessWriter | None = None
 
 
 def _encode_json(event: Any, **_: Any) -> bytes:
