@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -118,21 +118,16 @@ class Proxy:
             await self._try_targets(call, targets)
 
     async def _try_targets(self, call: Call, targets: list[Target]) -> None:
-        from plexus.passthrough import passthrough
-        from plexus.translate import translate
-
         health = self.router.health
         errors: list[GatewayError] = []
         for target in targets[: self.max_attempts]:
             call.attempts += 1
             call.provider, call.upstream_model = target.provider_name, target.model
-            same_api = target.provider.type == call.client_api and target.provider.passthrough
             try:
-                async with self._slot(target):
-                    if same_api:
-                        await passthrough(self.upstream, call, target)
-                    else:
-                        await translate(self.upstream, call, target)
+                if target.provider.max_concurrency is None:
+                    await _serve(self.upstream, call, target)
+                else:
+                    await self._serve_in_slot(call, target)
             except GatewayError as error:
                 if call.response_started or not retryable(error):
                     raise
@@ -144,20 +139,27 @@ class Proxy:
             return
         raise most_useful(errors)
 
-    @asynccontextmanager
-    async def _slot(self, target: Target) -> Any:
-        limit = target.provider.max_concurrency
-        if limit is None:
-            yield
-            return
+    async def _serve_in_slot(self, call: Call, target: Target) -> None:
+        """Serve within the provider's concurrency limit, queueing up to its queue_timeout."""
         semaphore = self._slots.get(target.provider_name)
         if semaphore is None:
+            limit = target.provider.max_concurrency or 1
             semaphore = self._slots[target.provider_name] = asyncio.Semaphore(limit)
         await _acquire(semaphore, target.provider, target.provider_name)
         try:
-            yield
+            await _serve(self.upstream, call, target)
         finally:
             semaphore.release()
+
+
+async def _serve(upstream: Upstream, call: Call, target: Target) -> None:
+    from plexus.passthrough import passthrough  # they import this module's helpers
+    from plexus.translate import translate
+
+    if target.provider.type == call.client_api and target.provider.passthrough:
+        await passthrough(upstream, call, target)
+    else:
+        await translate(upstream, call, target)
 
 
 async def _acquire(semaphore: asyncio.Semaphore, provider: ProviderConfig, name: str) -> None:
