@@ -264,3 +264,24 @@ async def test_an_answer_that_does_not_come_in_time_times_out_and_drops_the_conn
         with pytest.raises(httpclient.ReadTimeout):
             await pool.request("POST", url, {}, b"{}", 5, answer_within=0.2)
         await until(lambda: pool.busy_count == 0)
+
+
+async def test_the_request_head_asks_for_identity_and_names_the_client() -> None:
+    heads: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await read_request(reader)) is not None:
+            heads.append(request[0].lower())
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    pool = httpclient.Pool()
+    async with Server(record).running() as url:
+        await post(pool, url)
+        response = await pool.request("POST", url, {"User-Agent": "mine"}, b"", 5)
+        await response.read()
+        await pool.close()
+    assert heads[0].startswith(b"post /v1/x http/1.1\r\nhost: 127.0.0.1:")
+    assert b"\r\naccept-encoding: identity\r\n" in heads[0]
+    assert b"\r\nuser-agent: plexus\r\n" in heads[0] and b"content-length: 2\r\n" in heads[0]
+    assert b"user-agent: mine\r\n" in heads[1] and b"user-agent: plexus" not in heads[1]

@@ -23,6 +23,9 @@ import httptools
 
 _HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# Identity: a compressed stream would be held back by the compressor, and no header at all
+# lets a server pick any coding. gzip and deflate are still undone should one be sent anyway.
+_DEFAULT_HEADERS = (("accept-encoding", "identity"), ("user-agent", "plexus"))
 
 
 class TransportError(Exception):
@@ -70,10 +73,16 @@ def _target(url: str) -> _Target:
 
 def _request_head(method: str, target: _Target, headers: Mapping[str, str], size: int) -> bytes:
     lines = [f"{method} {target.path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
+    given = set()
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
             raise ConnectError(f"header {name!r} contains a line break")
-        if name.lower() not in _RESERVED:
+        lowered = name.lower()
+        if lowered not in _RESERVED:
+            given.add(lowered)
+            lines.append(f"{name}: {value}\r\n")
+    for name, value in _DEFAULT_HEADERS:
+        if name not in given:
             lines.append(f"{name}: {value}\r\n")
     lines.append(f"content-length: {size}\r\n\r\n")
     return "".join(lines).encode("latin-1")
