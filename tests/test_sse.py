@@ -35,6 +35,13 @@ def test_every_split_gives_the_same_events() -> None:
         assert feed_in_pieces(STREAM, size) == EXPECTED
 
 
+def test_runs_of_blank_lines_split_anywhere_give_the_same_events() -> None:
+    stream = b"\n\ndata: a\n\n\n\nevent: e\ndata: b\n\n\ndata: c\r\n\r\n\r\n"
+    expected = [sse.Event(None, "a"), sse.Event("e", "b"), sse.Event(None, "c")]
+    for size in range(1, len(stream) + 1):
+        assert feed_in_pieces(stream, size) == expected
+
+
 def test_last_event_without_blank_line_is_flushed() -> None:
     decoder = sse.Decoder()
     assert decoder.feed(b"data: tail") == []

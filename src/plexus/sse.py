@@ -25,16 +25,15 @@ class Decoder:
     def feed(self, chunk: bytes) -> list[Event]:
         """Return the events completed by `chunk`."""
         buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        # `find`, not `in`: `bytes.__contains__` first tries the needle as an int and pays for
+        # the TypeError, which costs more than the scan on a typical event.
+        if buffer.find(b"\r") >= 0:
             buffer = _normalise_newlines(buffer)
-        end = buffer.rfind(b"\n\n")
-        if end < 0:
-            self._buffer = buffer
-            return []
-        self._buffer = buffer[end + 2 :]
+        blocks = buffer.split(b"\n\n")
+        self._buffer = blocks.pop()  # the unfinished tail, often b""
         events: list[Event] = []
-        for block in buffer[:end].split(b"\n\n"):
-            if block[:6] == b"data: " and b"\n" not in block:  # the common case: one data line
+        for block in blocks:
+            if block[:6] == b"data: " and block.find(b"\n") < 0:  # the common case: one data line
                 events.append(Event(None, block[6:].decode("utf-8", "replace")))
             else:
                 _parse_block(block, events)

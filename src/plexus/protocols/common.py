@@ -137,13 +137,14 @@ def standard_base64(data: str) -> str:
 
 
 # Per-token stream frames are built by concatenation: a frame encoded once around this marker
-# gives the bytes before and after a delta's value (the hot path of every stream).
+# gives the bytes before and after a delta's value (the hot path of every stream). A frame that
+# also carries a counter (Responses `sequence_number`) is encoded with `SEQUENCE_MARKER` there.
 DELTA_MARKER = "\x00plexus-delta\x00"
-_DELTA_MARKER_JSON = msgspec.json.encode(DELTA_MARKER)
+SEQUENCE_MARKER = "\x00plexus-sequence\x00"
 encode_json_string = msgspec.json.Encoder().encode
 
 
-def split_template(frame: bytes) -> tuple[bytes, bytes]:
-    """The bytes of `frame` before and after the encoded `DELTA_MARKER`."""
-    head, _, tail = frame.partition(_DELTA_MARKER_JSON)
+def split_template(frame: bytes, marker: str = DELTA_MARKER) -> tuple[bytes, bytes]:
+    """The bytes of `frame` before and after the encoded `marker`."""
+    head, _, tail = frame.partition(encode_json_string(marker))
     return head, tail

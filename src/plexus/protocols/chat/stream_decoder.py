@@ -33,7 +33,9 @@ class StreamDecoder:
         self._next_index = 0
         self._current: tuple[_Kind, int] | None = None
         self._thinking_origin: ir.Origin | None = None
-        self._thinking_text = ""
+        # The open thinking block's text, joined only when a signed detail may repeat it: a
+        # growing string would be copied whole on every delta.
+        self._thinking_parts: list[str] = []
         self._thinking_signed = False
         self._tools: dict[int, tuple[int, str]] = {}
         self._open_tools: list[int] = []
@@ -145,7 +147,7 @@ class StreamDecoder:
                 block = ir.RefusalBlock(text="")
             case "thinking":
                 block = ir.ThinkingBlock(origin=origin)
-                self._thinking_origin, self._thinking_text = origin, ""
+                self._thinking_origin, self._thinking_parts = origin, []
                 self._thinking_signed = False
         self._current = (kind, self._open(block, out))
         return self._current[1]
@@ -170,7 +172,7 @@ class StreamDecoder:
 
     def _thinking(self, text: str, origin: ir.Origin, out: list[ir.StreamEvent]) -> None:
         index = self._ensure("thinking", out, origin)
-        self._thinking_text += text
+        self._thinking_parts.append(text)
         out.append(ir.ThinkingDelta(index=index, text=text))
 
     def _detail(self, detail: wire.ReasoningDetail, out: list[ir.StreamEvent]) -> None:
@@ -178,7 +180,7 @@ class StreamDecoder:
         if detail.type in ("reasoning.text", "reasoning.summary"):
             text = (detail.text if detail.type == "reasoning.text" else detail.summary) or ""
             # A detail that repeats the whole text streamed so far only brings its signature.
-            repeated = bool(detail.signature) and text == self._thinking_text
+            repeated = bool(detail.signature) and text == "".join(self._thinking_parts)
             if text and not (repeated and self._current_is_thinking(origin)):
                 self._thinking(text, origin, out)
             if detail.signature:

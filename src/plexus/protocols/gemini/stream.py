@@ -45,7 +45,8 @@ class StreamDecoder:
         self._finished = False
         self._stop: ir.StopReason = "end"
         self._raw_stop: str | None = None
-        self._usage: ir.Usage | None = None
+        # Every chunk repeats the running counts: keep the last, convert it only when used.
+        self._usage: wire.UsageMetadata | None = None
 
     def feed(self, event: sse.Event) -> list[ir.StreamEvent]:
         """Return the IR events of one upstream SSE event."""
@@ -60,7 +61,7 @@ class StreamDecoder:
             return self._fail(chunk.error.message or "Gemini stream error", chunk.error.code or 502)
         out: list[ir.StreamEvent] = []
         if chunk.usageMetadata is not None:
-            self._usage = decode_usage(chunk.usageMetadata)
+            self._usage = chunk.usageMetadata
         if not self._started:
             self._started = True
             out.append(self._message_start(chunk))
@@ -85,15 +86,16 @@ class StreamDecoder:
             out.append(ir.StreamError(message=message, kind="api_error", status=502))
             return out
         stop = "tool_use" if self._saw_tool_call and self._stop == "end" else self._stop
-        out.append(ir.Finish(stop_reason=stop, raw_stop_reason=self._raw_stop, usage=self._usage))
+        usage = decode_usage(self._usage) if self._usage is not None else None
+        out.append(ir.Finish(stop_reason=stop, raw_stop_reason=self._raw_stop, usage=usage))
         return out
 
     def _message_start(self, chunk: wire.GenerateContentResponse) -> ir.MessageStart:
         usage = None
         if self._usage is not None:
+            counts = decode_usage(self._usage)
             usage = ir.Usage(
-                input_tokens=self._usage.input_tokens,
-                cache_read_tokens=self._usage.cache_read_tokens,
+                input_tokens=counts.input_tokens, cache_read_tokens=counts.cache_read_tokens
             )
         response_id = chunk.responseId or common.mint_id("gen-")
         return ir.MessageStart(id=response_id, model=chunk.modelVersion or "", usage=usage)
@@ -176,16 +178,30 @@ class StreamEncoder:
         self._pending: str | None = None
         self._usage: ir.Usage | None = None
         self._done = False
+        self._templates: dict[bool, tuple[bytes, bytes]] = {}  # text chunk by `thought`
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE chunks for one IR event."""
         if self._done:
             return []
+        # Per-token deltas first: each class pattern tried is a Struct isinstance call.
         match event:
+            case ir.TextDelta(text=text) if text:
+                return [self._text_chunk(text, thought=False)]
+            case ir.ThinkingDelta(text=text) if text:
+                block = self._open.get(event.index)
+                if isinstance(block, ir.ThinkingBlock):
+                    block.text += text
+                return [self._text_chunk(text, thought=True)]
+            case ir.ToolArgumentsDelta():
+                block = self._open.get(event.index)
+                if isinstance(block, ir.ToolCallBlock):
+                    block.arguments += event.json
             case ir.MessageStart():
                 self._id = event.id or self._id
                 self._model = event.model or self._model
                 self._usage = event.usage or self._usage
+                self._templates.clear()
             case ir.BlockStart(block=ir.ToolCallBlock() as call):
                 self._open[event.index] = ir.ToolCallBlock(call.id, call.name, call.arguments)
             case ir.BlockStart(block=ir.ThinkingBlock() as thinking):
@@ -193,22 +209,11 @@ class StreamEncoder:
                     thinking.text, thinking.signature, thinking.origin, thinking.redacted
                 )
             case ir.BlockStart(block=ir.TextBlock(text=text) | ir.RefusalBlock(text=text)) if text:
-                return [self._chunk([self._signed(wire.Part(text=text))])]
-            case ir.TextDelta(text=text) if text:
-                return [self._chunk([self._signed(wire.Part(text=text))])]
-            case ir.ThinkingDelta(text=text) if text:
-                block = self._open.get(event.index)
-                if isinstance(block, ir.ThinkingBlock):
-                    block.text += text
-                return [self._chunk([wire.Part(text=text, thought=True)])]
+                return [self._text_chunk(text, thought=False)]
             case ir.SignatureDelta():
                 block = self._open.get(event.index)
                 if isinstance(block, ir.ThinkingBlock):
                     block.signature = event.signature
-            case ir.ToolArgumentsDelta():
-                block = self._open.get(event.index)
-                if isinstance(block, ir.ToolCallBlock):
-                    block.arguments += event.json
             case ir.BlockStop():
                 return self._stop_block(event.index)
             case ir.UsageUpdate():
@@ -224,6 +229,17 @@ class StreamEncoder:
         if self._done:
             return []
         return self._error(502, "the upstream stream ended unexpectedly", "api_error")
+
+    def _text_chunk(self, text: str, *, thought: bool) -> bytes:
+        """`_chunk` of one text part, by concatenation around a cached template unless a held
+        signature rides on it (the per-token hot path)."""
+        if self._pending is not None and not thought:
+            return self._chunk([self._signed(wire.Part(text=text))])
+        template = self._templates.get(thought)
+        if template is None:
+            part = wire.Part(text=common.DELTA_MARKER, thought=True if thought else None)
+            template = self._templates[thought] = common.split_template(self._chunk([part]))
+        return template[0] + common.encode_json_string(text) + template[1]
 
     def _signed(self, part: wire.Part) -> wire.Part:
         if self._pending is not None:

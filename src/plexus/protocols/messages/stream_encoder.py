@@ -65,16 +65,16 @@ class StreamEncoder:
         out: list[bytes] = []
         if self._state == "idle" and not isinstance(event, ir.StreamError):
             self._start(event if isinstance(event, ir.MessageStart) else None, out)
-        match event:
+        match event:  # deltas first: a Struct isinstance that misses is costly per token
+            case (
+                ir.TextDelta() | ir.ThinkingDelta() | ir.SignatureDelta() | ir.ToolArgumentsDelta()
+            ):
+                self._route_delta(event, out)
             case ir.BlockStart(index=index, block=block):
                 if self._active is None:
                     self._open(index, block, out)
                 else:
                     self._queued[index] = _Queued(block)
-            case (
-                ir.TextDelta() | ir.ThinkingDelta() | ir.SignatureDelta() | ir.ToolArgumentsDelta()
-            ):
-                self._route_delta(event, out)
             case ir.BlockStop(index=index):
                 self._route_stop(index, out)
             case ir.UsageUpdate(usage=usage):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from plexus import ir, sse
 from plexus.protocols import common
@@ -20,6 +20,16 @@ from plexus.protocols.responses.response import (
     text_part,
 )
 
+_DeltaKind = Literal["text", "summary", "arguments"]
+
+
+class _DeltaTemplate(NamedTuple):
+    """A delta event's frame cut around its `sequence_number` and its `delta` string."""
+
+    head: bytes
+    middle: bytes
+    tail: bytes
+
 
 @dataclass
 class _Slot:
@@ -31,6 +41,8 @@ class _Slot:
     content_index: int = 0
     pieces: list[str] = field(default_factory=list)  # joined once, at the block's end
     summary_open: bool = False
+    custom: bool = False  # a freeform tool call: its input is sent whole at the end
+    templates: dict[_DeltaKind, _DeltaTemplate] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -74,20 +86,21 @@ class StreamEncoder:
         """Return the framed SSE events for one IR event."""
         if self._ended:
             return []
-        out = self._start(event.model if isinstance(event, ir.MessageStart) else "")
+        out = [] if self._started else self._start(event)
+        # Per-token deltas first, uncaptured: each pattern tried is a Struct isinstance call.
         match event:
+            case ir.TextDelta():
+                out += self._text_delta(event.index, event.text)
+            case ir.ThinkingDelta():
+                out += self._thinking_delta(event.index, event.text)
+            case ir.ToolArgumentsDelta():
+                out += self._arguments_delta(event.index, event.json)
             case ir.MessageStart(usage=usage):
                 self._usage = usage or self._usage
             case ir.BlockStart(index=index, block=block):
                 out += self._block_start(index, block)
-            case ir.TextDelta(index=index, text=text):
-                out += self._text_delta(index, text)
-            case ir.ThinkingDelta(index=index, text=text):
-                out += self._thinking_delta(index, text)
             case ir.SignatureDelta(index=index, signature=signature):
                 out += self._signature(index, signature)
-            case ir.ToolArgumentsDelta(index=index, json=fragment):
-                out += self._arguments_delta(index, fragment)
             case ir.BlockStop(index=index):
                 out += self._block_stop(index)
             case ir.UsageUpdate(usage=usage):
@@ -102,25 +115,55 @@ class StreamEncoder:
         """End the stream; without a terminal event so far, the response failed."""
         if self._ended:
             return []
-        return self._start("") + self._error(
+        return self._start(None) + self._error(
             "stream ended before the response was complete", "api_error"
         )
 
     # --- framing ---------------------------------------------------------------------------
 
     def _emit(self, kind: str, payload: dict[str, Any]) -> bytes:
-        body = {"type": kind, "sequence_number": self._seq, **payload}
+        frame = _frame(kind, self._seq, payload)
         self._seq += 1
-        return sse.encode(wire.encoder.encode(body), kind)
+        return frame
+
+    def _emit_delta(self, slot: _Slot, kind: _DeltaKind, delta: str) -> bytes:
+        """`_emit`'s bytes for a delta event, by concatenation around the slot's template."""
+        template = slot.templates.get(kind)
+        if template is None:
+            template = slot.templates[kind] = self._delta_template(slot, kind)
+        sequence = self._seq
+        self._seq += 1
+        number, value = wire.encoder.encode(sequence), common.encode_json_string(delta)
+        return b"".join((template.head, number, template.middle, value, template.tail))
+
+    def _delta_template(self, slot: _Slot, kind: _DeltaKind) -> _DeltaTemplate:
+        marker = common.DELTA_MARKER
+        match kind:
+            case "text" if isinstance(slot.block, ir.RefusalBlock):
+                name, payload = "response.refusal.delta", {**self._where(slot), "delta": marker}
+            case "text":
+                name = "response.output_text.delta"
+                payload = {**self._where(slot), "delta": marker, "logprobs": []}
+            case "summary":
+                name = "response.reasoning_summary_text.delta"
+                payload = {**self._summary_where(slot), "delta": marker}
+            case "arguments":
+                name = "response.function_call_arguments.delta"
+                where = {"item_id": slot.item_id, "output_index": slot.output_index}
+                payload = {**where, "delta": marker}
+        frame = _frame(name, common.SEQUENCE_MARKER, payload)
+        head, rest = common.split_template(frame, common.SEQUENCE_MARKER)
+        return _DeltaTemplate(head, *common.split_template(rest))
 
     def _snapshot(self) -> dict[str, Any]:
         return envelope(self._request, self._response_id, self._model, self._created_at)
 
-    def _start(self, model: str) -> list[bytes]:
+    def _start(self, event: ir.StreamEvent | None) -> list[bytes]:
         if self._started:
             return []
         self._started = True
-        self._model = model or self._model
+        if isinstance(event, ir.MessageStart):
+            self._model = event.model or self._model
         snapshot = self._snapshot()
         return [
             self._emit("response.created", {"response": snapshot}),
@@ -168,7 +211,9 @@ class StreamEncoder:
                     ir.ToolCallBlock(call_id, name), item_id, self._request.tools, "in_progress"
                 )
                 output_index, added = self._add_item(shell)
-                self._slots[index] = _Slot(block, output_index, item_id, pieces=[block.arguments])
+                self._slots[index] = _Slot(
+                    block, output_index, item_id, pieces=[block.arguments], custom=_is_custom(shell)
+                )
                 out.append(added)
             case _:
                 pass  # images and tool results never stream from a model
@@ -198,28 +243,28 @@ class StreamEncoder:
             "content_index": slot.content_index,
         }
 
+    def _summary_where(self, slot: _Slot) -> dict[str, Any]:
+        return {"item_id": slot.item_id, "output_index": slot.output_index, "summary_index": 0}
+
     def _text_delta(self, index: int, text: str) -> list[bytes]:
         slot = self._slots.get(index)
         if slot is None or not text:
             return []
         slot.pieces.append(text)
-        if isinstance(slot.block, ir.RefusalBlock):
-            return [self._emit("response.refusal.delta", {**self._where(slot), "delta": text})]
-        payload = {**self._where(slot), "delta": text, "logprobs": []}
-        return [self._emit("response.output_text.delta", payload)]
+        return [self._emit_delta(slot, "text", text)]
 
     def _thinking_delta(self, index: int, text: str) -> list[bytes]:
         slot = self._slots.get(index)
         if slot is None or not text or not isinstance(slot.block, ir.ThinkingBlock):
             return []
-        where = {"item_id": slot.item_id, "output_index": slot.output_index, "summary_index": 0}
         out: list[bytes] = []
         if not slot.summary_open:
             slot.summary_open = True
             part = {"type": "summary_text", "text": ""}
-            out.append(self._emit("response.reasoning_summary_part.added", {**where, "part": part}))
+            payload = {**self._summary_where(slot), "part": part}
+            out.append(self._emit("response.reasoning_summary_part.added", payload))
         slot.pieces.append(text)
-        out.append(self._emit("response.reasoning_summary_text.delta", {**where, "delta": text}))
+        out.append(self._emit_delta(slot, "summary", text))
         return out
 
     def _signature(self, index: int, signature: str) -> list[bytes]:
@@ -233,10 +278,9 @@ class StreamEncoder:
         if slot is None or not fragment or not isinstance(slot.block, ir.ToolCallBlock):
             return []
         slot.pieces.append(fragment)
-        if _is_custom(call_item(slot.block, "", self._request.tools, "in_progress")):
+        if slot.custom:
             return []  # freeform input is sent whole at the end: the JSON wrapper cannot stream
-        payload = {"item_id": slot.item_id, "output_index": slot.output_index, "delta": fragment}
-        return [self._emit("response.function_call_arguments.delta", payload)]
+        return [self._emit_delta(slot, "arguments", fragment)]
 
     def _block_stop(self, index: int) -> list[bytes]:
         slot = self._slots.pop(index, None)
@@ -269,7 +313,7 @@ class StreamEncoder:
 
     def _close_reasoning(self, slot: _Slot, block: ir.ThinkingBlock) -> list[bytes]:
         out: list[bytes] = []
-        where = {"item_id": slot.item_id, "output_index": slot.output_index, "summary_index": 0}
+        where = self._summary_where(slot)
         if slot.summary_open:
             part = {"type": "summary_text", "text": slot.text}
             out.append(
@@ -286,16 +330,11 @@ class StreamEncoder:
         item = call_item(block, slot.item_id, self._request.tools, "completed")
         where = {"item_id": slot.item_id, "output_index": slot.output_index}
         if _is_custom(item):
+            raw_input = item["input"]
             out = [
-                self._emit(
-                    "response.custom_tool_call_input.delta", {**where, "delta": item["input"]}
-                )
+                self._emit("response.custom_tool_call_input.delta", {**where, "delta": raw_input}),
+                self._emit("response.custom_tool_call_input.done", {**where, "input": raw_input}),
             ]
-            out.append(
-                self._emit(
-                    "response.custom_tool_call_input.done", {**where, "input": item["input"]}
-                )
-            )
         else:
             payload = {**where, "name": item["name"], "arguments": block.arguments}
             out = [self._emit("response.function_call_arguments.done", payload)]
@@ -353,3 +392,8 @@ class StreamEncoder:
 
 def _is_custom(item: dict[str, Any]) -> bool:
     return bool(item["type"] == "custom_tool_call")
+
+
+def _frame(kind: str, sequence: int | str, payload: dict[str, Any]) -> bytes:
+    body = {"type": kind, "sequence_number": sequence, **payload}
+    return sse.encode(wire.encoder.encode(body), kind)
