@@ -182,3 +182,13 @@ def test_decoded_upstream_reencodes_for_the_sdk() -> None:
     body = _encode(_decode(data, [len(data)]))
     assert body.count(b'"role":"assistant"') == 1
     assert body.endswith(sse.DONE)
+
+
+def test_reasoning_deltas_for_a_block_never_opened_are_sent_not_crashed_on() -> None:
+    encoder = chat.StreamEncoder(ir.Request(model="m", messages=[]), created=1700000000)
+    frames = encoder.feed(ir.MessageStart(id="x", model="m"))
+    frames += encoder.feed(ir.ThinkingDelta(index=3, text="hmm"))
+    frames += encoder.feed(ir.SignatureDelta(index=3, signature="sig"))
+    frames += encoder.feed(ir.Finish(stop_reason="end_turn"))
+    text = b"".join(frames).decode()
+    assert '"reasoning_content":"hmm"' in text and "data: [DONE]" in text

@@ -44,14 +44,16 @@ class StreamEncoder:
         self._pending: ir.ThinkingBlock | None = None
         self._detail_index = 0
         self._usage: ir.Usage | None = None
-        self._templates: dict[_DeltaField, tuple[bytes, bytes]] = {}
+        # By delta field, or by tool position for argument fragments.
+        self._templates: dict[_DeltaField | int, tuple[bytes, bytes]] = {}
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE frames for one IR event."""
         if self._state == "closed":
             return []
         out: list[bytes] = []
-        if isinstance(event, ir.MessageStart):
+        # `type() is`, and deltas first below: a Struct isinstance that misses is costly per token.
+        if type(event) is ir.MessageStart:
             self._id = chat_id(event.id) if event.id else self._id
             self._model = event.model or self._model
             self._usage = event.usage
@@ -60,16 +62,19 @@ class StreamEncoder:
             self._state = "open"
             out.append(self._chunk(wire_out.MessageOut(role="assistant", content="")))
         match event:
-            case ir.BlockStart():
-                self._start(event, out)
             case ir.TextDelta():
                 self._text(event.index, event.text, out)
             case ir.ThinkingDelta():
-                self._thinking_parts[event.index].append(event.text)
+                parts = self._thinking_parts.get(event.index)
+                if parts is not None:  # else a delta for no open block: sent, never remembered
+                    parts.append(event.text)
                 out.append(self._delta_frame("reasoning_content", event.text))
+            case ir.BlockStart():
+                self._start(event, out)
             case ir.SignatureDelta():
-                block = self._thinking[event.index]
-                block.signature = (block.signature or "") + event.signature
+                block = self._thinking.get(event.index)
+                if block is not None:
+                    block.signature = (block.signature or "") + event.signature
             case ir.ToolArgumentsDelta():
                 self._arguments(event.index, event.json, out)
             case ir.BlockStop():
@@ -100,18 +105,13 @@ class StreamEncoder:
         )
         return sse.encode(wire_out.ENCODER.encode(chunk))
 
-    def _delta_frame(self, field: _DeltaField, text: str) -> bytes:
-        """The same bytes as `_chunk` with only `field` set, built from a cached template."""
+    def _delta_frame(self, field: _DeltaField | int, text: str) -> bytes:
+        """The same bytes as `_chunk` with only `field` set (an int: that tool position's
+        arguments), built from a cached template."""
         template = self._templates.get(field)
         if template is None:
-            delta = (
-                wire_out.MessageOut(content=common.DELTA_MARKER)
-                if field == "content"
-                else wire_out.MessageOut(reasoning_content=common.DELTA_MARKER)
-            )
-            probe = self._chunk(delta)
-            head, tail = common.split_template(probe)
-            template = self._templates[field] = (head, tail)
+            probe = self._chunk(_marked_delta(field))
+            template = self._templates[field] = common.split_template(probe)
         return template[0] + common.encode_json_string(text) + template[1]
 
     def _error(self, message: str, kind: str) -> bytes:
@@ -176,10 +176,7 @@ class StreamEncoder:
         position = self._tool_positions.get(index)
         if position is None or not fragment:
             return
-        call = wire_out.ToolCallOut(
-            index=position, function=wire_out.FunctionOut(arguments=fragment)
-        )
-        out.append(self._chunk(wire_out.MessageOut(tool_calls=[call])))
+        out.append(self._delta_frame(position, fragment))
 
     def _stop(self, index: int, out: list[bytes]) -> None:
         block = self._thinking.pop(index, None)
@@ -216,3 +213,16 @@ class StreamEncoder:
             out.append(sse.encode(wire_out.ENCODER.encode(chunk)))
         out.append(sse.DONE)
         self._state = "closed"
+
+
+def _marked_delta(field: _DeltaField | int) -> wire_out.MessageOut:
+    """A delta whose `field` holds `common.DELTA_MARKER`, to cut a template from."""
+    marker = common.DELTA_MARKER
+    match field:
+        case "content":
+            return wire_out.MessageOut(content=marker)
+        case "reasoning_content":
+            return wire_out.MessageOut(reasoning_content=marker)
+        case _:
+            function = wire_out.FunctionOut(arguments=marker)
+            return wire_out.MessageOut(tool_calls=[wire_out.ToolCallOut(function, index=field)])
