@@ -37,6 +37,7 @@ UP_HEADERS = {
     "x-api-key": "x",
     "anthropic-version": "2023-06-01",
 }
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 DEC = msgspec.json.Decoder()
 ENC = msgspec.json.Encoder()
 _session: aiohttp.ClientSession | None = None
@@ -131,16 +132,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 data = ENC.encode(obj)
             await _simple(send, resp.status, data)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream"),
-                    (b"cache-control", b"no-cache"),
-                ],
-            }
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         buf = b""
         async for chunk in resp.content.iter_any():
             buf += chunk
