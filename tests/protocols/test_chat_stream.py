@@ -189,6 +189,6 @@ def test_reasoning_deltas_for_a_block_never_opened_are_sent_not_crashed_on() -> 
     frames = encoder.feed(ir.MessageStart(id="x", model="m"))
     frames += encoder.feed(ir.ThinkingDelta(index=3, text="hmm"))
     frames += encoder.feed(ir.SignatureDelta(index=3, signature="sig"))
-    frames += encoder.feed(ir.Finish(stop_reason="end_turn"))
+    frames += encoder.feed(ir.Finish(stop_reason="end"))
     text = b"".join(frames).decode()
     assert '"reasoning_content":"hmm"' in text and "data: [DONE]" in text
