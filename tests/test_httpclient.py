@@ -285,3 +285,24 @@ async def test_the_request_head_asks_for_identity_and_names_the_client() -> None
     assert b"\r\naccept-encoding: identity\r\n" in heads[0]
     assert b"\r\nuser-agent: plexus\r\n" in heads[0] and b"content-length: 2\r\n" in heads[0]
     assert b"user-agent: mine\r\n" in heads[1] and b"user-agent: plexus" not in heads[1]
+
+
+async def test_a_pooled_connection_that_receives_unasked_bytes_is_dropped() -> None:
+    async def answer_then_chatter(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while (request := await read_request(reader)) is not None:
+            writer.write(answer(request[1]))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale")
+            await writer.drain()
+
+    server = Server(answer_then_chatter)
+    pool = httpclient.Pool()
+    async with server.running() as url:
+        assert await post(pool, url, b"1") == (200, b"1")
+        await asyncio.sleep(0.2)
+        assert await post(pool, url, b"2") == (200, b"2")  # not "stale"
+        assert server.connections == 2
+        await pool.close()

@@ -97,6 +97,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
+        self.idle = False  # in the pool, between exchanges
         self._expiry: asyncio.TimerHandle | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._reset()
@@ -120,6 +121,7 @@ class Connection(asyncio.Protocol):
     # -- the exchange, from the caller's side
 
     def send(self, data: bytes) -> None:
+        self.idle = False
         self._reset()
         if self.transport is not None:
             self.transport.write(data)
@@ -183,6 +185,9 @@ class Connection(asyncio.Protocol):
         self._open_set.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.idle:  # bytes nobody asked for: the next exchange could not be trusted
+            self.close()
+            return
         self.got_bytes = True
         self.last_data = asyncio.get_running_loop().time()
         try:
@@ -363,6 +368,7 @@ class Pool:
             return
         loop = asyncio.get_running_loop()
         connection.idle_since = loop.time()
+        connection.idle = True
         self._idle.setdefault(connection.origin, []).append(connection)
         if self._sweeper is None:
             self._sweeper = loop.call_later(self.keepalive / 2, self._sweep)
