@@ -101,11 +101,13 @@ class _StreamConverter:
                 if not chunk:
                     await http.send_chunk(call.send, ping_bytes(call.client_api))
                     continue
+                out = []
                 if call.first_byte is None:
                     call.first_byte = time.perf_counter()
-                out = []
-                for event in self.framing.feed(chunk):
-                    out.extend(self._convert(self.decoder.feed(event)))
+                    out = await self._send_first(chunk)
+                else:
+                    for event in self.framing.feed(chunk):
+                        out.extend(self._convert(self.decoder.feed(event)))
                 if out:
                     await http.send_chunk(call.send, b"".join(out))
             out = []
@@ -119,6 +121,19 @@ class _StreamConverter:
         await http.end_stream(call.send)
         if self.usage is not None:
             call.usage = msgspec.to_builtins(self.usage)
+
+    async def _send_first(self, chunk: bytes) -> list[bytes]:
+        """Convert the first upstream read, sending the first frames it yields at once rather
+        than after the whole read (which may hold a burst of events); return the rest."""
+        out: list[bytes] = []
+        sent = False
+        for event in self.framing.feed(chunk):
+            out.extend(self._convert(self.decoder.feed(event)))
+            if out and not sent:
+                sent = True
+                await http.send_chunk(self.call.send, b"".join(out))
+                out = []
+        return out
 
 
 def _decode_answer(provider: ModuleType, body: bytes) -> ir.Response:
