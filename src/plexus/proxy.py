@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -105,6 +103,10 @@ class Proxy:
         self.upstream = upstream
         self.max_attempts = max(1, max_attempts)
         self._slots: dict[str, asyncio.Semaphore] = {}
+        from plexus.passthrough import passthrough  # they import this module's helpers
+        from plexus.translate import translate
+
+        self._passthrough, self._translate = passthrough, translate
 
     async def handle(self, call: Call) -> None:
         """Answer `call`; raise GatewayError when nothing was sent to the client yet.
@@ -114,7 +116,7 @@ class Proxy:
         goes away cancels the whole attempt, and with it the upstream request."""
         read_head(call)
         targets = self.router.resolve(call.model)
-        with cancel_on_disconnect(call):
+        with CancelOnDisconnect(call):
             await self._try_targets(call, targets)
 
     async def _try_targets(self, call: Call, targets: list[Target]) -> None:
@@ -125,7 +127,7 @@ class Proxy:
             call.provider, call.upstream_model = target.provider_name, target.model
             try:
                 if target.provider.max_concurrency is None:
-                    await _serve(self.upstream, call, target)
+                    await self._serve(call, target)
                 else:
                     await self._serve_in_slot(call, target)
             except GatewayError as error:
@@ -139,6 +141,12 @@ class Proxy:
             return
         raise most_useful(errors)
 
+    async def _serve(self, call: Call, target: Target) -> None:
+        if target.provider.type == call.client_api and target.provider.passthrough:
+            await self._passthrough(self.upstream, call, target)
+        else:
+            await self._translate(self.upstream, call, target)
+
     async def _serve_in_slot(self, call: Call, target: Target) -> None:
         """Serve within the provider's concurrency limit, queueing up to its queue_timeout."""
         semaphore = self._slots.get(target.provider_name)
@@ -147,19 +155,9 @@ class Proxy:
             semaphore = self._slots[target.provider_name] = asyncio.Semaphore(limit)
         await _acquire(semaphore, target.provider, target.provider_name)
         try:
-            await _serve(self.upstream, call, target)
+            await self._serve(call, target)
         finally:
             semaphore.release()
-
-
-async def _serve(upstream: Upstream, call: Call, target: Target) -> None:
-    from plexus.passthrough import passthrough  # they import this module's helpers
-    from plexus.translate import translate
-
-    if target.provider.type == call.client_api and target.provider.passthrough:
-        await passthrough(upstream, call, target)
-    else:
-        await translate(upstream, call, target)
 
 
 async def _acquire(semaphore: asyncio.Semaphore, provider: ProviderConfig, name: str) -> None:
@@ -236,24 +234,30 @@ def ping_bytes(api: ir.ApiType) -> bytes:
             return b": ping\n\n"
 
 
-@contextmanager
-def cancel_on_disconnect(call: Call) -> Iterator[None]:
-    """Cancel the current task when the client goes away, so the upstream call is dropped."""
-    task = asyncio.current_task()
-    finished = False
+class CancelOnDisconnect:
+    """Cancel the current task when the client goes away, so the upstream call is dropped.
 
-    async def watch() -> None:
+    A class rather than a @contextmanager generator: it is entered once per request."""
+
+    __slots__ = ("_call", "_finished", "_task", "_watcher")
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+        self._finished = False
+
+    def __enter__(self) -> None:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    def __exit__(self, *_: object) -> None:
+        self._finished = True
+        self._watcher.cancel()
+
+    async def _watch(self) -> None:
         while True:
-            message = await call.receive()
+            message = await self._call.receive()
             if message["type"] == "http.disconnect":
-                if not finished and task is not None:
-                    call.disconnected = True
-                    task.cancel()
+                if not self._finished and self._task is not None:
+                    self._call.disconnected = True
+                    self._task.cancel()
                 return
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        yield
-    finally:
-        finished = True
-        watcher.cancel()
