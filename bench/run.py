@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render:
         md = render(json.loads(Path(args.render).read_text()))
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         (Path(args.out_dir) / "RESULTS.md").write_text(md)
         print(md)
         return 0
