@@ -306,3 +306,23 @@ async def test_a_pooled_connection_that_receives_unasked_bytes_is_dropped() -> N
         assert await post(pool, url, b"2") == (200, b"2")  # not "stale"
         assert server.connections == 2
         await pool.close()
+
+
+async def test_urls_with_spaces_and_non_ascii_are_escaped_and_odd_headers_refused() -> None:
+    heads: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await read_request(reader)) is not None:
+            heads.append(request[0])
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    pool = httpclient.Pool()
+    async with Server(record).running() as url:
+        base = url.rsplit("/v1/x", 1)[0]
+        response = await pool.request("GET", base + "/a b/ü.png?q=1 2&r=%41", {}, b"", 5)
+        assert await response.read() == b"ok"
+        with pytest.raises(httpclient.ConnectError, match="Latin-1"):
+            await pool.request("POST", url, {"x-note": "→"}, b"", 5)
+        await pool.close()
+    assert heads[0].startswith(b"GET /a%20b/%C3%BC.png?q=1%202&r=%41 HTTP/1.1\r\n")

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 
 _HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 # Identity: a compressed stream would be held back by the compressor, and no header at all
 # lets a server pick any coding. gzip and deflate are still undone should one be sent anyway.
@@ -66,8 +67,16 @@ def _target(url: str) -> _Target:
     port = parts.port or (443 if secure else 80)
     default_port = parts.port is None or port == (443 if secure else 80)
     host = parts.hostname
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as error:
+            raise ConnectError(f"invalid host name in {url}") from error
     netloc = f"[{host}]" if ":" in host else host
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # Spaces and non-ASCII in a user's URL (an image to fetch) are escaped, escapes kept.
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_PATH_SAFE)
     return _Target(parts.scheme, host, port, path, netloc if default_port else f"{netloc}:{port}")
 
 
@@ -85,7 +94,10 @@ def _request_head(method: str, target: _Target, headers: Mapping[str, str], size
         if name not in given:
             lines.append(f"{name}: {value}\r\n")
     lines.append(f"content-length: {size}\r\n\r\n")
-    return "".join(lines).encode("latin-1")
+    try:
+        return "".join(lines).encode("latin-1")
+    except UnicodeEncodeError as error:
+        raise ConnectError(f"a header holds a character outside Latin-1: {error}") from error
 
 
 class Connection(asyncio.Protocol):
@@ -111,7 +123,6 @@ class Connection(asyncio.Protocol):
         self.error: TransportError | None = None
         self.got_bytes = False
         self.last_data = 0.0
-        self._header_name = ""
         self._body: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
