@@ -35,10 +35,10 @@ class Reply:
     # encrypted_content, OpenRouter reasoning_details signature.
     signature: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
-    input_tokens: int = 11
-    output_tokens: int = 7
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
+    input_tokens: int = 11  # the whole prompt, cached tokens included (as OpenAI counts it)
+    output_tokens: int = 7  # reasoning included
+    cached_tokens: int = 0  # the part of input_tokens read from the cache
+    reasoning_tokens: int = 0  # the part of output_tokens spent reasoning
     stop: str = "end"  # end | length | tool_use | stop_sequence | content_filter
     error_status: int | None = None
     error_message: str = "mock upstream error"

@@ -192,6 +192,7 @@ def _validate_messages(messages: list[Any]) -> None:
         extra = set(message) - _MESSAGE_FIELDS[role]
         if extra:
             raise _Invalid(f"Unrecognized field(s) in '{param}': {sorted(extra)}", param)
+        _check_parts(message, role, param)
         if role == "tool":
             call_id = message.get("tool_call_id")
             if call_id not in pending:
@@ -218,6 +219,30 @@ def _validate_messages(messages: list[Any]) -> None:
             pending = [call["id"] for call in calls]
         elif "content" not in message:
             raise _Invalid(f"Missing required parameter: '{param}.content'.", param)
+
+
+_PART_TYPES = {
+    "system": {"text"},
+    "developer": {"text"},
+    "tool": {"text"},
+    "assistant": {"text", "refusal"},
+    "user": {"text", "image_url", "input_audio", "file"},
+}
+
+
+def _check_parts(message: dict[str, Any], role: str, param: str) -> None:
+    """Content parts must be of a type the role takes (tool results carry text only)."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return
+    for index, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in _PART_TYPES[role]:
+            expected = ", ".join(repr(t) for t in sorted(_PART_TYPES[role]))
+            raise _Invalid(
+                f"Invalid value: {kind!r}. Supported values are: {expected}.",
+                f"{param}.content[{index}].type",
+            )
 
 
 # --- answers -----------------------------------------------------------------------------------

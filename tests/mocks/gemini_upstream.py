@@ -87,6 +87,11 @@ def _validate_part(part: Any, where: str) -> None:
     data = [key for key in part if _camel(key) in _PART_DATA]
     if len(data) != 1:
         raise Invalid(f"{where}: a part must have exactly one data field, got {len(data)}")
+    if part.get("text") == "" and not _get(part, "thoughtSignature"):
+        raise Invalid(
+            "Unable to submit request because it has an empty text parameter. Add a value to "
+            f"the parameter and try again. ({where})"
+        )
     call = _get(part, "functionCall")
     if call is not None and not (isinstance(call, dict) and call.get("name")):
         raise Invalid(f"{where}.function_call.name: Name cannot be empty.")
@@ -226,6 +231,8 @@ def validate(body: dict[str, Any], model: str) -> None:
     system = _get(body, "systemInstruction")
     if system is not None and not (isinstance(system, dict) and system.get("parts")):
         raise Invalid("* GenerateContentRequest.system_instruction.parts: must not be empty")
+    for index, part in enumerate(system.get("parts", []) if isinstance(system, dict) else []):
+        _validate_part(part, f"system_instruction.parts[{index}]")
 
 
 def _usage(reply: Reply, final: bool = True) -> dict[str, Any]:
@@ -310,8 +317,18 @@ def _chunks(reply: Reply, model: str, thoughts: bool) -> list[dict[str, Any]]:
          "usageMetadata": _usage(reply, final=False), **envelope}
         for step in steps
     ]  # fmt: skip
-    last = {"content": {"parts": [{"text": ""}], "role": "model"}, "index": 0}
-    last["finishReason"] = _FINISH.get(reply.stop, "STOP")
+    finish = _FINISH.get(reply.stop, "STOP")
+    if reply.tool_calls:
+        # A function-call answer ends on the call chunk itself.
+        chunks[-1]["candidates"][0]["finishReason"] = finish
+        chunks[-1]["usageMetadata"] = _usage(reply)
+        return chunks
+    # A text answer ends with an empty text part, which clients must not send back.
+    last = {
+        "content": {"parts": [{"text": ""}], "role": "model"},
+        "index": 0,
+        "finishReason": finish,
+    }
     chunks.append({"candidates": [last], "usageMetadata": _usage(reply), **envelope})
     return chunks
 

@@ -130,6 +130,12 @@ def validate(body: dict[str, Any]) -> None:
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise Invalid("max_tokens: Field required (an integer >= 1)")
+    ceiling = _max_output(body["model"])
+    if ceiling is not None and max_tokens > ceiling:
+        raise Invalid(
+            f"max_tokens: {max_tokens} > {ceiling}, which is the maximum allowed number of "
+            f"output tokens for {body['model']}"
+        )
     _check_range(body, "temperature", 0.0, 1.0)
     _check_range(body, "top_p", 0.0, 1.0)
     if "top_k" in body and (not isinstance(body["top_k"], int) or body["top_k"] < 0):
@@ -146,7 +152,58 @@ def validate(body: dict[str, Any]) -> None:
         isinstance(stops, list) and all(isinstance(s, str) for s in stops)
     ):
         raise Invalid("stop_sequences: Input should be a valid list of strings")
+    for stop in stops or []:
+        if not stop:
+            raise Invalid("stop_sequences: each stop sequence must be non-empty")
+        if not stop.strip():
+            raise Invalid("stop_sequences: each stop sequence must contain non-whitespace")
     _check_messages(body.get("messages"), thinking_on=_thinking_on(body))
+    output_format = (body.get("output_config") or {}).get("format")
+    if output_format is not None:
+        if output_format.get("type") != "json_schema" or not output_format.get("schema"):
+            raise Invalid("output_config.format: Input tag does not match 'json_schema'")
+        _check_closed(output_format["schema"], "output_config.format.schema")
+    for position, tool in enumerate(body.get("tools") or []):
+        if tool.get("strict"):
+            _check_closed(tool.get("input_schema") or {}, f"tools.{position}.input_schema")
+
+
+_MAX_OUTPUT = {
+    "claude-3-haiku-20240307": 4096, "claude-3-opus-20240229": 4096,
+    "claude-3-sonnet-20240229": 4096, "claude-3-5-haiku-20241022": 8192,
+    "claude-3-5-sonnet-20241022": 8192, "claude-3-7-sonnet-20250219": 64000,
+    "claude-sonnet-4-20250514": 64000, "claude-sonnet-4-0": 64000,
+    "claude-opus-4-20250514": 32000, "claude-opus-4-0": 32000, "claude-opus-4-1": 32000,
+    "claude-opus-4-1-20250805": 32000,
+}  # fmt: skip
+
+
+def _max_output(model: str) -> int | None:
+    """The output ceiling of the models the tests name (from the models overview page)."""
+    return _MAX_OUTPUT.get(model)
+
+
+def _check_closed(schema: Any, where: str) -> None:
+    """Structured output takes object schemas only with `additionalProperties: false`."""
+    if isinstance(schema, list):
+        for item in schema:
+            _check_closed(item, where)
+        return
+    if not isinstance(schema, dict):
+        return
+    kind = schema.get("type")
+    if (kind == "object" or (isinstance(kind, list) and "object" in kind)) and schema.get(
+        "additionalProperties"
+    ) is not False:
+        raise Invalid(
+            f"{where}: For 'object' type, 'additionalProperties' must be explicitly set to false"
+        )
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions"):
+            for sub in value.values() if isinstance(value, dict) else []:
+                _check_closed(sub, where)
+        elif key in ("items", "anyOf", "allOf", "oneOf", "prefixItems", "additionalProperties"):
+            _check_closed(value, where)
 
 
 def _check_range(body: dict[str, Any], name: str, low: float, high: float) -> None:

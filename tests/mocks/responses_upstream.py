@@ -231,12 +231,13 @@ def _response(
     if reply.stop in ("length", "content_filter"):
         status = "incomplete"
         incomplete = {"reason": "max_output_tokens" if reply.stop == "length" else "content_filter"}
+    # `Reply.input_tokens` is the whole prompt, cached tokens included, as OpenAI counts it.
     usage = {
-        "input_tokens": reply.input_tokens + reply.cached_tokens,
-        "input_tokens_details": {"cached_tokens": reply.cached_tokens},
+        "input_tokens": reply.input_tokens,
+        "input_tokens_details": {"cached_tokens": min(reply.cached_tokens, reply.input_tokens)},
         "output_tokens": reply.output_tokens,
         "output_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
-        "total_tokens": reply.input_tokens + reply.cached_tokens + reply.output_tokens,
+        "total_tokens": reply.input_tokens + reply.output_tokens,
     }
     return {
         "id": body["_id"],

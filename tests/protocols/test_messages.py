@@ -241,9 +241,9 @@ def test_encode_generation_settings_without_thinking() -> None:
     assert "seed" not in body
     assert body["tool_choice"] == {"type": "tool", "name": "f"}
     assert body["tools"] == [{"name": "f", "input_schema": {"type": "object", "properties": {}}}]
-    assert body["output_config"] == {
-        "format": {"type": "json_schema", "schema": {"type": "object"}}
-    }
+    # Anthropic has no "any JSON object" format: it is asked for in the system prompt.
+    assert "output_config" not in body
+    assert "JSON object" in body["system"][-1]["text"]
     assert body["metadata"] == {"user_id": "u1"} and body["stream"] is True
 
 

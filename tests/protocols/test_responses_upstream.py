@@ -72,7 +72,7 @@ async def test_encoded_history_is_accepted_and_answer_decodes(
     assert isinstance(thinking, ir.ThinkingBlock) and thinking.item_id is not None
     signature = f"{thinking.item_id}|enc-2"
     assert thinking == ir.ThinkingBlock("r", signature, "openai", item_id=thinking.item_id)
-    assert response.usage.input_tokens == 11 and response.usage.cache_read_tokens == 4
+    assert response.usage.input_tokens == 7 and response.usage.cache_read_tokens == 4
 
 
 async def test_streamed_tool_calls_decode(upstream: tuple[str, MockState]) -> None:

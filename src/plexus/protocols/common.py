@@ -55,6 +55,20 @@ def data_url(media_type: str, data: str) -> str:
     return f"data:{media_type};base64,{data}"
 
 
+_GEMINI_FILE = re.compile(r"^(gs://|https://generativelanguage\.googleapis\.com/[^?#]*/files/)")
+
+
+def portable_url(url: str) -> str:
+    """Return a media URL another provider can fetch; refuse Gemini Files API and `gs://` URIs,
+    which only Google can read (protocols.md 6.4)."""
+    if _GEMINI_FILE.match(url):
+        raise BadRequest(
+            f"{url} is a Gemini file URI that only a provider of type gemini can read: "
+            "send the data inline instead"
+        )
+    return url
+
+
 def parse_arguments(arguments: str) -> dict[str, Any]:
     """Parse tool-call arguments to an object; empty means {}, a non-object is wrapped, garbage
     that a truncated model output leaves becomes {} (protocols.md 6.7)."""

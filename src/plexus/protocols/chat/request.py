@@ -24,6 +24,12 @@ def decode_request(body: bytes) -> ir.Request:
         raise BadRequest(str(error)) from error
     if request.n is not None and request.n > 1:
         raise BadRequest("n > 1 is not supported", param="n")
+    if request.logprobs:
+        # The internal model carries no token probabilities: refuse rather than answer without.
+        raise BadRequest(
+            "logprobs are only available from a provider of type chat without translation",
+            param="logprobs",
+        )
     system, messages = _decode_messages(request.messages)
     tools, tool_choice = _decode_tools(request)
     stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])

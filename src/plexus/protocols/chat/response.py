@@ -16,6 +16,7 @@ from plexus.protocols.chat.reasoning import (
     reasoning_text,
 )
 from plexus.protocols.common import mint_id
+from plexus.protocols.tool_names import restore_response
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:
@@ -157,6 +158,7 @@ def chat_id(upstream_id: str) -> str:
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode the IR answer as the client's `chat.completion` body."""
+    response = restore_response(response, request)
     content = response.content
     text = "".join(block.text for block in content if isinstance(block, ir.TextBlock))
     refusal = "".join(block.text for block in content if isinstance(block, ir.RefusalBlock))

@@ -236,6 +236,7 @@ class Request(msgspec.Struct):
     temperature: float | None = None
     top_p: float | None = None
     n: int | None = None
+    logprobs: bool | None = None
     stop: str | list[str] | None = None
     seed: int | None = None
     frequency_penalty: float | None = None

@@ -9,6 +9,7 @@ from plexus.errors import UpstreamError
 from plexus.protocols import common
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import CallLedger, decode_parts, encode_parts
+from plexus.protocols.tool_names import restore_response
 
 _FILTERED = frozenset(
     {
@@ -141,6 +142,7 @@ def decode_response(body: bytes) -> ir.Response:
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR answer as a GenerateContentResponse for a Gemini client."""
+    response = restore_response(response, request)
     parts = encode_parts(response.content, for_client=True) or [wire.Part(text="")]
     candidate = wire.Candidate(
         content=wire.Content(role="model", parts=parts),

@@ -12,7 +12,9 @@ from plexus.errors import BadRequest
 from plexus.protocols import common
 from plexus.protocols.messages import wire
 from plexus.protocols.messages.models import ModelTraits, traits_for
+from plexus.protocols.messages.schema import JSON_OBJECT_INSTRUCTION, closed_objects
 from plexus.protocols.messages.turns import cache_control, encode_messages
+from plexus.protocols.tool_names import with_safe_tool_names
 
 DEFAULT_MAX_TOKENS = 8192
 _MIN_BUDGET = 1024
@@ -251,14 +253,17 @@ def _decode_format(output_config: wire.OutputConfig | None) -> ir.ResponseFormat
 
 def encode_request(request: ir.Request) -> dict[str, Any]:
     """Encode an IR request as a Messages body for an Anthropic upstream."""
+    request = with_safe_tool_names(request)
     system, messages = encode_messages(request)
     if not messages:
         raise BadRequest("messages: at least one user message is required")
     body: dict[str, Any] = {"model": request.model, "messages": messages}
+    if _wants_any_json_object(request.response_format):
+        system.append({"type": "text", "text": JSON_OBJECT_INSTRUCTION})
     if system:
         body["system"] = system
-    max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
     traits = traits_for(request.model)
+    max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
     output_config: dict[str, Any] = {}
     manual_thinking = False
     if traits.adaptive:
@@ -269,16 +274,24 @@ def encode_request(request: ir.Request) -> dict[str, Any]:
             budget = thinking["budget_tokens"]
             if budget >= max_tokens:
                 max_tokens = budget + max(_MIN_BUDGET, max_tokens)
+            if traits.max_output is not None and max_tokens > traits.max_output:
+                # At the model's ceiling the budget gives way to room for the answer (6.10).
+                budget = min(budget, traits.max_output - _MIN_BUDGET)
+                thinking["budget_tokens"] = max(_MIN_BUDGET, budget)
             body["thinking"] = thinking
             manual_thinking = True
+    if traits.max_output is not None:
+        max_tokens = min(max_tokens, traits.max_output)  # more is refused (6.11)
     body["max_tokens"] = max_tokens
     if traits.sampling_locked:
         if request.temperature == 1.0:
             body["temperature"] = 1.0
     else:
         _encode_sampling(body, request, thinking_on=manual_thinking)
-    if request.stop:
-        body["stop_sequences"] = list(request.stop)
+    # Anthropic refuses empty and whitespace-only stop sequences ("\n" from completion clients).
+    stops = [stop for stop in request.stop if stop.strip()]
+    if stops:
+        body["stop_sequences"] = stops
     if request.tools:
         body["tools"] = [_encode_tool(tool) for tool in request.tools]
     choice = _encode_tool_choice(request, thinking_on=manual_thinking)
@@ -369,7 +382,8 @@ def _encode_tool(tool: ir.Tool) -> dict[str, Any]:
         encoded = {"name": tool.name}
         if tool.description:
             encoded["description"] = tool.description
-        encoded["input_schema"] = tool.parameters or {"type": "object", "properties": {}}
+        schema = tool.parameters or {"type": "object", "properties": {}}
+        encoded["input_schema"] = closed_objects(schema) if tool.strict else schema
         if tool.strict is not None:
             encoded["strict"] = tool.strict
     control = cache_control(tool.cache)
@@ -400,14 +414,19 @@ def _encode_tool_choice(request: ir.Request, *, thinking_on: bool) -> dict[str, 
     return encoded
 
 
+def _wants_any_json_object(response_format: ir.ResponseFormat | None) -> bool:
+    if response_format is None:
+        return False
+    return response_format.type == "json_object" or (
+        response_format.type == "json_schema" and not response_format.schema
+    )
+
+
 def _encode_format(response_format: ir.ResponseFormat | None) -> dict[str, Any] | None:
     if response_format is None:
         return None
     match response_format.type:
-        case "json_schema":
-            schema = response_format.schema or {"type": "object"}
-            return {"type": "json_schema", "schema": schema}
-        case "json_object":
-            return {"type": "json_schema", "schema": {"type": "object"}}
-        case _:
+        case "json_schema" if response_format.schema:
+            return {"type": "json_schema", "schema": closed_objects(response_format.schema)}
+        case _:  # text, or any JSON object, which Anthropic has no format for (see schema.py)
             return None

@@ -11,6 +11,7 @@ from plexus import ir
 from plexus.errors import UpstreamError
 from plexus.protocols import common
 from plexus.protocols.messages import wire
+from plexus.protocols.tool_names import restore_response
 
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ID_CHARACTERS = re.compile(r"[^a-zA-Z0-9_-]")
@@ -199,6 +200,7 @@ def encode_block(block: ir.Block) -> dict[str, Any] | None:
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR response as a Messages response body for the client."""
+    response = restore_response(response, request)
     content = [block for block in map(encode_block, response.content) if block is not None]
     stop_reason = response.stop_reason
     if stop_reason == "end" and any(block["type"] == "tool_use" for block in content):

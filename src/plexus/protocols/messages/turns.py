@@ -157,7 +157,7 @@ def _source(url: str | None, data: str | None, media_type: str | None) -> Json |
     if url:
         parsed = common.parse_data_url(url)
         if parsed is None:
-            return {"type": "url", "url": url}
+            return {"type": "url", "url": common.portable_url(url)}
         media_type, data = parsed
     if not data:
         return None

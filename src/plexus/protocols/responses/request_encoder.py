@@ -7,12 +7,14 @@ from typing import Any
 from plexus import ir
 from plexus.protocols import common
 from plexus.protocols.responses.tokens import unpack_token
+from plexus.protocols.tool_names import with_safe_tool_names
 
 _OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 
 def encode_request(request: ir.Request) -> dict[str, Any]:
     """Encode the IR as a Responses upstream body."""
+    request = with_safe_tool_names(request)
     freeform = {tool.name for tool in request.tools if tool.freeform}
     body: dict[str, Any] = {"model": request.model}
     if request.system:
@@ -128,7 +130,8 @@ def _encode_input_part(block: ir.Block) -> dict[str, Any] | None:
         case ir.TextBlock(text=text) if text:
             return {"type": "input_text", "text": text}
         case ir.ImageBlock(url=str() as url):
-            return {"type": "input_image", "image_url": url, "detail": block.detail or "auto"}
+            image_url = common.portable_url(url)
+            return {"type": "input_image", "image_url": image_url, "detail": block.detail or "auto"}
         case ir.ImageBlock(data=str() as data):
             url = common.data_url(block.media_type or "image/png", data)
             return {"type": "input_image", "image_url": url, "detail": block.detail or "auto"}
@@ -146,7 +149,7 @@ def _encode_input_part(block: ir.Block) -> dict[str, Any] | None:
             part["filename"] = block.filename or "document.pdf"
             return part
         case ir.DocumentBlock(url=str() as url):
-            return {"type": "input_file", "file_url": url}
+            return {"type": "input_file", "file_url": common.portable_url(url)}
         case ir.RefusalBlock(text=text):
             return {"type": "input_text", "text": text}
         case _:

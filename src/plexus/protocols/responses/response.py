@@ -17,6 +17,7 @@ from plexus.protocols.responses.request import (
     thinking_from_reasoning,
 )
 from plexus.protocols.responses.tokens import unpack_token
+from plexus.protocols.tool_names import restore_response
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:
@@ -284,6 +285,7 @@ def finish_envelope(
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR response as the client's Response object."""
+    response = restore_response(response, request)
     body = envelope(
         request, _response_id(response.id), response.model, response.created or int(time.time())
     )
