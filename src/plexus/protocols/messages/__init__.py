@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from plexus.protocols.messages.request import decode_request, encode_request
+from plexus.protocols.messages.request import decode_request
+from plexus.protocols.messages.request_encode import encode_request
 from plexus.protocols.messages.response import (
     decode_response,
     encode_error,
