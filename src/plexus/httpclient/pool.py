@@ -1,52 +1,22 @@
-"""A lean pooled HTTP/1.1 client for upstream calls: asyncio protocols and the llhttp parser.
-
-Why not aiohttp's client: on the gateway's hot path its per-request and per-read machinery cost
-more than all the translation work (bench/RESULTS.md). This client does only what an upstream call
-needs: keep-alive pools per origin, TLS, one write per request, a parsed head, the body as it
-arrives with back-pressure, and a dropped connection whenever a response is abandoned, so
-the upstream sees the client go away. Redirects, cookies and proxies are not its business.
-"""
+"""Keep-alive connections per origin, the request line and head, and the answer's reader."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-import zlib
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
 from urllib.parse import quote, urlsplit
 
-import httptools
+from plexus.httpclient.connection import Connection
+from plexus.httpclient.errors import ConnectError, ConnectionBroken, ConnectTimeout
 
-_HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 # Identity: a compressed stream would be held back by the compressor, and no header at all
 # lets a server pick any coding. gzip and deflate are still undone should one be sent anyway.
 _DEFAULT_HEADERS = (("accept-encoding", "identity"), ("user-agent", "plexus"))
-
-
-class TransportError(Exception):
-    """The request could not be carried out at the transport level."""
-
-
-class ConnectError(TransportError):
-    """No connection could be opened (refused, unresolvable, TLS handshake failed)."""
-
-
-class ConnectTimeout(TransportError):
-    """Opening the connection took longer than allowed."""
-
-
-class ConnectionBroken(TransportError):
-    """The connection closed or sent something that is not HTTP before the answer was whole."""
-
-
-class ReadTimeout(TransportError):
-    """The answer (its head, or all of it when read whole) did not come in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,181 +68,6 @@ def _request_head(method: str, target: _Target, headers: Mapping[str, str], size
         return "".join(lines).encode("latin-1")
     except UnicodeEncodeError as error:
         raise ConnectError(f"a header holds a character outside Latin-1: {error}") from error
-
-
-class Connection(asyncio.Protocol):
-    """One upstream socket; serves one exchange at a time."""
-
-    def __init__(self, origin: tuple[str, str, int], open_set: set[Connection]) -> None:
-        self.origin = origin
-        self._open_set = open_set
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.idle_since = 0.0
-        self.idle = False  # in the pool, between exchanges
-        self._expiry: asyncio.TimerHandle | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.status = 0
-        self.headers: dict[str, str] = {}
-        self.head_done = False
-        self.keep_alive = False
-        self.done = False
-        self.error: TransportError | None = None
-        self.got_bytes = False
-        self.last_data = 0.0
-        self._body: deque[bytes] = deque()
-        self._buffered = 0
-        self._paused = False
-        self._inflate: zlib._Decompress | None = None
-        self._waiter: asyncio.Future[None] | None = None
-
-    # -- the exchange, from the caller's side
-
-    def send(self, data: bytes) -> None:
-        self.idle = False
-        self._reset()
-        if self.transport is not None:
-            self.transport.write(data)
-
-    async def wait(self) -> None:
-        """Wait until something changes: data, the end, an error, or `wake()`."""
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-
-    def expire_after(self, seconds: float) -> None:
-        """Fail the exchange with ReadTimeout unless it completes within `seconds` (one timer,
-        not a cancel scope: cheaper, and nothing to undo when it does not fire)."""
-        self.stop_expiry()
-        self._expiry = asyncio.get_running_loop().call_later(seconds, self._expire, seconds)
-
-    def stop_expiry(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            self._expiry = None
-
-    def _expire(self, seconds: float) -> None:
-        self._expiry = None
-        if not self.done:
-            self._fail(ReadTimeout(f"no answer within {seconds:g} s"))
-
-    def wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def take(self) -> bytes:
-        """The body bytes that arrived since the last call (b"" when none did)."""
-        if not self._body:
-            return b""
-        body = self._body
-        data = body[0] if len(body) == 1 else b"".join(body)
-        body.clear()
-        self._buffered = 0
-        if self._paused and self.transport is not None:
-            self._paused = False
-            self.transport.resume_reading()
-        return data
-
-    @property
-    def reusable(self) -> bool:
-        return self.done and self.keep_alive and not self.closed
-
-    def close(self) -> None:
-        self.closed = True
-        self.stop_expiry()
-        if self.transport is not None:
-            self.transport.close()
-
-    # -- asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self._open_set.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        if self.idle:  # bytes nobody asked for: the next exchange could not be trusted
-            self.close()
-            return
-        self.got_bytes = True
-        self.last_data = asyncio.get_running_loop().time()
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError as error:
-            self._fail(ConnectionBroken(f"invalid HTTP from upstream: {error}"))
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._open_set.discard(self)
-        if self.done:
-            return
-        if self.head_done and not self._framed():
-            self._complete()  # the body was delimited by the close itself
-        else:
-            reason = f": {exc}" if exc else ""
-            self._fail(ConnectionBroken(f"upstream closed the connection{reason}"))
-
-    # -- httptools callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        previous = self.headers.get(key)
-        self.headers[key] = text if previous is None else f"{previous}, {text}"
-
-    def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
-        if 100 <= status < 200:  # an interim answer: the real one follows
-            self.headers = {}
-            return
-        self.status = status
-        self.head_done = True
-        self.keep_alive = self._parser.should_keep_alive()  # only known while the head is fresh
-        encoding = self.headers.get("content-encoding", "").strip().lower()
-        if encoding in ("gzip", "deflate"):
-            self._inflate = zlib.decompressobj(31 if encoding == "gzip" else zlib.MAX_WBITS)
-        self.wake()
-
-    def on_body(self, body: bytes) -> None:
-        if self._inflate is not None:
-            body = self._inflate.decompress(body)
-        self._body.append(body)
-        self._buffered += len(body)
-        if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
-        self.wake()
-
-    def on_message_complete(self) -> None:
-        if self.head_done:
-            self._complete()
-
-    # --
-
-    def _framed(self) -> bool:
-        return "content-length" in self.headers or "chunked" in self.headers.get(
-            "transfer-encoding", ""
-        )
-
-    def _complete(self) -> None:
-        if self._inflate is not None:
-            tail = self._inflate.flush()
-            if tail:
-                self._body.append(tail)
-        self.done = True
-        self.stop_expiry()
-        self.wake()
-
-    def _fail(self, error: TransportError) -> None:
-        if self.error is None:
-            self.error = error
-        self.wake()
 
 
 class Response:

@@ -1,0 +1,29 @@
+"""A lean pooled HTTP/1.1 client for upstream calls: asyncio protocols and the llhttp parser.
+
+Why not aiohttp's client: on the gateway's hot path its per-request and per-read machinery cost
+more than all the translation work (bench/RESULTS.md). This client does only what an upstream call
+needs: keep-alive pools per origin, TLS, one write per request, a parsed head, the body as it
+arrives with back-pressure, and a dropped connection whenever a response is abandoned, so
+the upstream sees the client go away. Redirects, cookies and proxies are not its business.
+"""
+
+from plexus.httpclient.connection import Connection
+from plexus.httpclient.errors import (
+    ConnectError,
+    ConnectionBroken,
+    ConnectTimeout,
+    ReadTimeout,
+    TransportError,
+)
+from plexus.httpclient.pool import Pool, Response
+
+__all__ = [
+    "ConnectError",
+    "ConnectTimeout",
+    "Connection",
+    "ConnectionBroken",
+    "Pool",
+    "ReadTimeout",
+    "Response",
+    "TransportError",
+]
