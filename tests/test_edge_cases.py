@@ -1178,3 +1178,29 @@ async def test_gemini_file_uri_to_other_providers_is_a_clear_400(
     assert caught.value.code == 400
     assert "Gemini file URI" in message or "document URLs are not supported" in message
     assert not upstreams.states[provider].received
+
+
+@pytest.mark.parametrize("provider", OTHERS["responses"])
+@pytest.mark.parametrize("ask", ["top_logprobs", "include"])
+async def test_responses_logprobs_are_refused_not_dropped(
+    upstreams: Upstreams, url: str, provider: str, ask: str
+) -> None:
+    """Responses clients ask with top_logprobs or include; another provider type has none."""
+    params: dict[str, Any] = (
+        {"top_logprobs": 2}
+        if ask == "top_logprobs"
+        else {"include": ["message.output_text.logprobs"]}
+    )
+    with pytest.raises(openai.BadRequestError) as caught:
+        await chat_client(url).responses.create(model=f"{provider}-model", input="Hi", **params)
+    assert "logprobs" in str(caught.value)
+    assert not upstreams.states[provider].received
+
+
+async def test_responses_include_of_reasoning_is_not_refused(
+    upstreams: Upstreams, url: str
+) -> None:
+    response = await chat_client(url).responses.create(
+        model="messages-model", input="Hi", include=["reasoning.encrypted_content"]
+    )
+    assert response.output_text

@@ -77,6 +77,12 @@ def decode_request(body: bytes) -> ir.Request:
             "send the whole conversation in `input` (with store: false) instead",
             param="previous_response_id" if raw.previous_response_id else "conversation",
         )
+    if raw.top_logprobs or "message.output_text.logprobs" in (raw.include or ()):
+        # The internal model carries no token probabilities: refuse rather than answer without.
+        raise BadRequest(
+            "logprobs are only available from a provider of type responses without translation",
+            param="top_logprobs" if raw.top_logprobs else "include",
+        )
     system = [ir.TextBlock(raw.instructions)] if raw.instructions else []
     items: list[InputItem] = []
     if isinstance(raw.input, str):

@@ -128,6 +128,8 @@ class RequestBody(msgspec.Struct):
     safety_identifier: str | None = None
     previous_response_id: str | None = None
     conversation: Any = None
+    top_logprobs: int | None = None
+    include: list[str] | None = None
 
 
 # --- response --------------------------------------------------------------------------------
