@@ -15,6 +15,7 @@ import openai
 import pytest
 from anthropic.types import Message
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types as gtypes
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
@@ -1204,3 +1205,16 @@ async def test_responses_include_of_reasoning_is_not_refused(
         model="messages-model", input="Hi", include=["reasoning.encrypted_content"]
     )
     assert response.output_text
+
+
+@pytest.mark.parametrize("provider", OTHERS["gemini"])
+async def test_gemini_logprobs_are_refused_not_dropped(
+    upstreams: Upstreams, url: str, provider: str
+) -> None:
+    config = gtypes.GenerateContentConfig(response_logprobs=True, logprobs=2)
+    with pytest.raises(genai_errors.ClientError) as caught:
+        await gm_client(url).aio.models.generate_content(
+            model=f"{provider}-model", contents="Hi", config=config
+        )
+    assert caught.value.code == 400 and "logprobs" in str(caught.value)
+    assert not upstreams.states[provider].received

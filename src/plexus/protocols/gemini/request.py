@@ -159,6 +159,12 @@ def _decode_generation(request: ir.Request, config: wire.GenerationConfig) -> No
         raise BadRequest(
             "candidateCount > 1 is not supported", param="generationConfig.candidateCount"
         )
+    if config.responseLogprobs:
+        # The internal model carries no token probabilities: refuse rather than answer without.
+        raise BadRequest(
+            "logprobs are only available from a provider of type gemini without translation",
+            param="generationConfig.responseLogprobs",
+        )
     request.max_tokens = config.maxOutputTokens
     request.temperature = config.temperature
     request.top_p = config.topP

@@ -123,6 +123,7 @@ class GenerationConfig(_Wire):
     responseSchema: dict[str, Any] | None = None
     responseJsonSchema: dict[str, Any] | None = None
     thinkingConfig: ThinkingConfig | None = None
+    responseLogprobs: bool | None = None
 
 
 class GenerateContentRequest(_Wire):
