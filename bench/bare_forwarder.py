@@ -60,6 +60,20 @@ def session() -> aiohttp.ClientSession:
     return _session
 
 
+async def read_request(receive: Receive) -> tuple[dict[str, Any], str]:
+    """The client's body decoded, its model mapped to the mock's; and the alias it asked for."""
+    chunks = []
+    more = True
+    while more:
+        msg = await receive()
+        chunks.append(msg.get("body", b""))
+        more = msg.get("more_body", False)
+    req: dict[str, Any] = DEC.decode(b"".join(chunks))
+    alias = req.get("model", "")
+    req["model"] = map_model(alias)
+    return req, alias
+
+
 async def _simple(send: Send, status: int, body: bytes) -> None:
     await send(
         {
@@ -113,15 +127,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if url is None:
         await _simple(send, 404, b'{"error":"not found"}')
         return
-    chunks = []
-    more = True
-    while more:
-        msg = await receive()
-        chunks.append(msg.get("body", b""))
-        more = msg.get("more_body", False)
-    req = DEC.decode(b"".join(chunks))
-    alias = req.get("model", "")
-    req["model"] = map_model(alias)
+    req, alias = await read_request(receive)
     stream = req.get("stream") is True
     async with session().post(url, data=ENC.encode(req), headers=UP_HEADERS) as resp:
         if not stream or resp.status != 200:

@@ -25,15 +25,7 @@ async def app(scope: bare.Scope, receive: bare.Receive, send: bare.Send) -> None
     if url is None or scope["method"] != "POST":
         await bare.app(scope, receive, send)
         return
-    chunks = []
-    more = True
-    while more:
-        msg = await receive()
-        chunks.append(msg.get("body", b""))
-        more = msg.get("more_body", False)
-    req = bare.DEC.decode(b"".join(chunks))
-    alias = req.get("model", "")
-    req["model"] = bare.map_model(alias)
+    req, alias = await bare.read_request(receive)
     request = client().post(url).headers(bare.UP_HEADERS).body_bytes(bare.ENC.encode(req))
     if req.get("stream") is not True:
         response = await request.build().send()

@@ -31,14 +31,16 @@ def event_alias(t: str, e: int) -> tuple[str, str]:
 # Bare forwarder
 
 
-def bare_cmd(port: int, workers: int) -> list[str]:
+def bare_cmd(
+    port: int, workers: int, module: str = "bare_forwarder", python: str = PY
+) -> list[str]:
     return [
-        PY,
+        python,
         "-m",
         "uvicorn",
         "--app-dir",
         str(BENCH),
-        "bare_forwarder:app",
+        f"{module}:app",
         "--host",
         "127.0.0.1",
         "--port",

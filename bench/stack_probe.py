@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from contenders import bare_cmd
 from processes import BENCH, Proc, free_port, spawn, start_mock, stop_mock, wait_healthy
 from scenarios import request_spec, select_scenarios
 
@@ -75,23 +76,7 @@ def ensure_venv() -> None:
 
 def command(server: str, module: str, port: int) -> list[str]:
     if server == "uvicorn":
-        return [
-            PY,
-            "-m",
-            "uvicorn",
-            "--app-dir",
-            str(BENCH),
-            f"{module}:app",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        return bare_cmd(port, 1, module, PY)
     return [
         str(VENV / "bin" / "granian"),
         "--interface",
