@@ -42,7 +42,11 @@ def with_safe_tool_names(request: ir.Request) -> ir.Request:
         names.add(request.tool_choice.name)
     for message in request.messages:
         for block in message.content:
-            if isinstance(block, ir.ToolCallBlock | ir.ToolResultBlock) and block.name:
+            # `type() is`: long histories are mostly other blocks, and a Struct isinstance that
+            # misses is costly.
+            if (
+                type(block) is ir.ToolCallBlock or type(block) is ir.ToolResultBlock
+            ) and block.name:
                 names.add(block.name)
     renamed = {name: safe_tool_name(name) for name in names if not _SAFE.match(name)}
     if not renamed:
