@@ -144,3 +144,47 @@ async def gateway(upstreams: Upstreams) -> AsyncIterator[str]:
     """A gateway in front of all mock upstreams, with the default test config."""
     async with run_gateway(upstreams.config()) as url:
         yield url
+
+
+class Answer:
+    """What the gateway sent back through ASGI."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.bodies: list[bytes] = []  # one per non-empty `send`, as the client received them
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.bodies)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body" and message.get("body"):
+            self.bodies.append(message["body"])
+
+
+async def asgi_post(
+    gateway: Gateway, path: str, body: bytes, extra: dict[str, str] | None = None
+) -> Answer:
+    """POST `body` to the gateway's ASGI callable directly, as a server would; the client
+    never goes away."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:  # as an ASGI server does: block until the client goes away (it never does)
+            await asyncio.Event().wait()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"",
+        "headers": [(k.encode(), v.encode()) for k, v in (extra or {}).items()],
+    }
+    answer = Answer()
+    await gateway(scope, receive, answer.send)  # type: ignore[arg-type]
+    return answer

@@ -3,7 +3,6 @@ upstream read (a fast upstream can deliver a whole answer in one read)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -11,7 +10,7 @@ from aiohttp import web
 
 from plexus.app import Gateway
 from plexus.config import parse_config
-from tests.conftest import serve_app
+from tests.conftest import asgi_post, serve_app
 
 
 def _anthropic_stream() -> bytes:
@@ -86,30 +85,10 @@ async def test_first_frames_go_out_before_the_rest_of_the_first_read() -> None:
         )
         gateway = Gateway(config)
         await gateway.upstream.start()
-        bodies: list[bytes] = []
-        received = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal received
-            if received:  # as a server does: the client never goes away here
-                await asyncio.Event().wait()
-            received = True
-            body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-            return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.body" and message.get("body"):
-                bodies.append(message["body"])
-
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/v1/chat/completions",
-            "query_string": b"",
-            "headers": [],
-        }
-        await gateway(scope, receive, send)  # type: ignore[arg-type]
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        answer = await asgi_post(gateway, "/v1/chat/completions", json.dumps(body).encode())
         await gateway.upstream.close()
+    bodies = answer.bodies
     assert b"one" not in bodies[0]  # the role chunk went out alone
     text = b"".join(bodies).decode()
     assert "one " in text and "three" in text and text.rstrip().endswith("data: [DONE]")

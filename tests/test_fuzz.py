@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plexus.app import Gateway
-from tests.conftest import API_TYPES, Upstreams, mock_app
+from tests.conftest import API_TYPES, Answer, Upstreams, asgi_post, mock_app
 
 T = TypeVar("T")
 
@@ -118,42 +118,6 @@ def mutate(body: bytes, rng: random.Random) -> bytes:
             return body.replace(b'"', b"", 1) if b'"' in body else body[::-1]
 
 
-class Answer:
-    """What the gateway sent back through ASGI."""
-
-    def __init__(self) -> None:
-        self.status = 0
-        self.body = b""
-
-    async def send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        elif message["type"] == "http.response.body":
-            self.body += message.get("body", b"")
-
-
-async def call(gateway: Gateway, path: str, body: bytes, extra: dict[str, str]) -> Answer:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:  # as an ASGI server does: block until the client goes away (it never does)
-            await asyncio.Event().wait()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": path,
-        "query_string": b"",
-        "headers": [(k.encode(), v.encode()) for k, v in extra.items()],
-    }
-    answer = Answer()
-    await gateway(scope, receive, answer.send)  # type: ignore[arg-type]
-    return answer
-
-
 def assert_error_format(api: str, answer: Answer) -> None:
     assert 200 <= answer.status < 500, (answer.status, answer.body)
     if answer.status < 400:
@@ -227,10 +191,10 @@ def test_random_input_never_breaks_the_gateway(
     @given(body=bodies, extra=headers, rng=st.randoms(use_true_random=False))
     def check(body: bytes, extra: dict[str, str], rng: random.Random) -> None:
         for variant in [body, *(mutate(body, rng) for _ in range(MUTANTS))]:
-            assert_error_format(api, runner.run(call(gateway, path, variant, extra)))
+            assert_error_format(api, runner.run(asgi_post(gateway, path, variant, extra)))
 
     check()
     sane = (
         b'{"model": "chat-model", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}'
     )
-    assert runner.run(call(gateway, ENDPOINTS["chat"], sane, {})).status == 200
+    assert runner.run(asgi_post(gateway, ENDPOINTS["chat"], sane, {})).status == 200
