@@ -121,6 +121,18 @@ async def test_bodies_however_framed(raw: bytes) -> None:
         await pool.close()
 
 
+async def two_posts_need_two_connections(handler: Handler, pause: float) -> None:
+    """Two posts `pause` s apart each get their own answer, the second on a new connection."""
+    server = Server(handler)
+    pool = httpclient.Pool()
+    async with server.running() as url:
+        assert await post(pool, url, b"1") == (200, b"1")
+        await asyncio.sleep(pause)
+        assert await post(pool, url, b"2") == (200, b"2")
+        assert server.connections == 2
+        await pool.close()
+
+
 async def test_a_connection_the_server_closed_meanwhile_is_replaced() -> None:
     async def one_answer_then_close(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -130,14 +142,7 @@ async def test_a_connection_the_server_closed_meanwhile_is_replaced() -> None:
         writer.write(answer(request[1]))  # says keep-alive, then closes anyway
         await writer.drain()
 
-    server = Server(one_answer_then_close)
-    pool = httpclient.Pool()
-    async with server.running() as url:
-        assert await post(pool, url, b"1") == (200, b"1")
-        await asyncio.sleep(0.05)
-        assert await post(pool, url, b"2") == (200, b"2")
-        assert server.connections == 2
-        await pool.close()
+    await two_posts_need_two_connections(one_answer_then_close, pause=0.05)
 
 
 async def test_a_connection_that_broke_mid_answer_is_an_error_not_a_retry() -> None:
@@ -298,14 +303,7 @@ async def test_a_pooled_connection_that_receives_unasked_bytes_is_dropped() -> N
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale")
             await writer.drain()
 
-    server = Server(answer_then_chatter)
-    pool = httpclient.Pool()
-    async with server.running() as url:
-        assert await post(pool, url, b"1") == (200, b"1")
-        await asyncio.sleep(0.2)
-        assert await post(pool, url, b"2") == (200, b"2")  # not "stale"
-        assert server.connections == 2
-        await pool.close()
+    await two_posts_need_two_connections(answer_then_chatter, pause=0.2)  # never "stale"
 
 
 async def test_urls_with_spaces_and_non_ascii_are_escaped_and_odd_headers_refused() -> None:
