@@ -8,6 +8,7 @@ import pytest
 
 from plexus.cli import main
 from plexus.config import ConfigError, load_config, parse_config
+from plexus.providers import ADAPTERS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,7 @@ def test_preset_fills_type_and_url() -> None:
 def test_shipped_config_loads_without_any_key(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    config = load_config(REPO / "config" / "plexus.yaml")
+    config = load_config(REPO / "config" / "plexus.yaml", ADAPTERS)
     assert {"openai", "anthropic", "gemini", "deepseek", "groq", "cerebras"} <= set(
         config.providers
     )
@@ -112,6 +113,7 @@ def test_check_command_fails_on_bad_config(
 def test_unknown_adapter_is_reported() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(
-            {"providers": {"p": {"type": "chat", "api_base_url": "http://x", "adapter": "nope"}}}
+            {"providers": {"p": {"type": "chat", "api_base_url": "http://x", "adapter": "nope"}}},
+            ADAPTERS,
         )
     assert caught.value.problems[0].startswith("providers.p.adapter: unknown adapter 'nope'")

@@ -24,7 +24,7 @@ from plexus.protocols import codec_for
 from plexus.proxy import Call, Proxy
 from plexus.reload import ConfigWatcher
 from plexus.routing import Router
-from plexus.upstream import Upstream
+from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
 

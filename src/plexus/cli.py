@@ -9,6 +9,7 @@ import signal
 import sys
 
 from plexus.config import Config, ConfigError, config_path, load_config
+from plexus.providers import ADAPTERS
 
 _GC_THRESHOLD = 20_000
 
@@ -19,7 +20,7 @@ def create_app() -> object:
     from plexus.log import configure_logging
 
     path = config_path(None)
-    config = load_config(path)
+    config = load_config(path, ADAPTERS)
     configure_logging(config.server.log_format)
     gateway = Gateway(config, path)
     # Everything alive now lives as long as the worker: keep it out of every collection, and
@@ -32,7 +33,7 @@ def create_app() -> object:
 
 def _load_or_exit(path: str) -> Config:
     try:
-        return load_config(path)
+        return load_config(path, ADAPTERS)
     except ConfigError as error:
         print(f"plexus: {path}: invalid config", file=sys.stderr)
         for problem in error.problems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,8 +12,7 @@ import msgspec
 import yaml
 
 from plexus.ir import ApiType
-from plexus.providers.presets import PRESETS
-from plexus.providers.vertex import vertex_base_url
+from plexus.presets import PRESETS, vertex_base_url
 
 API_TYPES: tuple[ApiType, ...] = ("chat", "messages", "responses", "gemini")
 DEFAULT_CONFIG_PATH = "config/plexus.yaml"
@@ -146,8 +146,9 @@ def _interpolate(value: Any, path: str, unset: dict[str, str]) -> Any:
     return _VAR.sub(replace, value)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, interpolate and validate a config file; raise ConfigError listing every problem."""
+def load_config(path: str | Path, adapters: Collection[str] | None = None) -> Config:
+    """Read, interpolate and validate a config file; raise ConfigError listing every problem.
+    `adapters` are the adapter names a provider may name (None: not checked here)."""
     try:
         text = Path(path).read_text()
     except OSError as error:
@@ -156,11 +157,11 @@ def load_config(path: str | Path) -> Config:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError([f"{path}: not valid YAML: {error}"]) from error
-    return parse_config(raw if raw is not None else {})
+    return parse_config(raw if raw is not None else {}, adapters)
 
 
-def parse_config(raw: Any) -> Config:
-    """Validate an already-parsed YAML document."""
+def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
+    """Validate an already-parsed YAML document (`adapters` as for `load_config`)."""
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): expected a mapping"])
     unset: dict[str, str] = {}
@@ -179,6 +180,8 @@ def parse_config(raw: Any) -> Config:
     if not problems:
         config = Config(**{k: v for k, v in sections.items() if v is not None})
         _check_references(config, problems)
+        if adapters is not None:
+            _check_adapters(config, adapters, problems)
     if problems or config is None:
         raise ConfigError(problems)
     return config
@@ -286,18 +289,20 @@ def _check_references(config: Config, problems: list[str]) -> None:
                 )
             if target.weight <= 0:
                 problems.append(f"models.{alias_name}.targets[{index}].weight: must be positive")
-    from plexus.providers import ADAPTERS
-
     for name, provider in config.providers.items():
-        if provider.adapter is not None and provider.adapter not in ADAPTERS:
-            known = ", ".join(sorted(ADAPTERS))
-            problems.append(
-                f"providers.{name}.adapter: unknown adapter {provider.adapter!r} ({known})"
-            )
         if not provider.api_base_url.startswith(("http://", "https://")):
             problems.append(f"providers.{name}.api_base_url: expected an http(s) URL")
     if not 0 < config.server.port < 65536:
         problems.append("server.port: expected 1-65535")
+
+
+def _check_adapters(config: Config, adapters: Collection[str], problems: list[str]) -> None:
+    for name, provider in config.providers.items():
+        if provider.adapter is not None and provider.adapter not in adapters:
+            known = ", ".join(sorted(adapters))
+            problems.append(
+                f"providers.{name}.adapter: unknown adapter {provider.adapter!r} ({known})"
+            )
 
 
 def config_path(explicit: str | None) -> str:

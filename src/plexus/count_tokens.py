@@ -5,11 +5,11 @@ from __future__ import annotations
 import msgspec
 
 from plexus import http, ir
-from plexus.endpoints import upstream_headers
 from plexus.protocols import messages
 from plexus.proxy import Call, decode_object, decode_request, read_head, upstream_error
 from plexus.routing import Router
-from plexus.upstream import Upstream
+from plexus.upstream.addressing import upstream_headers
+from plexus.upstream.client import Upstream
 
 # Rough but stable: ~4 characters per token for prose and code (the tiktoken average for English).
 _CHARS_PER_TOKEN = 4

@@ -7,7 +7,7 @@ import base64
 
 from plexus import ir
 from plexus.errors import BadRequest, GatewayError
-from plexus.upstream import Upstream
+from plexus.upstream.client import Upstream
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 FETCH_TIMEOUT = 20.0

@@ -9,7 +9,6 @@ from typing import Any
 import msgspec
 
 from plexus import http, sse
-from plexus.endpoints import upstream_headers, upstream_url
 from plexus.errors import GatewayError
 from plexus.protocols import codec_for
 from plexus.providers import adapter_for
@@ -21,7 +20,8 @@ from plexus.proxy import (
     upstream_error,
 )
 from plexus.routing import Target
-from plexus.upstream import Upstream
+from plexus.upstream.addressing import upstream_headers, upstream_url
+from plexus.upstream.client import Upstream
 from plexus.usage_probe import TAIL_BYTES, usage_from_body, usage_from_stream_tail
 
 

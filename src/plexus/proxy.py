@@ -22,7 +22,7 @@ from plexus.errors import (
     kind_for_status,
 )
 from plexus.routing import Router, Target
-from plexus.upstream import Upstream
+from plexus.upstream.client import Upstream
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 

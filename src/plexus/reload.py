@@ -11,6 +11,7 @@ from collections.abc import Callable
 import structlog
 
 from plexus.config import Config, ConfigError, load_config
+from plexus.providers import ADAPTERS
 
 _log = structlog.get_logger("plexus")
 POLL_SECONDS = 1.0
@@ -55,7 +56,7 @@ class ConfigWatcher:
     def reload(self) -> bool:
         """Load the file again; apply it if valid, else log its problems and keep the old one."""
         try:
-            config = load_config(self.path)
+            config = load_config(self.path, ADAPTERS)
         except ConfigError as error:
             _log.error("config reload rejected", path=self.path, problems=error.problems)
             return False

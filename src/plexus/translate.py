@@ -9,7 +9,6 @@ from types import ModuleType
 import msgspec
 
 from plexus import http, ir, sse
-from plexus.endpoints import upstream_headers, upstream_url
 from plexus.errors import BadRequest, GatewayError, UpstreamUnreachable
 from plexus.media import inline_remote_images
 from plexus.protocols import codec_for
@@ -17,7 +16,8 @@ from plexus.providers import adapter_for
 from plexus.providers.base import Adapter
 from plexus.proxy import Call, decode_request, ping_bytes, upstream_error
 from plexus.routing import Target
-from plexus.upstream import Upstream
+from plexus.upstream.addressing import upstream_headers, upstream_url
+from plexus.upstream.client import Upstream
 
 
 async def translate(upstream: Upstream, call: Call, target: Target) -> None:

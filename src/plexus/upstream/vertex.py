@@ -23,13 +23,6 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REFRESH_AHEAD = 300.0  # seconds before expiry a background refresh starts
 
 
-def vertex_base_url(location: str) -> str:
-    """Return the API base for a location: regional host, or the global one."""
-    if location == "global":
-        return "https://aiplatform.googleapis.com/v1"
-    return f"https://{location}-aiplatform.googleapis.com/v1"
-
-
 def model_path(vertex: VertexConfig, model: str) -> str:
     """Return the path of a publisher model under the API base, without the method."""
     name = quote(model.removeprefix("models/"), safe="")

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from plexus.errors import ProviderUnavailable
-from plexus.providers import vertex
 from plexus.routing import Target
+from plexus.upstream import vertex
 
 ANTHROPIC_VERSION = "2023-06-01"
 

@@ -1,4 +1,5 @@
-"""Known providers: the base URL, API type and quirk adapter a `preset:` fills in."""
+"""Known providers: the base URL, API type and quirk adapter a `preset:` fills in, and the
+regional base URL a `vertex:` block implies."""
 
 from __future__ import annotations
 
@@ -30,3 +31,10 @@ PRESETS: dict[str, Preset] = {
     "vllm": Preset("chat", "http://127.0.0.1:8000/v1"),
     "llama-cpp": Preset("chat", "http://127.0.0.1:8080/v1"),
 }
+
+
+def vertex_base_url(location: str) -> str:
+    """Return the API base for a location: regional host, or the global one."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com/v1"
+    return f"https://{location}-aiplatform.googleapis.com/v1"

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from plexus.config import ConfigError, parse_config
 from plexus.errors import ProviderUnavailable
-from plexus.providers import vertex
+from plexus.upstream import vertex
 from tests.conftest import run_gateway
 from tests.providers.vendor import openai_client
 

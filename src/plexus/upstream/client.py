@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from plexus import httpclient
 from plexus.config import TimeoutConfig
 from plexus.errors import UpstreamTimeout, UpstreamUnreachable
+from plexus.upstream import httpclient
 
 
 @dataclass(slots=True)

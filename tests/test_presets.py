@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from plexus.config import parse_config
+from plexus.presets import PRESETS
 from plexus.providers import ADAPTERS, adapter_for
 from plexus.providers.base import PLAIN
-from plexus.providers.presets import PRESETS
 
 
 def test_every_preset_adapter_is_registered() -> None:

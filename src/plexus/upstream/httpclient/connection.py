@@ -9,7 +9,7 @@ from typing import cast
 
 import httptools
 
-from plexus.httpclient.errors import ConnectionBroken, ReadTimeout, TransportError
+from plexus.upstream.httpclient.errors import ConnectionBroken, ReadTimeout, TransportError
 
 _HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
 

@@ -7,15 +7,15 @@ arrives with back-pressure, and a dropped connection whenever a response is aban
 the upstream sees the client go away. Redirects, cookies and proxies are not its business.
 """
 
-from plexus.httpclient.connection import Connection
-from plexus.httpclient.errors import (
+from plexus.upstream.httpclient.connection import Connection
+from plexus.upstream.httpclient.errors import (
     ConnectError,
     ConnectionBroken,
     ConnectTimeout,
     ReadTimeout,
     TransportError,
 )
-from plexus.httpclient.pool import Pool, Response
+from plexus.upstream.httpclient.pool import Pool, Response
 
 __all__ = [
     "ConnectError",

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from plexus.httpclient.connection import Connection
-from plexus.httpclient.errors import ConnectError, ConnectionBroken, ConnectTimeout
+from plexus.upstream.httpclient.connection import Connection
+from plexus.upstream.httpclient.errors import ConnectError, ConnectionBroken, ConnectTimeout
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
 _RESERVED = frozenset({"host", "content-length", "transfer-encoding", "connection"})
