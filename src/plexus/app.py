@@ -1,4 +1,4 @@
-"""The ASGI application: routes, gateway keys, body limits, error rendering, lifespan."""
+"""The ASGI application: the route table, gateway keys, body limits, errors, the lifespan."""
 
 from __future__ import annotations
 
@@ -8,39 +8,47 @@ import itertools
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 import msgspec
 import structlog
 
 from plexus import http, ir, log
-from plexus.config import API_TYPES, Config
+from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter, read_request
+from plexus.config import Config
 from plexus.count_tokens import count_tokens
 from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
 from plexus.health import Health
 from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
-from plexus.proxy import Call, Proxy
+from plexus.proxy import Proxy, Slots
 from plexus.reload import ConfigWatcher
+from plexus.routes import Route, RouteKind, RouteTable
 from plexus.routing import Router
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
 
-_GENERATE_ROUTES: dict[str, ir.ApiType] = {
-    "/v1/chat/completions": "chat",
-    "/v1/messages": "messages",
-    "/v1/responses": "responses",
-}
-_GEMINI_PREFIX = "/v1beta/models/"
 
+@dataclass(slots=True)
+class _Exchange:
+    """What one HTTP exchange got as far as, for its log line (written only in this module)."""
 
-class _Route(msgspec.Struct):
+    route: Route | None
     api: ir.ApiType
-    kind: str  # generate | count_tokens | models | health
-    url_model: str | None = None
-    url_stream: bool = False
+    headers: dict[str, str]
+    writer: ResponseWriter
+    started: float = field(default_factory=time.perf_counter)
+    request: ClientRequest | None = None
+    trail: list[Attempt] = field(default_factory=list)
+    outcome: Outcome | None = None
+    watch: http.CancelOnDisconnect | None = None
+
+
+_Handler = Callable[["Gateway", _Exchange, http.Receive], Awaitable[None]]
 
 
 class Gateway:
@@ -52,17 +60,17 @@ class Gateway:
         self._id_prefix = f"{os.getpid():x}-{secrets.token_hex(3)}-"
         self._request_ids = itertools.count(1)
         self.health = Health()
+        self.slots = Slots()
+        self.routes = RouteTable()
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
-        for api in API_TYPES:  # import every codec now, not during a client's first request
-            codec_for(api)
 
     def apply_config(self, config: Config) -> None:
         """Swap in a new config; requests in flight keep the router they started with."""
         self.config = config
         self.upstream.fetch_private = config.server.media_private_hosts
         self.router = Router(config, health=self.health)
-        self.proxy = Proxy(self.router, self.upstream, config.server.max_attempts)
+        self.proxy = Proxy(self.router, self.upstream, self.slots, config.server.max_attempts)
         self._secrets = [k.secret.encode() for k in config.keys.values() if k.secret]
         self._open = not config.keys
 
@@ -91,60 +99,72 @@ class Gateway:
                 return
 
     async def _http(self, scope: http.Scope, receive: http.Receive, send: http.Send) -> None:
-        route = _match(scope["method"], scope["path"])
-        api: ir.ApiType = route.api if route is not None else _guess_api(scope["path"])
+        """Dispatch by the route table; every failure is answered here, in the client's format."""
+        route = self.routes.match(scope["method"], scope["path"])
+        api = route.api if route is not None else self.routes.error_api(scope["path"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        call = Call(api, headers, b"", receive, send)
+        exchange = _Exchange(route, api, headers, ResponseWriter(send))
         request_id = headers.get("x-request-id") or self._next_request_id()
         try:
             if route is None:
                 raise NotFound(f"Unknown route: {scope['method']} {scope['path']}")
-            if route.kind == "health":
-                await http.send_body(send, 200, b'{"status":"ok"}')
-                return
-            self._authenticate(headers, scope.get("query_string", b""))
-            if route.kind == "models":
-                anthropic = "anthropic-version" in headers
-                entries = self.router.models()
-                body = (
-                    one_body(entries, route.url_model, anthropic)
-                    if route.url_model
-                    else list_body(entries, anthropic)
-                )
-                await http.send_body(send, 200, body)
-                return
-            call.body = await _read_body(receive, headers, self.config.server.max_body_bytes)
-            if route.kind == "count_tokens":
-                await count_tokens(call, self.router, self.upstream)
-                return
-            call.url_model, call.url_stream = route.url_model, route.url_stream
-            await self.proxy.handle(call)
+            if route.authenticated:
+                self._authenticate(headers, scope.get("query_string", b""))
+            await _HANDLERS[route.kind](self, exchange, receive)
         except asyncio.CancelledError:
-            if not call.disconnected:
+            if exchange.watch is None or not exchange.watch.disconnected:
                 raise
             # Our own cancellation: the client went away and the upstream call was dropped.
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            call.status = 499
-            _log_request(call, request_id, "client disconnected")
+            exchange.writer.status = 499
+            _log_exchange(exchange, request_id, "client disconnected")
             return
         except GatewayError as error:
-            call.status = error.status
-            if not call.response_started:
-                await _send_error(send, api, error)
-            _log_request(call, request_id, error.message)
+            if not exchange.writer.started:
+                await _send_error(exchange.writer, api, error)
+            exchange.writer.status = error.status
+            _log_exchange(exchange, request_id, error.message)
             return
         except Exception as error:  # the request boundary: never a stack trace to the client
             _log.exception("unhandled error", request_id=request_id)
-            call.status = 500
-            if not call.response_started:
-                await _send_error(
-                    send, api, GatewayError(f"internal error: {type(error).__name__}")
-                )
+            if not exchange.writer.started:
+                internal = GatewayError(f"internal error: {type(error).__name__}")
+                await _send_error(exchange.writer, api, internal)
             return
         if route.kind == "generate":
-            _log_request(call, request_id, None)
+            _log_exchange(exchange, request_id, None)
+
+    async def _generate(self, exchange: _Exchange, receive: http.Receive) -> None:
+        request = await self._read_request(exchange, receive)
+        with http.CancelOnDisconnect(receive) as watch:
+            exchange.watch = watch
+            exchange.outcome = await self.proxy.handle(request, exchange.writer, exchange.trail)
+
+    async def _count_tokens(self, exchange: _Exchange, receive: http.Receive) -> None:
+        request = await self._read_request(exchange, receive)
+        await count_tokens(request, self.router, self.upstream, exchange.writer, exchange.trail)
+
+    async def _models(self, exchange: _Exchange, receive: http.Receive) -> None:
+        anthropic = "anthropic-version" in exchange.headers
+        entries = self.router.models()
+        model = exchange.route.model if exchange.route is not None else None
+        body = one_body(entries, model, anthropic) if model else list_body(entries, anthropic)
+        await exchange.writer.body(200, body)
+
+    async def _health(self, exchange: _Exchange, receive: http.Receive) -> None:
+        await exchange.writer.body(200, b'{"status":"ok"}')
+
+    async def _read_request(self, exchange: _Exchange, receive: http.Receive) -> ClientRequest:
+        route = exchange.route
+        assert route is not None
+        body = await _read_body(receive, exchange.headers, self.config.server.max_body_bytes)
+        url = (route.model, route.stream) if route.model is not None else None
+        codec = codec_for(route.api)
+        request = read_request(route.api, codec, exchange.headers, body, exchange.started, url)
+        exchange.request = request
+        return request
 
     def _next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._request_ids):x}"
@@ -164,35 +184,12 @@ class Gateway:
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
 
-def _match(method: str, path: str) -> _Route | None:
-    if method == "POST":
-        api = _GENERATE_ROUTES.get(path)
-        if api is not None:
-            return _Route(api, "generate")
-        if path == "/v1/messages/count_tokens":
-            return _Route("messages", "count_tokens")
-        if path.startswith(_GEMINI_PREFIX):
-            model, _, action = unquote(path[len(_GEMINI_PREFIX) :]).rpartition(":")
-            if model and action in ("generateContent", "streamGenerateContent"):
-                return _Route("gemini", "generate", model, action == "streamGenerateContent")
-        return None
-    if method == "GET":
-        if path in ("/v1/models", "/models"):
-            return _Route("chat", "models")
-        if path.startswith("/v1/models/"):
-            return _Route("chat", "models", unquote(path[len("/v1/models/") :]))
-        if path == "/health":
-            return _Route("chat", "health")
-    return None
-
-
-def _guess_api(path: str) -> ir.ApiType:
-    """The error format for a request that matched no route."""
-    if path.startswith("/v1/messages"):
-        return "messages"
-    if path.startswith("/v1beta"):
-        return "gemini"
-    return "responses" if path.startswith("/v1/responses") else "chat"
+_HANDLERS: dict[RouteKind, _Handler] = {
+    "generate": Gateway._generate,
+    "count_tokens": Gateway._count_tokens,
+    "models": Gateway._models,
+    "health": Gateway._health,
+}
 
 
 def _presented_key(headers: dict[str, str], query: bytes) -> str | None:
@@ -229,31 +226,33 @@ async def _read_body(receive: http.Receive, headers: dict[str, str], limit: int)
             return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-async def _send_error(send: http.Send, api: ir.ApiType, error: GatewayError) -> None:
-    body: bytes = codec_for(api).encode_error(error.status, error.message, error.kind)
+async def _send_error(writer: ResponseWriter, api: ir.ApiType, error: GatewayError) -> None:
+    body = codec_for(api).encode_error(error.status, error.message, error.kind)
     headers = list(http.JSON_HEADERS)
     if error.retry_after:
         headers.append((b"retry-after", error.retry_after.encode()))
-    await http.send_body(send, error.status, body, headers)
+    await writer.body(error.status, body, headers)
 
 
-def _log_request(call: Call, request_id: str, error: str | None) -> None:
-    now = time.perf_counter()
+def _log_exchange(exchange: _Exchange, request_id: str, error: str | None) -> None:
+    """The one line a request gets."""
+    request, writer, last = exchange.request, exchange.writer, exchange.trail[-1:]
+    outcome = exchange.outcome
     fields: dict[str, Any] = {
         "request_id": request_id,
-        "client_api": call.client_api,
-        "model": call.model,
-        "provider": call.provider,
-        "upstream_model": call.upstream_model,
-        "status": call.status,
-        "stream": call.stream,
-        "latency_ms": round((now - call.started) * 1000, 2),
-        "usage": call.usage,
+        "client_api": exchange.api,
+        "model": request.model if request is not None else "",
+        "provider": last[0].provider if last else "",
+        "upstream_model": last[0].model if last else "",
+        "status": writer.status,
+        "stream": request.stream if request is not None else False,
+        "latency_ms": round((time.perf_counter() - exchange.started) * 1000, 2),
+        "usage": msgspec.to_builtins(outcome.usage) if outcome and outcome.usage else None,
     }
-    if call.first_byte is not None and call.stream:
-        fields["ttfb_ms"] = round((call.first_byte - call.started) * 1000, 2)
-    if call.attempts > 1:
-        fields["attempts"] = call.attempts
+    if writer.first_byte is not None and request is not None and request.stream:
+        fields["ttfb_ms"] = round((writer.first_byte - exchange.started) * 1000, 2)
+    if len(exchange.trail) > 1:
+        fields["attempts"] = len(exchange.trail)
     if error is not None:
         fields["error"] = error
     log.access(fields)

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 import yaml
@@ -14,7 +14,7 @@ import yaml
 from plexus.ir import ApiType
 from plexus.presets import PRESETS, vertex_base_url
 
-API_TYPES: tuple[ApiType, ...] = ("chat", "messages", "responses", "gemini")
+API_TYPES: tuple[ApiType, ...] = get_args(ApiType)
 DEFAULT_CONFIG_PATH = "config/plexus.yaml"
 
 Selector = Literal["random", "weighted", "in_order", "latency"]

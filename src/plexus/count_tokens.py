@@ -1,15 +1,16 @@
-"""`POST /v1/messages/count_tokens`: forwarded to Anthropic-type providers, estimated otherwise."""
+"""Token counting (`POST /v1/messages/count_tokens`): forwarded to a provider of the client's
+API that counts tokens itself, estimated for the others."""
 
 from __future__ import annotations
 
 import msgspec
 
-from plexus import http, ir
-from plexus.protocols import messages
-from plexus.proxy import Call, decode_object, decode_request, read_head, upstream_error
+from plexus import ir
+from plexus.call import Attempt, ClientRequest, ResponseWriter, decode_object, decode_request
 from plexus.routing import Router
-from plexus.upstream.addressing import upstream_headers
+from plexus.upstream.addressing import count_tokens_url, upstream_headers
 from plexus.upstream.client import Upstream
+from plexus.upstream.errors import upstream_error
 
 # Rough but stable: ~4 characters per token for prose and code (the tiktoken average for English).
 _CHARS_PER_TOKEN = 4
@@ -17,27 +18,29 @@ _IMAGE_TOKENS = 1600  # Anthropic's estimate for a ~1.15 megapixel image
 _TOOL_OVERHEAD = 300
 
 
-async def count_tokens(call: Call, router: Router, upstream: Upstream) -> None:
-    """Answer a count_tokens request in the Messages format."""
-    read_head(call)
-    target = router.resolve(call.model)[0]
-    call.provider, call.upstream_model = target.provider_name, target.model
-    if target.provider.type == "messages":
-        data = decode_object(call.body)
+async def count_tokens(
+    request: ClientRequest,
+    router: Router,
+    upstream: Upstream,
+    writer: ResponseWriter,
+    trail: list[Attempt],
+) -> None:
+    """Answer a token-counting request in the client's format."""
+    target = router.resolve(request.model)[0]
+    trail.append(Attempt(target.provider_name, target.model))
+    provider = target.provider
+    url = count_tokens_url(provider) if provider.type == request.api else None
+    if url is not None:
+        data = decode_object(request.body)
         data["model"] = target.model
-        url = target.provider.api_base_url.rstrip("/") + "/messages/count_tokens"
-        headers = upstream_headers(target, False, call.headers)
-        answer = await upstream.full(
-            url, headers, msgspec.json.encode(data), target.provider.timeouts
-        )
+        headers = await upstream_headers(target.provider_name, provider, False, request.headers)
+        answer = await upstream.full(url, headers, msgspec.json.encode(data), provider.timeouts)
         if answer.status >= 400:
             raise upstream_error(answer.status, answer.body, answer.headers)
-        call.status = answer.status
-        await http.send_body(call.send, answer.status, answer.body)
+        await writer.body(answer.status, answer.body)
         return
-    request = decode_request(messages, call.body)
-    call.status = 200
-    await http.send_body(call.send, 200, msgspec.json.encode({"input_tokens": estimate(request)}))
+    counted = estimate(decode_request(request))
+    await writer.body(200, msgspec.json.encode({"input_tokens": counted}))
 
 
 def estimate(request: ir.Request) -> int:

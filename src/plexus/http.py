@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -48,3 +49,35 @@ async def send_chunk(send: Send, body: bytes) -> None:
 async def end_stream(send: Send) -> None:
     """Finish a streamed body."""
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class CancelOnDisconnect:
+    """Cancel the current task when the client goes away, so the upstream call is dropped;
+    `disconnected` tells that cancellation from any other.
+
+    A class rather than a @contextmanager generator: it is entered once per request."""
+
+    __slots__ = ("_finished", "_receive", "_task", "_watcher", "disconnected")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._finished = False
+        self.disconnected = False
+
+    def __enter__(self) -> CancelOnDisconnect:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(self._watch())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._finished = True
+        self._watcher.cancel()
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                if not self._finished and self._task is not None:
+                    self.disconnected = True
+                    self._task.cancel()
+                return

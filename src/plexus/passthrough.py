@@ -2,95 +2,68 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
 
 import msgspec
 
-from plexus import http, sse
+from plexus import ir, sse
+from plexus.call import ClientRequest, Outcome, ResponseWriter, decode_object
 from plexus.errors import GatewayError
-from plexus.protocols import codec_for
+from plexus.protocols import Codec
 from plexus.providers import adapter_for
-from plexus.proxy import (
-    RETRYABLE_STATUS,
-    Call,
-    decode_object,
-    ping_bytes,
-    upstream_error,
-)
+from plexus.relay import relay
 from plexus.routing import Target
 from plexus.upstream.addressing import upstream_headers, upstream_url
 from plexus.upstream.client import Upstream
-from plexus.usage_probe import TAIL_BYTES, usage_from_body, usage_from_stream_tail
+from plexus.upstream.errors import upstream_error
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+TAIL_BYTES = 16 * 1024  # how much of a relayed stream's end is kept to read its usage
 
 
-async def passthrough(upstream: Upstream, call: Call, target: Target) -> None:
-    """Serve `call` from a provider of the client's own API type."""
-    body = _rewrite_body(call, target)
-    url = upstream_url(target, call.stream)
-    headers = upstream_headers(target, call.stream, call.headers)
-    timeouts = target.provider.timeouts
-    if not call.stream:
-        answer = await upstream.full(url, headers, body, timeouts)
-        call.first_byte = time.perf_counter()
+async def passthrough(
+    upstream: Upstream, request: ClientRequest, target: Target, writer: ResponseWriter
+) -> Outcome:
+    """Serve `request` from a provider of the client's own API type. An answer worth trying
+    elsewhere (a retryable status) is raised; any other is relayed as the upstream sent it."""
+    provider = target.provider
+    body = _rewrite_body(request, target)
+    url = upstream_url(provider, target.model, request.stream)
+    headers = await upstream_headers(
+        target.provider_name, provider, request.stream, request.headers
+    )
+    if not request.stream:
+        answer = await upstream.full(url, headers, body, provider.timeouts)
         if answer.status in RETRYABLE_STATUS:
             raise upstream_error(answer.status, answer.body, answer.headers)
-        call.usage = usage_from_body(answer.body) if answer.status < 400 else None
-        await _relay(call, answer.status, answer.body, answer.headers)
-        return
-    async with upstream.stream(url, headers, body, timeouts) as response:
+        await _relay_whole(writer, answer.status, answer.body, answer.headers)
+        usage = request.codec.decode_usage_of(answer.body) if answer.status < 400 else None
+        return Outcome(usage, passthrough=True)
+    async with upstream.stream(url, headers, body, provider.timeouts) as response:
         if response.status >= 400:
             error_body = await response.read()
             if response.status in RETRYABLE_STATUS:
                 raise upstream_error(response.status, error_body, response.headers)
-            await _relay(call, response.status, error_body, response.headers)
-            return
-        call.usage = await _relay_stream(call, response.chunks())
+            await _relay_whole(writer, response.status, error_body, response.headers)
+            return Outcome(passthrough=True)
+        converter = _ByteRelay(request.codec)
+        await relay(writer, response.chunks(), converter, request.codec.TRANSPORT.keepalive)
+        return Outcome(converter.usage, passthrough=True)
 
 
-async def _relay_stream(call: Call, chunks: Any) -> Any:
-    call.status, call.response_started = 200, True
-    await http.start_stream(call.send)
-    # The last chunks, kept by reference (not copied per event) for the usage probe at the end.
-    tail: deque[bytes] = deque()
-    tail_size = 0
-    at_boundary = True  # a keep-alive may only go between two relayed events
-    try:
-        async for chunk in chunks:
-            if not chunk:
-                if at_boundary:
-                    await http.send_chunk(call.send, ping_bytes(call.client_api))
-                continue
-            if call.first_byte is None:
-                call.first_byte = time.perf_counter()
-            await http.send_chunk(call.send, chunk)
-            at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
-            tail.append(chunk)
-            tail_size += len(chunk)
-            while tail_size - len(tail[0]) >= TAIL_BYTES:
-                tail_size -= len(tail.popleft())
-    except GatewayError as error:
-        await http.send_chunk(call.send, _stream_error(call, error))
-    await http.end_stream(call.send)
-    return usage_from_stream_tail(b"".join(tail)[-TAIL_BYTES:])
-
-
-# Fields a client sends that only its vendor's own backend takes; the public API rejects them.
-_CLIENT_ONLY_FIELDS: dict[str, tuple[str, ...]] = {"responses": ("client_metadata",)}
-
-
-def _rewrite_body(call: Call, target: Target) -> bytes:
+def _rewrite_body(request: ClientRequest, target: Target) -> bytes:
     """The client's body with the model replaced, client-only fields dropped, the provider
     adapter's wire quirks applied and the provider's extra_body merged; the rest is untouched."""
     extra = target.provider.extra_body
     adapter = target.provider.adapter
-    if call.client_api == "gemini" and not extra and adapter is None:
-        return call.body
-    data = decode_object(call.body)
-    if call.client_api != "gemini":
+    transport = request.codec.TRANSPORT
+    if transport.model_in_url and not extra and adapter is None:
+        return request.body
+    data = decode_object(request.body)
+    if not transport.model_in_url:
         data["model"] = target.model
-    for name in _CLIENT_ONLY_FIELDS.get(call.client_api, ()):
+    for name in transport.client_only_fields:
         data.pop(name, None)
     if adapter is not None:
         data = adapter_for(adapter).patch_body(data)
@@ -99,14 +72,57 @@ def _rewrite_body(call: Call, target: Target) -> bytes:
     return msgspec.json.encode(data)
 
 
-async def _relay(call: Call, status: int, body: bytes, headers: Any) -> None:
-    call.status = status
+async def _relay_whole(
+    writer: ResponseWriter, status: int, body: bytes, headers: Mapping[str, str]
+) -> None:
     content_type = headers.get("content-type", "application/json")
-    await http.send_body(call.send, status, body, [(b"content-type", content_type.encode())])
+    await writer.body(status, body, [(b"content-type", content_type.encode())])
 
 
-def _stream_error(call: Call, error: GatewayError) -> bytes:
-    """An error event in the client's protocol, for a relayed stream that broke."""
-    body: bytes = codec_for(call.client_api).encode_error(error.status, error.message, error.kind)
-    name = "error" if call.client_api in ("messages", "responses") else None
-    return sse.encode(body, name)
+class _ByteRelay:
+    """Relays upstream bytes untouched, keeping the last chunks (by reference, not copied per
+    event) to read the usage from at the end."""
+
+    __slots__ = ("_codec", "_tail", "_tail_size", "at_boundary", "usage")
+
+    def __init__(self, codec: Codec) -> None:
+        self._codec = codec
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self.at_boundary = True  # a keep-alive may only go between two relayed events
+        self.usage: ir.Usage | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n", b"\r\r"))
+        tail = self._tail
+        tail.append(chunk)
+        self._tail_size += len(chunk)
+        while self._tail_size - len(tail[0]) >= TAIL_BYTES:
+            self._tail_size -= len(tail.popleft())
+        return chunk
+
+    feed_first = feed
+
+    def drain(self) -> bytes:
+        return b""
+
+    def finish(self) -> bytes:
+        self.usage = self._usage_of_tail(b"".join(self._tail)[-TAIL_BYTES:])
+        return b""
+
+    def fail(self, error: GatewayError) -> bytes:
+        self.finish()
+        transport = self._codec.TRANSPORT
+        body = self._codec.encode_error(error.status, error.message, error.kind)
+        return sse.encode(body, transport.error_event)
+
+    def _usage_of_tail(self, tail: bytes) -> ir.Usage | None:
+        """The last usage found in the whole events of the stream's tail."""
+        start = tail.find(b"\n\n")
+        events = sse.Decoder().feed(tail[start + 2 :] if start >= 0 else tail)
+        for event in reversed(events):
+            if "sage" in event.data:  # usage or usageMetadata: a cheap pre-filter
+                usage = self._codec.decode_usage_of(event.data.encode())
+                if usage is not None:
+                    return usage
+        return None

@@ -49,7 +49,8 @@ def test_request_is_renamed_throughout_and_answer_restored() -> None:
     assert request.tools[0].name == "srv.tool"  # the client's request is left alone
     assert client_tool_names(request) == {"srv_tool": "srv.tool"}
     answer = ir.Response("r", "m", [ir.ToolCallBlock("c2", "srv_tool", "{}")])
-    assert restore_response(answer, request).content == [ir.ToolCallBlock("c2", "srv.tool", "{}")]
+    restored = restore_response(answer, client_tool_names(request))
+    assert restored.content == [ir.ToolCallBlock("c2", "srv.tool", "{}")]
 
 
 def test_nothing_to_rename_returns_the_same_request() -> None:

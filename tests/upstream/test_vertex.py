@@ -3,7 +3,9 @@ from google-auth credentials (faked here: tests never reach Google)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from plexus.config import ConfigError, parse_config
+from plexus.config import ConfigError, VertexConfig, parse_config
 from plexus.errors import ProviderUnavailable
 from plexus.upstream import vertex
 from tests.conftest import run_gateway
@@ -185,3 +187,24 @@ def test_refresh_failure_is_a_provider_error() -> None:
 def test_missing_credentials_file_is_a_provider_error() -> None:
     with pytest.raises(ProviderUnavailable, match="cannot load Google credentials"):
         vertex.load_credentials("/nonexistent/sa.json")
+
+
+async def test_first_token_is_fetched_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 9: the first fetch was a blocking call on the event loop, freezing every request.
+    release = threading.Event()
+
+    class Slow(FakeCredentials):
+        def refresh(self, request: Any) -> None:
+            release.wait(5)
+            super().refresh(request)
+
+    monkeypatch.setattr(vertex, "SOURCES", vertex.TokenSources())
+    monkeypatch.setattr(vertex, "load_credentials", lambda path: Slow())
+    monkeypatch.setattr(vertex, "make_request", lambda: object())
+    config = VertexConfig(project="p")
+    fetching = asyncio.create_task(vertex.SOURCES.token_for(config))
+    await asyncio.sleep(0.05)  # the loop keeps running while the token is fetched
+    assert not fetching.done()
+    release.set()
+    assert await fetching == "ya29.token-1"
+    assert await vertex.SOURCES.token_for(config) == "ya29.token-1"  # cached: no thread

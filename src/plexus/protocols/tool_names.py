@@ -2,9 +2,10 @@
 
 Gemini takes `.` and `:` (MCP-style `server.tool`) and 128 characters; Chat, Messages and
 Responses take `[a-zA-Z0-9_-]{1,64}`; Gemini wants a letter or `_` first, which Chat allows to
-be a digit. Provider encoders rename toward the rule all four share (protocols.md 6.5), with a
-deterministic function, so no state is kept: client encoders rebuild the reverse map from the
-tools of the client's request and show tool calls under the client's own names.
+be a digit. The translation path (translate.py) renames toward the rule all four share
+(protocols.md 6.5) before a provider codec encodes, with a deterministic function, so no state
+is kept: it rebuilds the reverse map from the tools of the client's request and shows tool calls
+under the client's own names before a client codec encodes. Codecs never rename.
 """
 
 from __future__ import annotations
@@ -77,9 +78,8 @@ def restore_block(block: ir.Block, names: dict[str, str]) -> ir.Block:
     return block
 
 
-def restore_response(response: ir.Response, request: ir.Request) -> ir.Response:
-    """Return `response` with its tool calls under the names the client declared."""
-    names = client_tool_names(request)
+def restore_response(response: ir.Response, names: dict[str, str]) -> ir.Response:
+    """Return `response` with its tool calls under the client's names (`client_tool_names`)."""
     if not names:
         return response
     content = [restore_block(block, names) for block in response.content]

@@ -2,12 +2,14 @@
 project and location, and OAuth access tokens from a service account or application-default
 credentials through `google-auth`.
 
-A token is fetched (blocking) on first use in a process, then refreshed in a background thread
-ahead of its expiry, so requests never wait on Google's token endpoint after the first.
+A token is fetched in a worker thread on first use in a process (never on the event loop), then
+refreshed in a background thread ahead of its expiry, so requests never wait on Google's token
+endpoint after the first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -53,15 +55,29 @@ class TokenSource:
         self._refreshing = False
 
     def token(self) -> str:
-        """Return a token valid now; refresh it first if there is none or it expired."""
+        """Return a token valid now; refresh it first (blocking) if there is none or it expired."""
         with self._lock:
-            left = self._seconds_left()
-            if not self._credentials.token or left <= 0:
+            if not self._credentials.token or self._seconds_left() <= 0:
                 self._refresh()
-            elif left < REFRESH_AHEAD and not self._refreshing:
-                self._refreshing = True
-                self._spawn(self._refresh_ahead)
-            return str(self._credentials.token)
+            return self._hand_out()
+
+    def cached(self) -> str | None:
+        """Return a token valid now without blocking, or None when one must be fetched first
+        (or another thread is fetching it)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if not self._credentials.token or self._seconds_left() <= 0:
+                return None
+            return self._hand_out()
+        finally:
+            self._lock.release()
+
+    def _hand_out(self) -> str:
+        if self._seconds_left() < REFRESH_AHEAD and not self._refreshing:
+            self._refreshing = True
+            self._spawn(self._refresh_ahead)
+        return str(self._credentials.token)
 
     def _seconds_left(self) -> float:
         expiry = self._credentials.expiry  # naive UTC, as google-auth keeps it; None: no expiry
@@ -121,8 +137,16 @@ class TokenSources:
         self._sources: dict[str | None, TokenSource] = {}
         self._lock = threading.Lock()
 
-    def token_for(self, vertex: VertexConfig) -> str:
-        """Return an access token for the credentials a Vertex provider names."""
+    async def token_for(self, vertex: VertexConfig) -> str:
+        """Return an access token for the credentials a Vertex provider names; loading the
+        credentials and the first fetch run in a worker thread, off the event loop."""
+        source = self._sources.get(vertex.credentials)
+        token = source.cached() if source is not None else None
+        if token is not None:
+            return token
+        return await asyncio.to_thread(self._token_blocking, vertex)
+
+    def _token_blocking(self, vertex: VertexConfig) -> str:
         with self._lock:
             source = self._sources.get(vertex.credentials)
             if source is None:

@@ -5,17 +5,29 @@ from __future__ import annotations
 from plexus.protocols.chat.request import decode_request, encode_request
 from plexus.protocols.chat.response import (
     decode_response,
+    decode_usage_of,
     encode_error,
     encode_response,
     map_stop_reason,
 )
 from plexus.protocols.chat.stream import StreamDecoder, StreamEncoder
+from plexus.protocols.codec import Transport
+
+TRANSPORT = Transport(
+    client_path="/v1/chat/completions",
+    upstream_path="/chat/completions",
+    upstream_stream_path="/chat/completions",
+    forwarded_headers=("openai-organization", "openai-project"),
+)
+"""Routes, upstream addressing and stream framing of this protocol."""
 
 __all__ = [
+    "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
     "decode_request",
     "decode_response",
+    "decode_usage_of",
     "encode_error",
     "encode_request",
     "encode_response",

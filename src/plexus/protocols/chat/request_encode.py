@@ -11,14 +11,12 @@ from plexus.errors import BadRequest
 from plexus.protocols.chat import wire_out
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.common import data_url, effort_for_budget, end_user_id, portable_url
-from plexus.protocols.tool_names import with_safe_tool_names
 
 _MAX_STOP = 4
 
 
 def encode_request(request: ir.Request) -> dict[str, Any]:
     """Encode the IR as a Chat Completions body for an upstream."""
-    request = with_safe_tool_names(request)
     body: dict[str, Any] = {"model": request.model, "messages": _encode_messages(request)}
     if request.tools:
         # Hosted tools (Codex always sends web_search) have no chat equivalent: leave them out.

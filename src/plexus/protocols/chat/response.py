@@ -16,7 +16,6 @@ from plexus.protocols.chat.reasoning import (
     reasoning_text,
 )
 from plexus.protocols.common import mint_id
-from plexus.protocols.tool_names import restore_response
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:
@@ -158,7 +157,6 @@ def chat_id(upstream_id: str) -> str:
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode the IR answer as the client's `chat.completion` body."""
-    response = restore_response(response, request)
     content = response.content
     text = "".join(block.text for block in content if isinstance(block, ir.TextBlock))
     refusal = "".join(block.text for block in content if isinstance(block, ir.RefusalBlock))
@@ -240,3 +238,19 @@ _KIND_FOR_TYPE = {
 def error_kind(error_type: str | None) -> str:
     """Return the canonical error kind of an upstream error `type`."""
     return _KIND_FOR_TYPE.get(error_type or "", "api_error")
+
+
+class _UsageCarrier(msgspec.Struct):
+    usage: wire.Usage | None = None
+
+
+_usage_carrier = msgspec.json.Decoder(_UsageCarrier)
+
+
+def decode_usage_of(data: bytes) -> ir.Usage | None:
+    """The usage of a `chat.completion` body or of one chunk, if it carries one."""
+    try:
+        usage = _usage_carrier.decode(data).usage
+    except msgspec.DecodeError:
+        return None
+    return decode_usage(usage) if usage is not None else None

@@ -13,7 +13,6 @@ from plexus.protocols.chat import wire_out
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
 from plexus.protocols.common import mint_id
-from plexus.protocols.tool_names import client_tool_names, restore_event
 
 _Kind = Literal["text", "thinking", "refusal", "tool", "other"]
 _DeltaField = Literal["content", "reasoning_content"]
@@ -33,7 +32,6 @@ class StreamEncoder:
 
     def __init__(self, request: ir.Request, *, created: int | None = None) -> None:
         self._include_usage = request.include_usage
-        self._tool_names = client_tool_names(request)
         self._id = mint_id("chatcmpl-")
         self._model = request.model
         self._created = created if created is not None else int(time.time())
@@ -51,8 +49,6 @@ class StreamEncoder:
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE frames for one IR event."""
-        if self._tool_names:
-            event = restore_event(event, self._tool_names)
         if self._state == "closed":
             return []
         out: list[bytes] = []

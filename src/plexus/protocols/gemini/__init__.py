@@ -1,19 +1,38 @@
 """Google Gemini generateContent codec (protocols.md part 4), client and provider side."""
 
+from plexus.protocols.codec import Transport
 from plexus.protocols.gemini.request import decode_request, encode_request
 from plexus.protocols.gemini.response import (
     decode_response,
+    decode_usage_of,
     encode_error,
     encode_response,
     map_stop_reason,
 )
 from plexus.protocols.gemini.stream import StreamDecoder, StreamEncoder
 
+TRANSPORT = Transport(
+    client_path="/v1beta/models/",
+    model_in_url=True,
+    url_actions=(("generateContent", False), ("streamGenerateContent", True)),
+    error_paths=("/v1beta",),
+    # google-genai parses every other line, comments included, as JSON: a blank line it skips.
+    keepalive=b"\n",
+    upstream_path=":generateContent",
+    upstream_stream_path=":streamGenerateContent?alt=sse",
+    auth_header="x-goog-api-key",
+    auth_prefix="",
+    fetches_media_urls=False,  # Gemini reads inline data and its own Files API only
+)
+"""Routes, upstream addressing and stream framing of this protocol."""
+
 __all__ = [
+    "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
     "decode_request",
     "decode_response",
+    "decode_usage_of",
     "encode_error",
     "encode_request",
     "encode_response",

@@ -11,7 +11,6 @@ from plexus.errors import BadRequest
 from plexus.protocols import common
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import CallLedger, decode_parts, encode_parts
-from plexus.protocols.tool_names import with_safe_tool_names
 
 _ROLES: dict[str, ir.Role] = {
     "user": "user",
@@ -211,7 +210,6 @@ def _decode_thinking(config: wire.ThinkingConfig) -> ir.Reasoning:
 
 def encode_request(request: ir.Request) -> dict[str, Any]:
     """Build the generateContent body for an upstream; the model goes in the URL."""
-    request = with_safe_tool_names(request)
     contents, hoisted = _encode_messages(request.messages)
     if not contents:
         raise BadRequest("the request has no content Gemini can take")

@@ -9,7 +9,6 @@ from plexus.errors import UpstreamError
 from plexus.protocols import common
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import CallLedger, decode_parts, encode_parts
-from plexus.protocols.tool_names import restore_response
 
 _FILTERED = frozenset(
     {
@@ -142,7 +141,6 @@ def decode_response(body: bytes) -> ir.Response:
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR answer as a GenerateContentResponse for a Gemini client."""
-    response = restore_response(response, request)
     parts = encode_parts(response.content, for_client=True) or [wire.Part(text="")]
     candidate = wire.Candidate(
         content=wire.Content(role="model", parts=parts),
@@ -168,3 +166,19 @@ def error_body(status: int, message: str, kind: str) -> wire.ErrorBody:
 def encode_error(status: int, message: str, kind: str) -> bytes:
     """Encode an error body in Gemini's format."""
     return wire.encoder.encode(wire.ErrorResponse(error=error_body(status, message, kind)))
+
+
+class _UsageCarrier(msgspec.Struct):
+    usageMetadata: wire.UsageMetadata | None = None
+
+
+_usage_carrier = msgspec.json.Decoder(_UsageCarrier)
+
+
+def decode_usage_of(data: bytes) -> ir.Usage | None:
+    """The usage of a `generateContent` body or of one streamed chunk."""
+    try:
+        usage = _usage_carrier.decode(data).usageMetadata
+    except msgspec.DecodeError:
+        return None
+    return decode_usage(usage) if usage is not None else None

@@ -18,7 +18,6 @@ from plexus.protocols.gemini.response import (
     finish_reason_for,
     map_stop_reason,
 )
-from plexus.protocols.tool_names import client_tool_names, restore_event
 
 _OpenKind = Literal["text", "thinking"]
 
@@ -175,7 +174,6 @@ class StreamEncoder:
     def __init__(self, request: ir.Request) -> None:
         self._model = request.model
         self._id = common.mint_id("gen-")
-        self._tool_names = client_tool_names(request)
         self._open: dict[int, ir.ToolCallBlock | ir.ThinkingBlock] = {}
         self._pending: str | None = None
         self._usage: ir.Usage | None = None
@@ -184,8 +182,6 @@ class StreamEncoder:
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE chunks for one IR event."""
-        if self._tool_names:
-            event = restore_event(event, self._tool_names)
         if self._done:
             return []
         # Per-token deltas first: each class pattern tried is a Struct isinstance call.

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+from plexus.protocols.codec import Transport
 from plexus.protocols.messages.request import decode_request
 from plexus.protocols.messages.request_encode import encode_request
 from plexus.protocols.messages.response import (
     decode_response,
+    decode_usage_of,
     encode_error,
     encode_response,
     map_stop_reason,
 )
 from plexus.protocols.messages.stream import StreamDecoder, StreamEncoder
 
+TRANSPORT = Transport(
+    client_path="/v1/messages",
+    count_tokens_path="/v1/messages/count_tokens",
+    error_paths=("/v1/messages",),
+    keepalive=b'event: ping\ndata: {"type": "ping"}\n\n',  # Anthropic's own ping event
+    error_event="error",
+    upstream_path="/messages",
+    upstream_stream_path="/messages",
+    upstream_count_tokens_path="/messages/count_tokens",
+    auth_header="x-api-key",
+    auth_prefix="",
+    default_headers=(("anthropic-version", "2023-06-01"),),
+    forwarded_headers=("anthropic-beta", "anthropic-version"),
+)
+"""Routes, upstream addressing and stream framing of this protocol."""
+
 __all__ = [
+    "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
     "decode_request",
     "decode_response",
+    "decode_usage_of",
     "encode_error",
     "encode_request",
     "encode_response",

@@ -10,7 +10,6 @@ from plexus.protocols import common
 from plexus.protocols.messages.models import ModelTraits, traits_for
 from plexus.protocols.messages.schema import JSON_OBJECT_INSTRUCTION, closed_objects
 from plexus.protocols.messages.turns import cache_control, encode_messages
-from plexus.protocols.tool_names import with_safe_tool_names
 
 DEFAULT_MAX_TOKENS = 8192
 _MIN_BUDGET = 1024
@@ -18,7 +17,6 @@ _MIN_BUDGET = 1024
 
 def encode_request(request: ir.Request) -> dict[str, Any]:
     """Encode an IR request as a Messages body for an Anthropic upstream."""
-    request = with_safe_tool_names(request)
     system, messages = encode_messages(request)
     if not messages:
         raise BadRequest("messages: at least one user message is required")

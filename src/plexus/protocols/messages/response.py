@@ -11,7 +11,6 @@ from plexus import ir
 from plexus.errors import UpstreamError
 from plexus.protocols import common
 from plexus.protocols.messages import wire
-from plexus.protocols.tool_names import restore_response
 
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ID_CHARACTERS = re.compile(r"[^a-zA-Z0-9_-]")
@@ -200,7 +199,6 @@ def encode_block(block: ir.Block) -> dict[str, Any] | None:
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR response as a Messages response body for the client."""
-    response = restore_response(response, request)
     content = [block for block in map(encode_block, response.content) if block is not None]
     stop_reason = response.stop_reason
     if stop_reason == "end" and any(block["type"] == "tool_use" for block in content):
@@ -241,3 +239,21 @@ def decode_error(error: wire.ErrorObject | None) -> ir.StreamError:
         return ir.StreamError(message="upstream error event")
     kind, status = _ERROR_KINDS.get(error.type, ("api_error", 502))
     return ir.StreamError(message=error.message or error.type, kind=kind, status=status)
+
+
+class _UsageCarrier(msgspec.Struct):
+    usage: wire.WireUsage | None = None
+    message: _UsageCarrier | None = None  # `message_start` nests the message
+
+
+_usage_carrier = msgspec.json.Decoder(_UsageCarrier)
+
+
+def decode_usage_of(data: bytes) -> ir.Usage | None:
+    """The usage of a message body or of one stream event (`message_start`, `message_delta`)."""
+    try:
+        carrier = _usage_carrier.decode(data)
+    except msgspec.DecodeError:
+        return None
+    usage = carrier.usage if carrier.message is None else carrier.message.usage
+    return decode_usage(usage) if usage is not None else None

@@ -19,7 +19,6 @@ from plexus.protocols.messages.response import (
     message_id,
     stop_details,
 )
-from plexus.protocols.tool_names import client_tool_names, restore_event
 
 _State = Literal["idle", "open", "closed"]
 _Kind = Literal["text", "thinking", "redacted", "tool_use"]
@@ -49,7 +48,6 @@ class StreamEncoder:
     def __init__(self, request: ir.Request) -> None:
         self._request = request
         self._state: _State = "idle"
-        self._tool_names = client_tool_names(request)
         self._next_index = 0
         self._active: int | None = None  # IR index of the block open on the wire
         self._kind: _Kind = "text"
@@ -62,8 +60,6 @@ class StreamEncoder:
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the framed SSE events for one IR event."""
-        if self._tool_names:
-            event = restore_event(event, self._tool_names)
         if self._state == "closed":
             return []
         out: list[bytes] = []

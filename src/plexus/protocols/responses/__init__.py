@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+from plexus.protocols.codec import Transport
 from plexus.protocols.responses.request import decode_request, encode_request
 from plexus.protocols.responses.response import (
     decode_response,
+    decode_usage_of,
     encode_error,
     encode_response,
     map_stop_reason,
 )
 from plexus.protocols.responses.stream import StreamDecoder, StreamEncoder
 
+TRANSPORT = Transport(
+    client_path="/v1/responses",
+    error_paths=("/v1/responses",),
+    client_only_fields=("client_metadata",),  # Codex sends it; only ChatGPT's backend takes it
+    error_event="error",
+    upstream_path="/responses",
+    upstream_stream_path="/responses",
+    forwarded_headers=("openai-organization", "openai-project"),
+)
+"""Routes, upstream addressing and stream framing of this protocol."""
+
 __all__ = [
+    "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
     "decode_request",
     "decode_response",
+    "decode_usage_of",
     "encode_error",
     "encode_request",
     "encode_response",

@@ -7,14 +7,12 @@ from typing import Any
 from plexus import ir
 from plexus.protocols import common
 from plexus.protocols.responses.tokens import unpack_token
-from plexus.protocols.tool_names import with_safe_tool_names
 
 _OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 
 def encode_request(request: ir.Request) -> dict[str, Any]:
     """Encode the IR as a Responses upstream body."""
-    request = with_safe_tool_names(request)
     freeform = {tool.name for tool in request.tools if tool.freeform}
     body: dict[str, Any] = {"model": request.model}
     if request.system:

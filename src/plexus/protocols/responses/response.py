@@ -17,7 +17,6 @@ from plexus.protocols.responses.request import (
     thinking_from_reasoning,
 )
 from plexus.protocols.responses.tokens import unpack_token
-from plexus.protocols.tool_names import restore_response
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:
@@ -285,7 +284,6 @@ def finish_envelope(
 
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR response as the client's Response object."""
-    response = restore_response(response, request)
     body = envelope(
         request, _response_id(response.id), response.model, response.created or int(time.time())
     )
@@ -338,3 +336,21 @@ def encode_error(status: int, message: str, kind: str) -> bytes:
     error_type, code = error_fields(kind)
     body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
     return wire.encoder.encode(body)
+
+
+class _UsageCarrier(msgspec.Struct):
+    usage: wire.UsageBody | None = None
+    response: _UsageCarrier | None = None  # stream events nest the response
+
+
+_usage_carrier = msgspec.json.Decoder(_UsageCarrier)
+
+
+def decode_usage_of(data: bytes) -> ir.Usage | None:
+    """The usage of a response body or of one stream event (`response.completed`)."""
+    try:
+        carrier = _usage_carrier.decode(data)
+    except msgspec.DecodeError:
+        return None
+    usage = carrier.usage if carrier.response is None else carrier.response.usage
+    return decode_usage(usage) if usage is not None else None

@@ -19,7 +19,6 @@ from plexus.protocols.responses.response import (
     reasoning_item_id,
     text_part,
 )
-from plexus.protocols.tool_names import client_tool_names, restore_event
 
 _DeltaKind = Literal["text", "summary", "arguments"]
 
@@ -72,7 +71,6 @@ class StreamEncoder:
     def __init__(self, request: ir.Request) -> None:
         self._request = request
         self._seq = 0
-        self._tool_names = client_tool_names(request)
         self._response_id = common.mint_id("resp_")
         self._model = request.model
         self._created_at = int(time.time())
@@ -86,8 +84,6 @@ class StreamEncoder:
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the framed SSE events for one IR event."""
-        if self._tool_names:
-            event = restore_event(event, self._tool_names)
         if self._ended:
             return []
         out = [] if self._started else self._start(event)

@@ -1,0 +1,140 @@
+"""The per-request vocabulary: the client's request as received, the writer of its answer, and
+what serving it produced. Everything above (app, proxy, strategies) speaks in these terms."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from plexus import http, ir
+from plexus.errors import BadRequest
+from plexus.protocols import Codec
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """One client request as received; immutable once its head has been read."""
+
+    api: ir.ApiType
+    codec: Codec
+    headers: Mapping[str, str]
+    body: bytes
+    model: str
+    stream: bool
+    started: float  # `time.perf_counter()` when it arrived
+    model_in_url: bool = False  # the model and the stream flag came from the URL (Gemini)
+
+
+class _Head(msgspec.Struct):
+    """The two fields every request body is looked at for before anything else."""
+
+    model: str | None = None
+    stream: bool = False
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
+
+
+def read_request(
+    api: ir.ApiType,
+    codec: Codec,
+    headers: Mapping[str, str],
+    body: bytes,
+    started: float,
+    url: tuple[str, bool] | None = None,
+) -> ClientRequest:
+    """Check that `body` is a JSON object and read its model and stream flag (from `url`, the
+    model and stream flag of the path, when the protocol carries them there)."""
+    try:
+        head = _head_decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise BadRequest(f"Invalid request body: {error}") from error
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    if url is not None:
+        return ClientRequest(api, codec, headers, body, url[0], url[1], started, True)
+    if not head.model:
+        raise BadRequest("'model' is required", param="model")
+    return ClientRequest(api, codec, headers, body, head.model, head.stream, started)
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """Decode a JSON object body that `read_request` has already accepted as an object."""
+    try:
+        data: dict[str, Any] = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    return data
+
+
+def decode_request(request: ClientRequest) -> ir.Request:
+    """Decode a client body with its codec into the IR; bytes that are not JSON are a 400 too."""
+    try:
+        decoded = request.codec.decode_request(request.body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    if request.model_in_url:
+        decoded.model, decoded.stream = request.model, request.stream
+    return decoded
+
+
+class ResponseWriter:
+    """Writes the answer to the client and records what the log line reports of it: the
+    status, whether anything was sent (then errors must go inside the stream), and when the
+    first byte of content went out."""
+
+    __slots__ = ("_send", "first_byte", "started", "status")
+
+    def __init__(self, send: http.Send) -> None:
+        self._send = send
+        self.status = 0
+        self.started = False
+        self.first_byte: float | None = None
+
+    async def body(
+        self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        """Send a complete answer."""
+        self.status, self.started = status, True
+        self.first_byte = time.perf_counter()
+        await http.send_body(self._send, status, body, headers)
+
+    async def start_stream(self) -> None:
+        """Send the head of an SSE answer."""
+        self.status, self.started = 200, True
+        await http.start_stream(self._send)
+
+    async def chunk(self, data: bytes) -> None:
+        """Send part of a streamed body."""
+        if self.first_byte is None:
+            self.first_byte = time.perf_counter()
+        await http.send_chunk(self._send, data)
+
+    async def keepalive(self, data: bytes) -> None:
+        """Send a keep-alive, which is no content."""
+        await http.send_chunk(self._send, data)
+
+    async def end_stream(self) -> None:
+        """Finish a streamed body."""
+        await http.end_stream(self._send)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What serving a request from one target produced."""
+
+    usage: ir.Usage | None = None
+    passthrough: bool = False
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One target tried for a request, and the error it failed with, if it did."""
+
+    provider: str
+    model: str
+    error: str | None = None

@@ -1,0 +1,105 @@
+"""The one surface every wire protocol offers, and the transport facts that go with it.
+
+A codec is a package under `protocols/` whose module satisfies `Codec` (mypy checks each entry
+of the registry in `protocols/__init__.py`). It is pure: bytes or Structs in, Structs or bytes
+out; no I/O, no clock reads beyond ids and timestamps, no logging. Everything the server needs
+to know about a protocol beyond that (routes, upstream addressing, keep-alives, error framing)
+is data in its `Transport`, so no module outside `protocols/` branches on a protocol's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from plexus import ir, sse
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """What the server and the upstream client need to know about one wire protocol."""
+
+    # Client side.
+    client_path: str  # the POST route, or the prefix before `{model}:{action}` (model_in_url)
+    model_in_url: bool = False  # the model and the stream flag travel in the URL, not the body
+    url_actions: tuple[tuple[str, bool], ...] = ()  # `{model}:{action}` → stream flag
+    count_tokens_path: str | None = None  # the client's token-counting route, if it has one
+    error_paths: tuple[str, ...] = ()  # unknown paths under these answer in this format
+    client_only_fields: tuple[str, ...] = ()  # fields only the vendor's own backend accepts
+    keepalive: bytes = b": ping\n\n"  # sent on a silent stream; the client's SDK ignores it
+    error_event: str | None = None  # the SSE event name of a stream's error frame
+    # Upstream side.
+    upstream_path: str = ""  # appended to the base URL (to the model's path: model_in_url)
+    upstream_stream_path: str = ""
+    upstream_model_path: str = "/models/{model}"  # model_in_url: where the model goes
+    upstream_count_tokens_path: str | None = None
+    auth_header: str = "authorization"
+    auth_prefix: str = "Bearer "
+    default_headers: tuple[tuple[str, str], ...] = ()  # sent unless the client sent them
+    forwarded_headers: tuple[str, ...] = ()  # client headers a same-API provider receives
+    fetches_media_urls: bool = True  # False: image URLs are fetched and inlined for it
+
+    def stream_for_action(self, action: str) -> bool | None:
+        """The stream flag a URL action stands for, or None for an unknown action."""
+        for name, stream in self.url_actions:
+            if name == action:
+                return stream
+        return None
+
+
+class StreamDecoding(Protocol):
+    """Upstream SSE events → IR stream events; `finish()` closes what is open at EOF."""
+
+    def feed(self, event: sse.Event) -> list[ir.StreamEvent]: ...
+
+    def finish(self) -> list[ir.StreamEvent]: ...
+
+
+class StreamEncoding(Protocol):
+    """IR stream events → framed SSE bytes for the client; `finish()` ends the stream."""
+
+    def feed(self, event: ir.StreamEvent) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]: ...
+
+
+class Codec(Protocol):
+    """The decode/encode surface of one wire protocol, client side and provider side."""
+
+    @property
+    def TRANSPORT(self) -> Transport: ...
+
+    @property
+    def StreamDecoder(self) -> Callable[[], StreamDecoding]: ...
+
+    @property
+    def StreamEncoder(self) -> Callable[[ir.Request], StreamEncoding]: ...
+
+    def decode_request(self, body: bytes) -> ir.Request:
+        """Client wire body → IR; raises `BadRequest` with the JSON path of the problem."""
+        ...
+
+    def encode_request(self, request: ir.Request) -> dict[str, Any]:
+        """IR → the upstream JSON body (the caller adds `extra_body` and serialises)."""
+        ...
+
+    def decode_response(self, body: bytes) -> ir.Response:
+        """An upstream's non-streamed body → IR."""
+        ...
+
+    def encode_response(self, response: ir.Response, request: ir.Request) -> bytes:
+        """IR → the client's body; `request` is the client's decoded request."""
+        ...
+
+    def encode_error(self, status: int, message: str, kind: str) -> bytes:
+        """The protocol's error body."""
+        ...
+
+    def map_stop_reason(self, raw: str | None) -> ir.StopReason:
+        """An upstream stop reason → the closed set."""
+        ...
+
+    def decode_usage_of(self, data: bytes) -> ir.Usage | None:
+        """The usage a response body or one stream event's data carries, if any."""
+        ...

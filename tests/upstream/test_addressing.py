@@ -1,0 +1,86 @@
+"""Upstream URLs and headers, read from each provider protocol's transport (design.md 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from plexus.config import ProviderConfig, parse_config
+from plexus.errors import ProviderUnavailable
+from plexus.upstream.addressing import count_tokens_url, upstream_headers, upstream_url
+
+
+def _provider(**fields: Any) -> ProviderConfig:
+    return parse_config({"providers": {"p": fields}}).providers["p"]
+
+
+@pytest.mark.parametrize(
+    ("api", "stream", "url"),
+    [
+        ("chat", False, "http://h/v1/chat/completions"),
+        ("chat", True, "http://h/v1/chat/completions"),
+        ("messages", True, "http://h/v1/messages"),
+        ("responses", False, "http://h/v1/responses"),
+        ("gemini", False, "http://h/v1/models/a%2Fb:generateContent"),
+        ("gemini", True, "http://h/v1/models/a%2Fb:streamGenerateContent?alt=sse"),
+    ],
+)
+def test_url_per_protocol(api: str, stream: bool, url: str) -> None:
+    provider = _provider(type=api, api_base_url="http://h/v1/")
+    assert upstream_url(provider, "a/b", stream) == url
+
+
+def test_vertex_url_puts_the_publisher_model_path_before_the_action() -> None:
+    provider = _provider(vertex={"project": "p 1", "location": "europe-west4"}, api_key="t")
+    assert upstream_url(provider, "models/gemini-2.5-pro", True) == (
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/p%201/locations/"
+        "europe-west4/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+    )
+
+
+def test_only_messages_counts_tokens_upstream() -> None:
+    assert count_tokens_url(_provider(type="messages", api_base_url="http://h/v1")) == (
+        "http://h/v1/messages/count_tokens"
+    )
+    assert count_tokens_url(_provider(type="chat", api_base_url="http://h/v1")) is None
+
+
+@pytest.mark.parametrize(
+    ("api", "auth"),
+    [
+        ("chat", {"authorization": "Bearer k"}),
+        ("responses", {"authorization": "Bearer k"}),
+        ("messages", {"x-api-key": "k", "anthropic-version": "2023-06-01"}),
+        ("gemini", {"x-goog-api-key": "k"}),
+    ],
+)
+async def test_auth_headers_per_protocol(api: str, auth: dict[str, str]) -> None:
+    provider = _provider(type=api, api_base_url="http://h", api_key="k")
+    headers = await upstream_headers("p", provider, stream=True)
+    assert headers == {"content-type": "application/json", "accept": "text/event-stream"} | auth
+
+
+async def test_client_headers_forwarded_only_to_their_own_family() -> None:
+    client = {"anthropic-beta": "b1", "anthropic-version": "2024-01-01", "openai-project": "x"}
+    messages = _provider(type="messages", api_base_url="http://h", api_key="k")
+    headers = await upstream_headers("p", messages, False, client)
+    assert headers["anthropic-beta"] == "b1" and headers["anthropic-version"] == "2024-01-01"
+    assert "openai-project" not in headers
+    chat = _provider(type="chat", api_base_url="http://h", api_key="k")
+    assert "anthropic-beta" not in await upstream_headers("p", chat, False, client)
+
+
+async def test_configured_headers_win_and_no_key_sends_no_auth() -> None:
+    provider = _provider(
+        type="messages", api_base_url="http://h", headers={"anthropic-version": "2025-05-01"}
+    )
+    headers = await upstream_headers("p", provider, False)
+    assert headers["anthropic-version"] == "2025-05-01" and "x-api-key" not in headers
+
+
+async def test_unset_key_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_SUCH_KEY", raising=False)
+    provider = _provider(type="chat", api_base_url="http://h", api_key="${NO_SUCH_KEY}")
+    with pytest.raises(ProviderUnavailable, match="NO_SUCH_KEY"):
+        await upstream_headers("p", provider, False)
