@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from plexus.protocols.chat.request import decode_request, encode_request
+from plexus.protocols.chat.request_decoder import decode_request
+from plexus.protocols.chat.request_encoder import encode_request
 from plexus.protocols.chat.response import (
     decode_response,
     decode_usage_of,
@@ -10,7 +11,8 @@ from plexus.protocols.chat.response import (
     encode_response,
     map_stop_reason,
 )
-from plexus.protocols.chat.stream import StreamDecoder, StreamEncoder
+from plexus.protocols.chat.stream_decoder import StreamDecoder
+from plexus.protocols.chat.stream_encoder import StreamEncoder
 from plexus.protocols.codec import Transport
 
 TRANSPORT = Transport(

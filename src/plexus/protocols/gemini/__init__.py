@@ -1,7 +1,8 @@
 """Google Gemini generateContent codec (protocols.md part 4), client and provider side."""
 
 from plexus.protocols.codec import Transport
-from plexus.protocols.gemini.request import decode_request, encode_request
+from plexus.protocols.gemini.request_decoder import decode_request
+from plexus.protocols.gemini.request_encoder import encode_request
 from plexus.protocols.gemini.response import (
     decode_response,
     decode_usage_of,
@@ -9,7 +10,8 @@ from plexus.protocols.gemini.response import (
     encode_response,
     map_stop_reason,
 )
-from plexus.protocols.gemini.stream import StreamDecoder, StreamEncoder
+from plexus.protocols.gemini.stream_decoder import StreamDecoder
+from plexus.protocols.gemini.stream_encoder import StreamEncoder
 
 TRANSPORT = Transport(
     client_path="/v1beta/models/",

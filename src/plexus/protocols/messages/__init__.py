@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from plexus.protocols.codec import Transport
-from plexus.protocols.messages.request import decode_request
-from plexus.protocols.messages.request_encode import encode_request
+from plexus.protocols.messages.request_decoder import decode_request
+from plexus.protocols.messages.request_encoder import encode_request
 from plexus.protocols.messages.response import (
     decode_response,
     decode_usage_of,
@@ -12,7 +12,8 @@ from plexus.protocols.messages.response import (
     encode_response,
     map_stop_reason,
 )
-from plexus.protocols.messages.stream import StreamDecoder, StreamEncoder
+from plexus.protocols.messages.stream_decoder import StreamDecoder
+from plexus.protocols.messages.stream_encoder import StreamEncoder
 
 TRANSPORT = Transport(
     client_path="/v1/messages",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from plexus.protocols.codec import Transport
-from plexus.protocols.responses.request import decode_request, encode_request
+from plexus.protocols.responses.request_decoder import decode_request
+from plexus.protocols.responses.request_encoder import encode_request
 from plexus.protocols.responses.response import (
     decode_response,
     decode_usage_of,
@@ -11,7 +12,8 @@ from plexus.protocols.responses.response import (
     encode_response,
     map_stop_reason,
 )
-from plexus.protocols.responses.stream import StreamDecoder, StreamEncoder
+from plexus.protocols.responses.stream_decoder import StreamDecoder
+from plexus.protocols.responses.stream_encoder import StreamEncoder
 
 TRANSPORT = Transport(
     client_path="/v1/responses",

@@ -6,7 +6,7 @@ from typing import Any
 
 from plexus import ir
 from plexus.protocols import common
-from plexus.protocols.responses.tokens import unpack_token
+from plexus.protocols.responses.reasoning import unpack_token
 
 _OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 

@@ -11,12 +11,12 @@ from plexus import ir
 from plexus.errors import UpstreamError
 from plexus.protocols import common
 from plexus.protocols.responses import wire
-from plexus.protocols.responses.request import (
+from plexus.protocols.responses.reasoning import (
     REDACTED_PREFIX,
-    encode_tool_spec,
     thinking_from_reasoning,
+    unpack_token,
 )
-from plexus.protocols.responses.tokens import unpack_token
+from plexus.protocols.responses.request_encoder import encode_tool_spec
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:

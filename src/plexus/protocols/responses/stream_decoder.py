@@ -7,7 +7,7 @@ import msgspec
 from plexus import ir, sse
 from plexus.protocols import common
 from plexus.protocols.responses import wire
-from plexus.protocols.responses.request import thinking_from_reasoning
+from plexus.protocols.responses.reasoning import thinking_from_reasoning
 from plexus.protocols.responses.response import decode_item, decode_usage, stop_reason_of
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})

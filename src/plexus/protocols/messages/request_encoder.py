@@ -7,7 +7,7 @@ from typing import Any
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
-from plexus.protocols.messages.models import ModelTraits, traits_for
+from plexus.protocols.messages.capabilities import ModelTraits, traits_for
 from plexus.protocols.messages.schema import JSON_OBJECT_INSTRUCTION, closed_objects
 from plexus.protocols.messages.turns import cache_control, encode_messages
 

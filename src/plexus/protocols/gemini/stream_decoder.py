@@ -1,4 +1,5 @@
-"""Gemini `streamGenerateContent?alt=sse` streams ↔ IR stream events (protocols.md 4.9, 7.5)."""
+"""Gemini `streamGenerateContent?alt=sse` chunks from an upstream → IR stream events
+(protocols.md 4.9, 7.5)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ from plexus import ir, sse
 from plexus.errors import kind_for_status
 from plexus.protocols import common
 from plexus.protocols.gemini import wire
-from plexus.protocols.gemini.parts import CallLedger, client_signature
+from plexus.protocols.gemini.parts import CallLedger
 from plexus.protocols.gemini.response import (
     decode_usage,
-    encode_usage,
-    error_body,
-    finish_reason_for,
     map_stop_reason,
 )
 
@@ -158,141 +156,3 @@ class StreamDecoder:
             return []
         index, self._open = self._open[0], None
         return [ir.BlockStop(index=index)]
-
-
-class StreamEncoder:
-    """Writes IR stream events as Gemini SSE chunks for a Gemini client.
-
-    States:
-      streaming  each text or thought delta is one chunk; a tool call is buffered from BlockStart
-                 to BlockStop and sent whole as one functionCall part; a Gemini signature-only
-                 thinking block waits in `_pending` and rides on the next part.
-      done       Finish wrote the last chunk (finishReason, usageMetadata), or an error chunk was
-                 written; the stream then just ends, as Gemini's does (no terminator).
-    """
-
-    def __init__(self, request: ir.Request) -> None:
-        self._model = request.model
-        self._id = common.mint_id("gen-")
-        self._open: dict[int, ir.ToolCallBlock | ir.ThinkingBlock] = {}
-        self._pending: str | None = None
-        self._usage: ir.Usage | None = None
-        self._done = False
-        self._templates: dict[bool, tuple[bytes, bytes]] = {}  # text chunk by `thought`
-
-    def feed(self, event: ir.StreamEvent) -> list[bytes]:
-        """Return the SSE chunks for one IR event."""
-        if self._done:
-            return []
-        # Per-token deltas first: each class pattern tried is a Struct isinstance call.
-        match event:
-            case ir.TextDelta(text=text) if text:
-                return [self._text_chunk(text, thought=False)]
-            case ir.ThinkingDelta(text=text) if text:
-                block = self._open.get(event.index)
-                if isinstance(block, ir.ThinkingBlock):
-                    block.text += text
-                return [self._text_chunk(text, thought=True)]
-            case ir.ToolArgumentsDelta():
-                block = self._open.get(event.index)
-                if isinstance(block, ir.ToolCallBlock):
-                    block.arguments += event.json
-            case ir.MessageStart():
-                self._id = event.id or self._id
-                self._model = event.model or self._model
-                self._usage = event.usage or self._usage
-                self._templates.clear()
-            case ir.BlockStart(block=ir.ToolCallBlock() as call):
-                self._open[event.index] = ir.ToolCallBlock(call.id, call.name, call.arguments)
-            case ir.BlockStart(block=ir.ThinkingBlock() as thinking):
-                self._open[event.index] = ir.ThinkingBlock(
-                    thinking.text, thinking.signature, thinking.origin, thinking.redacted
-                )
-            case ir.BlockStart(block=ir.TextBlock(text=text) | ir.RefusalBlock(text=text)) if text:
-                return [self._text_chunk(text, thought=False)]
-            case ir.SignatureDelta():
-                block = self._open.get(event.index)
-                if isinstance(block, ir.ThinkingBlock):
-                    block.signature = event.signature
-            case ir.BlockStop():
-                return self._stop_block(event.index)
-            case ir.UsageUpdate():
-                self._usage = event.usage
-            case ir.Finish():
-                return self._finish(event)
-            case ir.StreamError():
-                return self._error(event.status, event.message, event.kind)
-        return []
-
-    def finish(self) -> list[bytes]:
-        """End the stream; an IR stream that stopped without Finish gets an error chunk."""
-        if self._done:
-            return []
-        return self._error(502, "the upstream stream ended unexpectedly", "api_error")
-
-    def _text_chunk(self, text: str, *, thought: bool) -> bytes:
-        """`_chunk` of one text part, by concatenation around a cached template unless a held
-        signature rides on it (the per-token hot path)."""
-        if self._pending is not None and not thought:
-            return self._chunk([self._signed(wire.Part(text=text))])
-        template = self._templates.get(thought)
-        if template is None:
-            part = wire.Part(text=common.DELTA_MARKER, thought=True if thought else None)
-            template = self._templates[thought] = common.split_template(self._chunk([part]))
-        return template[0] + common.encode_json_string(text) + template[1]
-
-    def _signed(self, part: wire.Part) -> wire.Part:
-        if self._pending is not None:
-            part.thoughtSignature, self._pending = self._pending, None
-        return part
-
-    def _stop_block(self, index: int) -> list[bytes]:
-        block = self._open.pop(index, None)
-        if isinstance(block, ir.ToolCallBlock):
-            call = wire.FunctionCall(
-                name=block.name, args=common.parse_arguments(block.arguments), id=block.id
-            )
-            return [self._chunk([self._signed(wire.Part(functionCall=call))])]
-        if not isinstance(block, ir.ThinkingBlock):
-            return []
-        signature = client_signature(block)
-        if signature is None:
-            return []
-        if block.text or block.origin != "gemini":
-            return [self._chunk([wire.Part(text="", thought=True, thoughtSignature=signature)])]
-        out = (
-            [self._chunk([wire.Part(text="", thoughtSignature=self._pending)])]
-            if self._pending
-            else []
-        )
-        self._pending = signature
-        return out
-
-    def _finish(self, event: ir.Finish) -> list[bytes]:
-        self._done = True
-        usage = event.usage or self._usage
-        part = self._signed(wire.Part(text=""))
-        reason = finish_reason_for(event.stop_reason, event.raw_stop_reason)
-        return [self._chunk([part], reason, encode_usage(usage) if usage else None)]
-
-    def _error(self, status: int, message: str, kind: str) -> list[bytes]:
-        self._done = True
-        payload = wire.ErrorResponse(error=error_body(status, message, kind))
-        return [sse.encode(wire.encoder.encode(payload))]
-
-    def _chunk(
-        self,
-        parts: list[wire.Part],
-        reason: str | None = None,
-        usage: wire.UsageMetadata | None = None,
-    ) -> bytes:
-        candidate = wire.Candidate(
-            content=wire.Content(role="model", parts=parts), finishReason=reason, index=0
-        )
-        payload = wire.GenerateContentResponse(
-            candidates=[candidate],
-            usageMetadata=usage,
-            modelVersion=self._model,
-            responseId=self._id,
-        )
-        return sse.encode(wire.encoder.encode(payload))

@@ -1,4 +1,4 @@
-"""Chat Completions requests: client body → IR (`decode_request`) and IR → upstream body."""
+"""A client's Chat Completions request body → IR request."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols.chat import wire
 from plexus.protocols.chat.reasoning import details_to_blocks
-from plexus.protocols.chat.request_encode import encode_request
 from plexus.protocols.common import parse_data_url
-
-__all__ = ["decode_request", "encode_request"]
 
 _FILE_MEDIA_TYPES = {"pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv"}
 

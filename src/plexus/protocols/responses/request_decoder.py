@@ -1,5 +1,4 @@
-"""Responses request body → IR request (protocols.md 3.2-3.4, 6.2-6.12); encoding lives in
-`request_encoder` and is re-exported here."""
+"""A client's Responses request body → IR request (protocols.md 3.2-3.4, 6.2-6.12)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
 from plexus.protocols.responses import wire
-from plexus.protocols.responses.tokens import pack_token, unpack_token
+from plexus.protocols.responses.reasoning import thinking_from_reasoning
 from plexus.protocols.responses.wire import ContentPart, InputItem, ToolSpec
 
 _EFFORTS: dict[str, ir.Effort] = {
@@ -25,8 +24,6 @@ _EFFORTS: dict[str, ir.Effort] = {
 }
 _ASSISTANT_ITEMS = frozenset({"function_call", "custom_tool_call", "reasoning"})
 _TOOL_OUTPUT_ITEMS = frozenset({"function_call_output", "custom_tool_call_output"})
-# A redacted Anthropic block travels as a tagged token with this prefix (":" is not base64).
-REDACTED_PREFIX = "redacted:"
 _FREEFORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"input": {"type": "string"}},
@@ -39,26 +36,6 @@ def qualified_name(namespace: str | None, name: str) -> str:
     if not namespace:
         return name
     return namespace + name if namespace.endswith("_") else f"{namespace}__{name}"
-
-
-def thinking_from_reasoning(item_id: str | None, text: str, token: str | None) -> ir.ThinkingBlock:
-    """Build a ThinkingBlock from a reasoning item, untagging a gateway-tagged token.
-
-    Readable text without a token has no origin: any target that takes unsigned reasoning may
-    replay it.
-    """
-    if token is None:
-        return ir.ThinkingBlock(text=text, item_id=item_id)
-    origin, raw = common.untag_token(token)
-    if origin is None or origin == "openai":
-        signature = pack_token(item_id, raw)
-        return ir.ThinkingBlock(text=text, signature=signature, origin="openai", item_id=item_id)
-    if origin == "anthropic" and raw.startswith(REDACTED_PREFIX):
-        return ir.ThinkingBlock(text=text, redacted=raw[len(REDACTED_PREFIX) :], origin=origin)
-    return ir.ThinkingBlock(text=text, signature=raw, origin=origin, item_id=item_id)
-
-
-# --- decode ----------------------------------------------------------------------------------
 
 
 def decode_request(body: bytes) -> ir.Request:
@@ -306,15 +283,3 @@ def _decode_format(text: wire.TextConfig | None) -> ir.ResponseFormat | None:
             return ir.ResponseFormat("text")
         case other:
             raise BadRequest(f"unsupported text.format.type {other!r} at $.text.format.type")
-
-
-from plexus.protocols.responses.request_encoder import encode_request, encode_tool_spec  # noqa: E402
-
-__all__ = [
-    "decode_request",
-    "encode_request",
-    "encode_tool_spec",
-    "pack_token",
-    "qualified_name",
-    "unpack_token",
-]
