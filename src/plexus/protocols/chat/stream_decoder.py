@@ -8,12 +8,14 @@ import msgspec
 
 from plexus import ir, sse
 from plexus.errors import kind_for_status
+from plexus.protocols.blocks import OpenBlocks
 from plexus.protocols.chat import wire
 from plexus.protocols.chat.reasoning import origin_for_format
 from plexus.protocols.chat.response import decode_usage, error_kind, map_stop_reason
 from plexus.protocols.common import mint_id
 
 _Kind = Literal["text", "thinking", "refusal"]
+_CURRENT = "current"  # the key of the open text, thinking or refusal block
 
 
 class StreamDecoder:
@@ -30,15 +32,16 @@ class StreamDecoder:
 
     def __init__(self) -> None:
         self._state: Literal["waiting", "streaming", "finishing", "done"] = "waiting"
-        self._next_index = 0
+        # Open blocks: the current text, thinking or refusal one, and tool calls by
+        # (upstream index, id): an index reused with a new id is a new call.
+        self._blocks: OpenBlocks[str | tuple[int, str]] = OpenBlocks()
         self._current: tuple[_Kind, int] | None = None
         self._thinking_origin: ir.Origin | None = None
         # The open thinking block's text, joined only when a signed detail may repeat it: a
         # growing string would be copied whole on every delta.
         self._thinking_parts: list[str] = []
         self._thinking_signed = False
-        self._tools: dict[int, tuple[int, str]] = {}
-        self._open_tools: list[int] = []
+        self._tools: dict[int, tuple[int, str]] = {}  # upstream index -> (IR index, id)
         self._last_tool_key: int | None = None
         self._saw_tool = False
         self._finish_reason: str | None = None
@@ -113,21 +116,13 @@ class StreamDecoder:
 
     # --- blocks ----------------------------------------------------------------------------
 
-    def _open(self, block: ir.Block, out: list[ir.StreamEvent]) -> int:
-        index = self._next_index
-        self._next_index += 1
-        out.append(ir.BlockStart(index=index, block=block))
-        return index
-
     def _close_current(self, out: list[ir.StreamEvent]) -> None:
-        if self._current is not None:
-            out.append(ir.BlockStop(index=self._current[1]))
-            self._current = None
+        self._blocks.close(_CURRENT, out)
+        self._current = None
 
     def _close_all(self, out: list[ir.StreamEvent]) -> None:
         self._close_current(out)
-        out.extend(ir.BlockStop(index=index) for index in self._open_tools)
-        self._open_tools.clear()
+        self._blocks.close_all(out)
         self._tools.clear()
 
     def _ensure(
@@ -149,7 +144,7 @@ class StreamDecoder:
                 block = ir.ThinkingBlock(origin=origin)
                 self._thinking_origin, self._thinking_parts = origin, []
                 self._thinking_signed = False
-        self._current = (kind, self._open(block, out))
+        self._current = (kind, self._blocks.open(_CURRENT, block, out))
         return self._current[1]
 
     # --- deltas ----------------------------------------------------------------------------
@@ -206,9 +201,9 @@ class StreamDecoder:
             return
         self._close_current(out)
         if origin == "anthropic":
-            index = self._open(ir.ThinkingBlock(redacted=data, origin=origin), out)
+            index = self._blocks.start(ir.ThinkingBlock(redacted=data, origin=origin), out)
         else:
-            index = self._open(ir.ThinkingBlock(origin=origin, item_id=detail.id), out)
+            index = self._blocks.start(ir.ThinkingBlock(origin=origin, item_id=detail.id), out)
             out.append(ir.SignatureDelta(index=index, signature=data))
         out.append(ir.BlockStop(index=index))
 
@@ -221,9 +216,9 @@ class StreamDecoder:
             self._close_current(out)
             call_id = call.id or mint_id("call_")
             name = (call.function.name if call.function else None) or ""
-            index = self._open(ir.ToolCallBlock(id=call_id, name=name), out)
+            call_block = ir.ToolCallBlock(id=call_id, name=name)
+            index = self._blocks.open((key, call_id), call_block, out)
             self._tools[key] = (index, call_id)
-            self._open_tools.append(index)
             self._saw_tool = True
             known = (index, call_id)
         arguments = call.function.arguments if call.function else None

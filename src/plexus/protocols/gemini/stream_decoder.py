@@ -10,6 +10,7 @@ import msgspec
 from plexus import ir, sse
 from plexus.errors import kind_for_status
 from plexus.protocols import common
+from plexus.protocols.blocks import OpenBlocks
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import CallLedger
 from plexus.protocols.gemini.response import (
@@ -36,8 +37,7 @@ class StreamDecoder:
     def __init__(self) -> None:
         self._started = False
         self._done = False
-        self._next_index = 0
-        self._open: tuple[int, _OpenKind] | None = None
+        self._blocks: OpenBlocks[_OpenKind] = OpenBlocks()  # at most one open at a time
         self._ledger = CallLedger()
         self._saw_tool_call = False
         self._finished = False
@@ -78,7 +78,8 @@ class StreamDecoder:
         if self._done:
             return []
         self._done = True
-        out = self._close()
+        out: list[ir.StreamEvent] = []
+        self._blocks.close_all(out)
         if not self._finished:
             message = "the Gemini upstream ended the stream without a finishReason"
             out.append(ir.StreamError(message=message, kind="api_error", status=502))
@@ -104,7 +105,8 @@ class StreamDecoder:
 
     def _fail(self, message: str, status: int) -> list[ir.StreamEvent]:
         self._done = True
-        out = self._close()
+        out: list[ir.StreamEvent] = []
+        self._blocks.close_all(out)
         out.append(ir.StreamError(message=message, kind=kind_for_status(status), status=status))
         return out
 
@@ -115,18 +117,18 @@ class StreamDecoder:
                 out.append(ir.ThinkingDelta(index=index, text=part.text))
             if part.thoughtSignature:
                 out.append(ir.SignatureDelta(index=index, signature=part.thoughtSignature))
-                out.extend(self._close())
+                self._blocks.close_all(out)
             return
         if part.thoughtSignature:
-            out.extend(self._close())
-            index = self._start(ir.ThinkingBlock(origin="gemini"), out)
+            self._blocks.close_all(out)
+            index = self._blocks.start(ir.ThinkingBlock(origin="gemini"), out)
             out.append(ir.SignatureDelta(index=index, signature=part.thoughtSignature))
             out.append(ir.BlockStop(index=index))
         if part.functionCall is not None:
-            out.extend(self._close())
+            self._blocks.close_all(out)
             call = part.functionCall
             block = ir.ToolCallBlock(id=self._ledger.call(call), name=call.name)
-            index = self._start(block, out)
+            index = self._blocks.start(block, out)
             out.append(ir.ToolArgumentsDelta(index=index, json=common.dump_json(call.args or {})))
             out.append(ir.BlockStop(index=index))
             self._saw_tool_call = True
@@ -134,25 +136,12 @@ class StreamDecoder:
             index = self._ensure_open("text", out)
             out.append(ir.TextDelta(index=index, text=part.text))
 
-    def _start(self, block: ir.Block, out: list[ir.StreamEvent]) -> int:
-        index = self._next_index
-        self._next_index += 1
-        out.append(ir.BlockStart(index=index, block=block))
-        return index
-
     def _ensure_open(self, kind: _OpenKind, out: list[ir.StreamEvent]) -> int:
-        if self._open is not None and self._open[1] == kind:
-            return self._open[0]
-        out.extend(self._close())
+        index = self._blocks.get(kind)
+        if index is not None:
+            return index
+        self._blocks.close_all(out)
         block: ir.Block = (
             ir.TextBlock(text="") if kind == "text" else ir.ThinkingBlock(origin="gemini")
         )
-        index = self._start(block, out)
-        self._open = (index, kind)
-        return index
-
-    def _close(self) -> list[ir.StreamEvent]:
-        if self._open is None:
-            return []
-        index, self._open = self._open[0], None
-        return [ir.BlockStop(index=index)]
+        return self._blocks.open(kind, block, out)

@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from plexus import ir, sse
+from plexus.protocols.blocks import OpenBlocks
 from plexus.protocols.messages import wire
 from plexus.protocols.messages.response import decode_error, decode_usage, map_stop_reason
 
@@ -25,8 +26,7 @@ class StreamDecoder:
 
     def __init__(self) -> None:
         self._state: _State = "waiting"
-        self._next_index = 0
-        self._open: dict[int, int] = {}  # upstream index -> IR index
+        self._blocks: OpenBlocks[int] = OpenBlocks()  # by the upstream's block index
         self._usage = ir.Usage()
         self._raw_stop: str | None = None
         self._stop_sequence: str | None = None
@@ -64,8 +64,8 @@ class StreamDecoder:
         return self._fail(ir.StreamError(message="upstream stream ended without message_stop"))
 
     def _fail(self, error: ir.StreamError) -> list[ir.StreamEvent]:
-        events: list[ir.StreamEvent] = [ir.BlockStop(index=index) for index in self._open.values()]
-        self._open.clear()
+        events: list[ir.StreamEvent] = []
+        self._blocks.close_all(events)
         self._state = "failed"
         events.append(error)
         return events
@@ -82,36 +82,33 @@ class StreamDecoder:
         block = payload.content_block
         if block is None or payload.index is None:
             return []
-        first: ir.Block
-        extra: list[ir.StreamEvent] = []
-        index = self._next_index
+        out: list[ir.StreamEvent] = []
         match block.type:
             case "text":
-                first = ir.TextBlock(text="")
+                index = self._blocks.open(payload.index, ir.TextBlock(text=""), out)
                 if block.text:
-                    extra.append(ir.TextDelta(index=index, text=block.text))
+                    out.append(ir.TextDelta(index=index, text=block.text))
             case "thinking":
-                first = ir.ThinkingBlock(text="", origin="anthropic")
+                thinking = ir.ThinkingBlock(text="", origin="anthropic")
+                index = self._blocks.open(payload.index, thinking, out)
                 if block.thinking:
-                    extra.append(ir.ThinkingDelta(index=index, text=block.thinking))
+                    out.append(ir.ThinkingDelta(index=index, text=block.thinking))
                 if block.signature:
-                    extra.append(ir.SignatureDelta(index=index, signature=block.signature))
+                    out.append(ir.SignatureDelta(index=index, signature=block.signature))
             case "redacted_thinking":
-                first = ir.ThinkingBlock(redacted=block.data or "", origin="anthropic")
+                redacted = ir.ThinkingBlock(redacted=block.data or "", origin="anthropic")
+                self._blocks.open(payload.index, redacted, out)
             case "tool_use":
-                first = ir.ToolCallBlock(id=block.id or "", name=block.name or "")
+                call = ir.ToolCallBlock(id=block.id or "", name=block.name or "")
+                index = self._blocks.open(payload.index, call, out)
                 arguments = bytes(block.input).decode() if block.input else ""
                 if arguments.strip() not in ("", "{}"):
-                    extra.append(ir.ToolArgumentsDelta(index=index, json=arguments))
-            case _:
-                return []
-        self._next_index += 1
-        self._open[payload.index] = index
-        return [ir.BlockStart(index=index, block=first), *extra]
+                    out.append(ir.ToolArgumentsDelta(index=index, json=arguments))
+        return out
 
     def _block_delta(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
         delta = payload.delta
-        index = self._open.get(payload.index if payload.index is not None else -1)
+        index = self._blocks.get(payload.index if payload.index is not None else -1)
         if delta is None or index is None:
             return []
         match delta.type:
@@ -127,8 +124,9 @@ class StreamDecoder:
                 return []  # empty fragments, citations_delta, future delta types
 
     def _block_stop(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
-        index = self._open.pop(payload.index if payload.index is not None else -1, None)
-        return [] if index is None else [ir.BlockStop(index=index)]
+        out: list[ir.StreamEvent] = []
+        self._blocks.close(payload.index if payload.index is not None else -1, out)
+        return out
 
     def _message_delta(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
         if payload.delta is not None and payload.delta.stop_reason is not None:
@@ -138,8 +136,8 @@ class StreamDecoder:
         return [ir.UsageUpdate(usage=_copy(self._usage))]
 
     def _message_stop(self) -> list[ir.StreamEvent]:
-        events: list[ir.StreamEvent] = [ir.BlockStop(index=index) for index in self._open.values()]
-        self._open.clear()
+        events: list[ir.StreamEvent] = []
+        self._blocks.close_all(events)
         self._state = "done"
         events.append(
             ir.Finish(

@@ -6,6 +6,7 @@ import msgspec
 
 from plexus import ir, sse
 from plexus.protocols import common
+from plexus.protocols.blocks import OpenBlocks
 from plexus.protocols.responses import wire
 from plexus.protocols.responses.reasoning import thinking_from_reasoning
 from plexus.protocols.responses.response import decode_item, decode_usage, stop_reason_of
@@ -25,8 +26,7 @@ class StreamDecoder:
     def __init__(self) -> None:
         self._started = False
         self._ended = False
-        self._next_index = 0
-        self._open: dict[str, int] = {}
+        self._blocks: OpenBlocks[str] = OpenBlocks()  # by `item:<id>` or `text:<id>:<part>`
         self._streamed: set[int] = set()
         self._arguments: dict[int, str] = {}
         self._custom: set[int] = set()
@@ -118,7 +118,8 @@ class StreamDecoder:
                 self._has_tool_calls = True
                 call = ir.ToolCallBlock(id=item.call_id or item.id or key, name=item.name or "")
                 out = self._open_block("item:" + key, call)
-                index = self._open["item:" + key]
+                index = self._blocks.get("item:" + key)
+                assert index is not None
                 if item.type == "custom_tool_call":
                     self._custom.add(index)
                     out.append(self._args(index, '{"input":"'))
@@ -136,12 +137,12 @@ class StreamDecoder:
         key = item.id or self._item_key(body)
         out: list[ir.StreamEvent] = []
         if item.type == "message":
-            for text_key in [k for k in self._open if k.startswith(f"text:{key}:")]:
+            for text_key in [k for k in self._blocks.open_keys() if k.startswith(f"text:{key}:")]:
                 out.extend(self._close(text_key))
             if not any(k.startswith(f"text:{key}:") for k in self._seen_text):
                 out.extend(self._whole_message(item))
             return out
-        index = self._open.get("item:" + key)
+        index = self._blocks.get("item:" + key)
         if index is None:
             return self._whole_item(item)
         if item.type == "reasoning":
@@ -158,24 +159,23 @@ class StreamDecoder:
         # A server that sent the message only in `output_item.done`.
         out: list[ir.StreamEvent] = []
         for block in decode_item(item):
-            index = self._take_index()
             text = block.text if isinstance(block, ir.TextBlock | ir.RefusalBlock) else ""
             start = ir.RefusalBlock("") if isinstance(block, ir.RefusalBlock) else ir.TextBlock("")
-            out += [ir.BlockStart(index, start), ir.TextDelta(index, text), ir.BlockStop(index)]
+            index = self._blocks.start(start, out)
+            out += [ir.TextDelta(index, text), ir.BlockStop(index)]
         return out
 
     def _whole_item(self, item: wire.OutputItem) -> list[ir.StreamEvent]:
         out: list[ir.StreamEvent] = []
         for block in decode_item(item):
-            index = self._take_index()
             match block:
                 case ir.ToolCallBlock(id=call_id, name=name, arguments=arguments):
                     self._has_tool_calls = True
-                    out.append(ir.BlockStart(index, ir.ToolCallBlock(call_id, name)))
+                    index = self._blocks.start(ir.ToolCallBlock(call_id, name), out)
                     out.append(self._args(index, arguments))
                 case ir.ThinkingBlock():
                     start = thinking_from_reasoning(item.id, "", None)
-                    out.append(ir.BlockStart(index, start))
+                    index = self._blocks.start(start, out)
                     if block.text:
                         out.append(ir.ThinkingDelta(index, block.text))
                     if block.signature is not None:
@@ -198,16 +198,16 @@ class StreamDecoder:
     def _text_delta(self, body: wire.StreamEventBody) -> list[ir.StreamEvent]:
         key = self._text_key(body)
         out: list[ir.StreamEvent] = []
-        if key not in self._open:
+        if key not in self._blocks:
             out = self._open_text(body, body.type == "response.refusal.delta")
-        if body.delta:
-            index = self._open[key]
+        index = self._blocks.get(key)
+        if body.delta and index is not None:
             self._streamed.add(index)
             out.append(ir.TextDelta(index, body.delta))
         return out
 
     def _arguments_delta(self, body: wire.StreamEventBody) -> list[ir.StreamEvent]:
-        index = self._open.get("item:" + self._item_key(body))
+        index = self._blocks.get("item:" + self._item_key(body))
         if index is None or not body.delta:
             return []
         self._streamed.add(index)
@@ -215,7 +215,7 @@ class StreamDecoder:
         return [self._args(index, fragment)]
 
     def _arguments_done(self, body: wire.StreamEventBody) -> list[ir.StreamEvent]:
-        index = self._open.get("item:" + self._item_key(body))
+        index = self._blocks.get("item:" + self._item_key(body))
         if index is None:
             return []
         return self._complete_arguments(index, body.arguments, body.input)
@@ -235,7 +235,7 @@ class StreamDecoder:
         return out
 
     def _thinking(self, body: wire.StreamEventBody, text: str) -> list[ir.StreamEvent]:
-        index = self._open.get("item:" + self._item_key(body))
+        index = self._blocks.get("item:" + self._item_key(body))
         if index is None or not text:
             return []
         self._streamed.add(index)
@@ -243,34 +243,28 @@ class StreamDecoder:
 
     # --- blocks and termination --------------------------------------------------------------
 
-    def _take_index(self) -> int:
-        index = self._next_index
-        self._next_index += 1
-        return index
-
     def _open_block(self, key: str, block: ir.Block) -> list[ir.StreamEvent]:
-        if key in self._open:
-            return []
-        index = self._take_index()
-        self._open[key] = index
-        return [ir.BlockStart(index, block)]
+        out: list[ir.StreamEvent] = []
+        if key not in self._blocks:
+            self._blocks.open(key, block, out)
+        return out
 
     def _args(self, index: int, fragment: str) -> ir.ToolArgumentsDelta:
         self._arguments[index] = self._arguments.get(index, "") + fragment
         return ir.ToolArgumentsDelta(index, fragment)
 
     def _close(self, key: str) -> list[ir.StreamEvent]:
-        index = self._open.pop(key, None)
-        if index is None:
-            return []
-        if index in self._custom:
-            self._custom.discard(index)
-            return [self._args(index, '"}'), ir.BlockStop(index)]
-        return [ir.BlockStop(index)]
+        index = self._blocks.get(key)
+        out: list[ir.StreamEvent] = []
+        if index is not None and index in self._custom:
+            self._custom.discard(index)  # a freeform input is a JSON string still open
+            out.append(self._args(index, '"}'))
+        self._blocks.close(key, out)
+        return out
 
     def _close_all(self) -> list[ir.StreamEvent]:
         out: list[ir.StreamEvent] = []
-        for key in sorted(self._open, key=self._open.__getitem__):
+        for key in self._blocks.open_keys():
             out.extend(self._close(key))
         return out
 
