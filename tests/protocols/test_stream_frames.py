@@ -11,9 +11,10 @@ import pytest
 
 from plexus import ir, sse
 from plexus.ir import ApiType
-from plexus.protocols import codec_for
+from plexus.protocols import CODECS, codec_for
+from plexus.protocols.frames import DELTA_MARKER, SEQUENCE_MARKER, DeltaTemplates
 
-APIS: list[ApiType] = ["chat", "messages", "responses", "gemini"]
+APIS: list[ApiType] = list(CODECS)
 _ODD = ['quote " slash \\ ', "line\nbreak\ttab", "\x00\x1f\x7f", "é€😀", "\u2028\u2029", "</b>"]
 _ARGUMENTS = json.dumps({"city": "".join(_ODD)}, ensure_ascii=False)
 _REQUEST = ir.Request(
@@ -64,3 +65,25 @@ def test_responses_sequence_numbers_count_every_event() -> None:
     numbers = [json.loads(event.data)["sequence_number"] for event in _events("responses")]
     assert numbers == list(range(len(numbers)))
     assert len(numbers) > 10
+
+
+def test_delta_templates_fill_value_and_sequence_into_the_built_frame() -> None:
+    built: list[str] = []
+
+    def build(kind: str) -> bytes:
+        built.append(kind)
+        payload = {"sequence_number": SEQUENCE_MARKER, "kind": kind, "delta": DELTA_MARKER}
+        return msgspec.json.encode(payload)
+
+    templates: DeltaTemplates[str] = DeltaTemplates(build, sequenced=True)
+    for sequence, value in enumerate(_ODD):
+        frame = templates.render("text", value, sequence + 9)
+        assert json.loads(frame) == {
+            "sequence_number": sequence + 9,
+            "kind": "text",
+            "delta": value,
+        }
+    assert built == ["text"]  # built once per key
+    templates.clear()
+    templates.render("text", "x")
+    assert built == ["text", "text"]

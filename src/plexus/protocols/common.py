@@ -1,4 +1,5 @@
-"""Helpers every codec shares: ids, data URLs, tool arguments, reasoning tokens, effort tables."""
+"""Helpers every codec shares: ids, data URLs, tool arguments, reasoning tokens, effort tables
+(stream frame templates: frames.py)."""
 
 from __future__ import annotations
 
@@ -148,17 +149,3 @@ def standard_base64(data: str) -> str:
         data = data.translate(_URLSAFE)
     remainder = len(data) % 4
     return data + "=" * (4 - remainder) if remainder in (2, 3) else data
-
-
-# Per-token stream frames are built by concatenation: a frame encoded once around this marker
-# gives the bytes before and after a delta's value (the hot path of every stream). A frame that
-# also carries a counter (Responses `sequence_number`) is encoded with `SEQUENCE_MARKER` there.
-DELTA_MARKER = "\x00plexus-delta\x00"
-SEQUENCE_MARKER = "\x00plexus-sequence\x00"
-encode_json_string = msgspec.json.Encoder().encode
-
-
-def split_template(frame: bytes, marker: str = DELTA_MARKER) -> tuple[bytes, bytes]:
-    """The bytes of `frame` before and after the encoded `marker`."""
-    head, _, tail = frame.partition(encode_json_string(marker))
-    return head, tail

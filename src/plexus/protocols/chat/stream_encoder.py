@@ -8,11 +8,11 @@ from typing import Literal
 import msgspec
 
 from plexus import ir, sse
-from plexus.protocols import common
 from plexus.protocols.chat import wire_out
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
 from plexus.protocols.common import mint_id
+from plexus.protocols.frames import DELTA_MARKER, DeltaTemplates
 
 _Kind = Literal["text", "thinking", "refusal", "tool", "other"]
 _DeltaField = Literal["content", "reasoning_content"]
@@ -45,7 +45,7 @@ class StreamEncoder:
         self._detail_index = 0
         self._usage: ir.Usage | None = None
         # By delta field, or by tool position for argument fragments.
-        self._templates: dict[_DeltaField | int, tuple[bytes, bytes]] = {}
+        self._templates: DeltaTemplates[_DeltaField | int] = DeltaTemplates(self._marked_chunk)
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE frames for one IR event."""
@@ -108,11 +108,10 @@ class StreamEncoder:
     def _delta_frame(self, field: _DeltaField | int, text: str) -> bytes:
         """The same bytes as `_chunk` with only `field` set (an int: that tool position's
         arguments), built from a cached template."""
-        template = self._templates.get(field)
-        if template is None:
-            probe = self._chunk(_marked_delta(field))
-            template = self._templates[field] = common.split_template(probe)
-        return template[0] + common.encode_json_string(text) + template[1]
+        return self._templates.render(field, text)
+
+    def _marked_chunk(self, field: _DeltaField | int) -> bytes:
+        return self._chunk(_marked_delta(field))
 
     def _error(self, message: str, kind: str) -> bytes:
         self._state = "closed"
@@ -216,8 +215,8 @@ class StreamEncoder:
 
 
 def _marked_delta(field: _DeltaField | int) -> wire_out.MessageOut:
-    """A delta whose `field` holds `common.DELTA_MARKER`, to cut a template from."""
-    marker = common.DELTA_MARKER
+    """A delta whose `field` holds `DELTA_MARKER`, to cut a template from."""
+    marker = DELTA_MARKER
     match field:
         case "content":
             return wire_out.MessageOut(content=marker)

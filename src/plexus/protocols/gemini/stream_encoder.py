@@ -7,6 +7,7 @@ from typing import Literal
 
 from plexus import ir, sse
 from plexus.protocols import common
+from plexus.protocols.frames import DELTA_MARKER, DeltaTemplates
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import client_signature
 from plexus.protocols.gemini.response import (
@@ -36,7 +37,7 @@ class StreamEncoder:
         self._pending: str | None = None
         self._usage: ir.Usage | None = None
         self._done = False
-        self._templates: dict[bool, tuple[bytes, bytes]] = {}  # text chunk by `thought`
+        self._templates: DeltaTemplates[bool] = DeltaTemplates(self._marked_chunk)  # by thought
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the SSE chunks for one IR event."""
@@ -93,11 +94,10 @@ class StreamEncoder:
         signature rides on it (the per-token hot path)."""
         if self._pending is not None and not thought:
             return self._chunk([self._signed(wire.Part(text=text))])
-        template = self._templates.get(thought)
-        if template is None:
-            part = wire.Part(text=common.DELTA_MARKER, thought=True if thought else None)
-            template = self._templates[thought] = common.split_template(self._chunk([part]))
-        return template[0] + common.encode_json_string(text) + template[1]
+        return self._templates.render(thought, text)
+
+    def _marked_chunk(self, thought: bool) -> bytes:
+        return self._chunk([wire.Part(text=DELTA_MARKER, thought=True if thought else None)])
 
     def _signed(self, part: wire.Part) -> wire.Part:
         if self._pending is not None:

@@ -9,6 +9,7 @@ import msgspec
 
 from plexus import ir, sse
 from plexus.protocols import common
+from plexus.protocols.frames import DELTA_MARKER, DeltaTemplates
 from plexus.protocols.messages import wire
 from plexus.protocols.messages.response import (
     client_signature,
@@ -56,7 +57,8 @@ class StreamEncoder:
         self._queued: dict[int, _Queued] = {}
         self._usage = ir.Usage()
         self._saw_tool = False
-        self._template: tuple[int, str, bytes, bytes] | None = None
+        # By (wire block index, delta type): one per block, which is short-lived.
+        self._templates: DeltaTemplates[tuple[int, str, str]] = DeltaTemplates(self._marked_frame)
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the framed SSE events for one IR event."""
@@ -166,16 +168,14 @@ class StreamEncoder:
     def _delta_frame(self, delta_type: str, key: str, value: str) -> bytes:
         """A `content_block_delta` frame, built by concatenation around a cached template of
         the open block's frame (the per-token hot path)."""
-        template = self._template
-        if template is None or template[0] != self._next_index or template[1] != delta_type:
-            delta = {"type": delta_type, key: common.DELTA_MARKER}
-            probe: list[bytes] = []
-            self._emit(
-                probe, {"type": "content_block_delta", "index": self._next_index, "delta": delta}
-            )
-            head, tail = common.split_template(probe[0])
-            template = self._template = (self._next_index, delta_type, head, tail)
-        return template[2] + common.encode_json_string(value) + template[3]
+        return self._templates.render((self._next_index, delta_type, key), value)
+
+    def _marked_frame(self, where: tuple[int, str, str]) -> bytes:
+        index, delta_type, key = where
+        delta = {"type": delta_type, key: DELTA_MARKER}
+        probe: list[bytes] = []
+        self._emit(probe, {"type": "content_block_delta", "index": index, "delta": delta})
+        return probe[0]
 
     def _route_stop(self, index: int, out: list[bytes]) -> None:
         if index == self._active:
@@ -193,6 +193,7 @@ class StreamEncoder:
             )
         self._emit(out, {"type": "content_block_stop", "index": self._next_index})
         self._next_index += 1
+        self._templates.clear()
         self._active, self._origin, self._signature = None, None, None
 
     def _drain(self, out: list[bytes], *, everything: bool) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from plexus import ir, sse
 from plexus.protocols import common
+from plexus.protocols.frames import DELTA_MARKER, SEQUENCE_MARKER, DeltaTemplates
 from plexus.protocols.responses import wire
 from plexus.protocols.responses.response import (
     call_item,
@@ -23,14 +24,6 @@ from plexus.protocols.responses.response import (
 _DeltaKind = Literal["text", "summary", "arguments"]
 
 
-class _DeltaTemplate(NamedTuple):
-    """A delta event's frame cut around its `sequence_number` and its `delta` string."""
-
-    head: bytes
-    middle: bytes
-    tail: bytes
-
-
 @dataclass
 class _Slot:
     """What an open IR block became on the wire."""
@@ -42,7 +35,7 @@ class _Slot:
     pieces: list[str] = field(default_factory=list)  # joined once, at the block's end
     summary_open: bool = False
     custom: bool = False  # a freeform tool call: its input is sent whole at the end
-    templates: dict[_DeltaKind, _DeltaTemplate] = field(default_factory=dict)
+    templates: DeltaTemplates[_DeltaKind] | None = None  # made with the block's first delta
 
     @property
     def text(self) -> str:
@@ -128,16 +121,17 @@ class StreamEncoder:
 
     def _emit_delta(self, slot: _Slot, kind: _DeltaKind, delta: str) -> bytes:
         """`_emit`'s bytes for a delta event, by concatenation around the slot's template."""
-        template = slot.templates.get(kind)
-        if template is None:
-            template = slot.templates[kind] = self._delta_template(slot, kind)
+        templates = slot.templates
+        if templates is None:
+            templates = slot.templates = DeltaTemplates(
+                lambda kind: self._marked_frame(slot, kind), sequenced=True
+            )
         sequence = self._seq
         self._seq += 1
-        number, value = wire.encoder.encode(sequence), common.encode_json_string(delta)
-        return b"".join((template.head, number, template.middle, value, template.tail))
+        return templates.render(kind, delta, sequence)
 
-    def _delta_template(self, slot: _Slot, kind: _DeltaKind) -> _DeltaTemplate:
-        marker = common.DELTA_MARKER
+    def _marked_frame(self, slot: _Slot, kind: _DeltaKind) -> bytes:
+        marker = DELTA_MARKER
         match kind:
             case "text" if isinstance(slot.block, ir.RefusalBlock):
                 name, payload = "response.refusal.delta", {**self._where(slot), "delta": marker}
@@ -151,9 +145,7 @@ class StreamEncoder:
                 name = "response.function_call_arguments.delta"
                 where = {"item_id": slot.item_id, "output_index": slot.output_index}
                 payload = {**where, "delta": marker}
-        frame = _frame(name, common.SEQUENCE_MARKER, payload)
-        head, rest = common.split_template(frame, common.SEQUENCE_MARKER)
-        return _DeltaTemplate(head, *common.split_template(rest))
+        return _frame(name, SEQUENCE_MARKER, payload)
 
     def _snapshot(self) -> dict[str, Any]:
         return envelope(self._request, self._response_id, self._model, self._created_at)
