@@ -31,16 +31,14 @@ def event_alias(t: str, e: int) -> tuple[str, str]:
 # Bare forwarder
 
 
-def bare_cmd(
-    port: int, workers: int, module: str = "bare_forwarder", python: str = PY
-) -> list[str]:
+def bare_cmd(port: int, workers: int) -> list[str]:
     return [
-        python,
+        PY,
         "-m",
         "uvicorn",
         "--app-dir",
         str(BENCH),
-        f"{module}:app",
+        "bare_forwarder:app",
         "--host",
         "127.0.0.1",
         "--port",
