@@ -312,13 +312,17 @@ def _responses_stream(model: str, n: int, pieces: list[str]) -> list[bytes]:
 def _gemini_stream(model: str, n: int, pieces: list[str]) -> list[bytes]:
     ev: list[bytes] = []
     for i, p in enumerate(pieces):
+        candidate: dict[str, object] = {
+            "content": {"parts": [{"text": p}], "role": "model"},
+            "index": 0,
+        }
         obj: dict[str, object] = {
-            "candidates": [{"content": {"parts": [{"text": p}], "role": "model"}, "index": 0}],
+            "candidates": [candidate],
             "modelVersion": model,
             "responseId": "gem_bench",
         }
         if i == len(pieces) - 1:
-            obj["candidates"][0]["finishReason"] = "STOP"  # type: ignore[index]
+            candidate["finishReason"] = "STOP"
             obj["usageMetadata"] = {
                 "promptTokenCount": 25,
                 "candidatesTokenCount": n,

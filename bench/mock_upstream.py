@@ -27,6 +27,7 @@ import resource
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from mock_payloads import full_body, stream_events
 
@@ -155,7 +156,7 @@ class MockProtocol(asyncio.Protocol):
         self.busy = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.tr = transport  # type: ignore[assignment]
+        self.tr = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self.buf += data

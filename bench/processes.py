@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,7 +255,9 @@ class LoadGen:
             raise RuntimeError("load generator died")
         return dict(json.loads(line))
 
-    def run(self, job: dict[str, Any], on_progress: Any = None) -> dict[str, Any]:
+    def run(
+        self, job: dict[str, Any], on_progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
         assert self.p.stdin is not None
         self.p.stdin.write((json.dumps(job) + "\n").encode())
         self.p.stdin.flush()
