@@ -15,8 +15,9 @@ over stdin), and the contenders, all pointed at the same mock and started before
 
 Gateways run with 1 worker at every concurrency and with 2 workers (``name×2``) at the highest.
 Points are interleaved (every contender runs a point before the next point starts) and the whole
-sweep is repeated ``--reps`` times so that noise shows. Results: ``bench/RESULTS.md`` and
-``bench/results.json`` (or ``--out-dir``), and the table on the terminal.
+sweep is repeated ``--reps`` times so that noise shows. Results: ``bench/RESULTS.md`` (committed;
+or ``--out-dir``), the raw numbers in ``bench/out/results.json`` (gitignored; or
+``--results-json``), and the table on the terminal.
 
 This file holds the command line and the orchestration. Its siblings (imported from ``bench/``,
 which Python puts first on ``sys.path`` when it runs ``bench/run.py``): ``scenarios.py`` (what is
@@ -51,6 +52,8 @@ from processes import BENCH, LoadGen, Proc, machine, start_mock, stop_mock
 from progress import Progress
 from report import render
 from scenarios import ALL_SCENARIOS, Scenario, select_scenarios
+
+RESULTS_JSON = BENCH / "out" / "results.json"  # raw numbers, gitignored
 
 # Defaults of --tiny, --quick and the full run; the command line overrides each of them.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -103,6 +106,7 @@ class Options:
     wanted: list[str]
     scenarios: list[Scenario]
     out_dir: Path
+    results_json: Path
     keep_logs: bool
 
 
@@ -153,7 +157,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-workers2", dest="workers2", action="store_false")
     ap.add_argument("--soak", type=int, help="requests in the memory soak (0: none)")
     ap.add_argument("--slow-streams", type=int, help="concurrent slow streams (0: none)")
-    ap.add_argument("--out-dir", default=str(BENCH), help="where RESULTS.md and results.json go")
+    ap.add_argument("--out-dir", default=str(BENCH), help="where RESULTS.md goes")
+    ap.add_argument(
+        "--results-json",
+        default=str(RESULTS_JSON),
+        help="where the raw numbers go (default bench/out/results.json, not committed)",
+    )
     ap.add_argument("--keep-logs", action="store_true", help="keep the temp dir with logs")
     ap.add_argument(
         "--render", metavar="JSON", help="only re-render RESULTS.md from a results.json"
@@ -182,6 +191,7 @@ def resolve_options(args: argparse.Namespace, scenarios: list[Scenario]) -> Opti
         wanted=wanted,
         scenarios=scenarios,
         out_dir=Path(args.out_dir),
+        results_json=Path(args.results_json),
         keep_logs=args.keep_logs,
     )
 
@@ -215,7 +225,7 @@ def run_bench(opts: Options) -> int:
     running = Running(Path(tempfile.mkdtemp(prefix="plexus-bench-")))
     try:
         res = bench(opts, running, t_wall, load_start)
-        write_results(opts.out_dir, res)
+        write_results(opts.out_dir, opts.results_json, res)
         return 0
     finally:
         running.close(opts.keep_logs)
@@ -306,13 +316,14 @@ def results(
     }
 
 
-def write_results(out_dir: Path, res: dict[str, Any]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_results(out_dir: Path, results_json: Path, res: dict[str, Any]) -> None:
     md = render(res)
-    (out_dir / "results.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    results_json.parent.mkdir(parents=True, exist_ok=True)
+    results_json.write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "RESULTS.md").write_text(md)
     print(md)
-    print(f"wrote {out_dir / 'RESULTS.md'} and {out_dir / 'results.json'}", file=sys.stderr)
+    print(f"wrote {out_dir / 'RESULTS.md'} and {results_json}", file=sys.stderr)
 
 
 if __name__ == "__main__":

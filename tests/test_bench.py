@@ -22,6 +22,8 @@ def _run(tmp_path: Path, *extra: str) -> dict[str, Any]:
             "direct,bare",
             "--out-dir",
             str(tmp_path),
+            "--results-json",
+            str(tmp_path / "raw" / "results.json"),
             *extra,
         ],
         capture_output=True,
@@ -31,7 +33,7 @@ def _run(tmp_path: Path, *extra: str) -> dict[str, Any]:
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    data: dict[str, Any] = json.loads((tmp_path / "results.json").read_text())
+    data: dict[str, Any] = json.loads((tmp_path / "raw" / "results.json").read_text())
     return data
 
 
@@ -74,6 +76,16 @@ def test_tiny_run_measures_direct_and_bare(tmp_path: Path) -> None:
     assert "### chat>chat full" in md
     assert "| bare | 1 |" in md
     assert res["machine"]["nproc"] >= 1
+    # --render rebuilds the same RESULTS.md from the raw numbers alone
+    raw, again = tmp_path / "raw" / "results.json", tmp_path / "again"
+    subprocess.run(
+        [sys.executable, str(RUN), "--render", str(raw), "--out-dir", str(again)],
+        capture_output=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
+    assert (again / "RESULTS.md").read_text() == md
 
 
 def test_every_protocol_is_served_by_the_mock(tmp_path: Path) -> None:
