@@ -328,7 +328,9 @@ def _gemini_stream(model: str, n: int, pieces: list[str]) -> list[bytes]:
                 "candidatesTokenCount": n,
                 "totalTokenCount": 25 + n,
             }
-        ev.append(b"data: " + _dumps(obj) + b"\n\n")
+        # Gemini frames its SSE with CRLF (as tests/mocks/gemini_upstream.py does), and some
+        # clients split on it: Portkey's Gemini stream parser splits on "\r\n" only.
+        ev.append(b"data: " + _dumps(obj) + b"\r\n\r\n")
     return ev
 
 

@@ -7,7 +7,8 @@ It speaks the four provider protocols with prebuilt response bytes (``mock_paylo
 - ``POST {/v1}/responses``                   OpenAI Responses (JSON, or ``response.*`` SSE events)
 - ``POST {/v1beta}/models/{m}:generateContent`` and ``:streamGenerateContent?alt=sse``  Gemini
 
-Streaming is chosen by ``"stream": true`` in the body (Gemini: by the path). The *upstream model
+Streaming is chosen by ``"stream": true`` in the body (Gemini: by the path; its events are
+CRLF-framed SSE, as the real API sends them, with or without ``alt=sse``). The *upstream model
 name* tunes the answer, so that one mock serves every scenario: ``m`` is the default (50 events),
 ``m-e300`` asks for 300 content events, ``m-d20`` for 20 ms between events, ``m-l5`` for 5 ms of
 latency before the response headers; they combine (``m-e100-d20``). The non-streaming answer text is
