@@ -74,7 +74,8 @@ check: lint
 test: check e2e-deps llama-deps
 	$(BIN)/pytest -q -m slow --cov=plexus --cov-append
 
-# Benchmark: Plexus against the direct call, a bare forwarder and LiteLLM (bench/README.md).
+# Benchmark: Plexus against the direct call, a bare forwarder, LiteLLM and Portkey
+# (bench/README.md; LiteLLM and Portkey are installed by bench/run.py on first use).
 .PHONY: bench bench-quick bench-deps
 $(VENV)/.bench-deps: pyproject.toml $(BIN)/plexus
 	$(BIN)/pip install --quiet -e '.[bench]'

@@ -1,11 +1,16 @@
-"""The gateways under test: how to configure and start the bare forwarder, Plexus and LiteLLM.
+"""The gateways under test: how to configure and start the bare forwarder, Plexus, LiteLLM and
+Portkey.
 
-Every gateway gets 1 worker, and also 2 (``name×2``) when the sweep asks for it; each is
-pointed at the same mock upstream and must answer its health check before any measurement.
+Every gateway gets 1 worker, and also 2 (``name×2``) when the sweep asks for it (Portkey, one
+Node process, only 1); each is pointed at the same mock upstream (Portkey by headers of each
+request, see ``scenarios.portkey_headers``) and must answer its health check before any
+measurement.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +22,12 @@ from scenarios import LITELLM_KEY
 
 LITELLM_VERSION = "1.108.7"
 LITELLM_VENV = BENCH / ".venv-litellm"
+PORTKEY_VERSION = "1.15.2"  # @portkey-ai/gateway, the newest on npm; runs on Node 20
+# Portkey accepts any @hono/node-server 1.x, and the 1.x npm resolves (1.19.19) hands fetch()'s
+# immutable headers to the response Portkey then adds its own headers to: every stream fails
+# with "TypeError: immutable" (Portkey-AI/gateway#1389). 2.x copies them (honojs/node-server#382).
+PORTKEY_NODE_SERVER = "2.1.9"
+PORTKEY_DIR = BENCH / ".node-portkey"
 PROTOCOLS = ("chat", "messages", "responses", "gemini")
 
 
@@ -233,6 +244,110 @@ def start_litellm(
 
 
 # ---------------------------------------------------------------------------------------------
+# Portkey
+
+
+def portkey_package() -> dict[str, Any]:
+    """The package.json npm installs Portkey from: exact pins, no ranges."""
+    return {
+        "private": True,
+        "description": "Portkey's gateway for bench/run.py (written by bench/contenders.py)",
+        "dependencies": {"@portkey-ai/gateway": PORTKEY_VERSION},
+        "overrides": {"@hono/node-server": PORTKEY_NODE_SERVER},
+    }
+
+
+def node_major(node: str) -> int:
+    """Node's major version, 0 if it cannot be asked."""
+    try:
+        out = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+        return int(out.stdout.strip().lstrip("v").split(".")[0])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return 0
+
+
+def package_meta(package_dir: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((package_dir / "package.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def portkey_script() -> Path | None:
+    """Portkey's server, found as npm would run it: the ``bin`` of its package.json."""
+    modules = PORTKEY_DIR / "node_modules"
+    meta = package_meta(modules / "@portkey-ai" / "gateway")
+    server = package_meta(modules / "@hono" / "node-server")
+    if meta.get("version") != PORTKEY_VERSION or server.get("version") != PORTKEY_NODE_SERVER:
+        return None
+    binary = meta.get("bin")
+    if isinstance(binary, dict):
+        binary = next(iter(binary.values()), None)
+    if not isinstance(binary, str):
+        return None
+    script = modules / "@portkey-ai" / "gateway" / binary
+    return script if script.is_file() else None
+
+
+def install_portkey(npm: str, log: Path) -> None:
+    """npm-install the pinned gateway into ``bench/.node-portkey`` (no install scripts: its
+    only one, ``patch-package``, has no patches in the published package)."""
+    PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+    (PORTKEY_DIR / "package.json").write_text(json.dumps(portkey_package(), indent=2) + "\n")
+    cmd = [npm, "install", "--prefix", str(PORTKEY_DIR), "--no-audit", "--no-fund"]
+    cmd += ["--ignore-scripts", "--loglevel=error"]
+    with open(log, "wb") as fh:
+        subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.STDOUT, timeout=600)
+
+
+def ensure_portkey(log: Path, progress: Progress) -> tuple[list[str] | None, str]:
+    """``[node, server script]``, installing Portkey first if needed; or None and why not."""
+    skip = f"Portkey skipped: @portkey-ai/gateway@{PORTKEY_VERSION}"
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return None, f"{skip} needs node and npm, not found on PATH"
+    if (major := node_major(node)) < 20:
+        return None, f"{skip} needs Node 20 or later (found {major or 'none'})"
+    marker = PORTKEY_DIR / f".installed-{PORTKEY_VERSION}-node-server-{PORTKEY_NODE_SERVER}"
+    script = portkey_script()
+    if script is not None and marker.exists():
+        return [node, str(script)], ""
+    progress.say(f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {PORTKEY_DIR} (once) ...")
+    t0 = time.monotonic()
+    try:
+        install_portkey(npm, log)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, f"{skip}: npm install failed ({e}); log: {tail_log(log)}"
+    script = portkey_script()
+    if script is None:
+        return None, f"{skip}: no server script (package.json `bin`) after npm install"
+    marker.write_text("ok\n")
+    progress.say(f"portkey installed in {time.monotonic() - t0:.0f} s")
+    return [node, str(script)], ""
+
+
+def start_portkey(
+    procs: list[Proc], worker_counts: list[int], tmp: Path, notes: list[str], progress: Progress
+) -> None:
+    cmd, why = ensure_portkey(tmp / "portkey-install.log", progress)
+    if cmd is None:
+        notes.append(why)
+        return
+    if max(worker_counts) > 1:
+        notes.append(
+            "Portkey runs as one process only: its Node server (`build/start-server.js`) has no "
+            "worker or cluster option, so there is no `portkey×2`."
+        )
+    port = free_port()
+    # --headless: no log-viewer UI; the server still listens on every interface (no host option)
+    cmd = [*cmd, f"--port={port}", "--headless"]
+    procs.append(spawn("portkey", cmd, {}, port, "/", tmp, 1))
+
+
+# ---------------------------------------------------------------------------------------------
 # All of them
 
 
@@ -254,6 +369,8 @@ def start_contenders(
     lt_wanted = [c for c in wanted if c.startswith("litellm")]
     if lt_wanted:
         start_litellm(procs, lt_wanted, worker_counts, mport, events, tmp, notes, progress)
+    if "portkey" in wanted:
+        start_portkey(procs, worker_counts, tmp, notes, progress)
 
 
 def wait_ready(procs: list[Proc], t0: float, notes: list[str], progress: Progress) -> list[Proc]:

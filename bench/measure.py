@@ -10,7 +10,7 @@ from typing import Any
 
 from processes import LoadGen, Proc, sampling
 from progress import Progress
-from scenarios import SOAK_MIX, Scenario, request_spec
+from scenarios import SOAK_MIX, Scenario, request_spec, serves
 
 Point = tuple[int, Scenario, int, str]  # repetition, scenario, concurrency, contender
 
@@ -43,7 +43,11 @@ def contenders_at(order: list[str], conc: list[int], c: int) -> list[str]:
 def plan_points(
     order: list[str], scenarios: list[Scenario], conc: list[int], reps: int
 ) -> list[Point]:
-    """Every point, interleaved: all contenders run a point before the next one starts."""
+    """Every point, interleaved: all contenders run a point before the next one starts.
+
+    A contender that cannot serve a scenario (Portkey beyond Chat Completions clients) has no
+    point there, and shows as a dash in the report.
+    """
     return [
         (rep, sc, c, n)
         for rep in range(reps)
@@ -51,6 +55,7 @@ def plan_points(
         for c in conc
         for n in contenders_at(order, conc, c)
         if not (n.startswith("litellm") and rep > 0)  # one repetition for LiteLLM
+        and serves(n, sc)
     ]
 
 
@@ -70,7 +75,7 @@ def run_point(
         # LiteLLM answers in seconds at c=64: cap its points so the run stays short
         "max_time": timing.max_time * (0.6 if slow_one else 1.0),
         "drain": 1.0 if slow_one else 2.0,
-        "requests": [request_spec(sc, name)],
+        "requests": [request_spec(sc, name, upstream=f"http://127.0.0.1:{mport}")],
     }
     with sampling(proc, mock_pid) as res_usage:
         r = lg.run(job)

@@ -1,4 +1,5 @@
-"""Plexus benchmark: Plexus against the direct call, a bare forwarder and LiteLLM, in one run.
+"""Plexus benchmark: Plexus against the direct call, a bare forwarder, LiteLLM and Portkey, in
+one run.
 
 ``make bench`` (full, < 10 minutes on 2 cores) or ``make bench-quick``; see ``bench/README.md``.
 
@@ -12,8 +13,13 @@ over stdin), and the contenders, all pointed at the same mock and started before
 - ``litellm``     LiteLLM proxy (pinned, own virtualenv, no database), and ``litellm-rust`` with
                   ``LITELLM_RUST=true`` (its Rust paths); skipped with a note if it can't be
                   installed
+- ``portkey``     Portkey's open-source gateway (pinned npm package, run with ``node``, one
+                  process), told provider and upstream in headers of each request; only where
+                  it passes the checks (``scenarios.portkey_gap``, and the notes, say why not);
+                  skipped with a note if it can't be installed
 
-Gateways run with 1 worker at every concurrency and with 2 workers (``name×2``) at the highest.
+Gateways run with 1 worker at every concurrency and with 2 workers (``name×2``) at the highest
+(Portkey has no multi-process mode: 1 process only).
 Points are interleaved (every contender runs a point before the next point starts) and the whole
 sweep is repeated ``--reps`` times so that noise shows. Results: ``bench/RESULTS.md`` (committed;
 or ``--out-dir``), the raw numbers in ``bench/out/results.json`` (gitignored; or
@@ -38,7 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contenders import LITELLM_VERSION, gateway_log_errors, start_contenders, wait_ready
+from contenders import (
+    LITELLM_VERSION,
+    PORTKEY_NODE_SERVER,
+    PORTKEY_VERSION,
+    gateway_log_errors,
+    start_contenders,
+    wait_ready,
+)
 from measure import (
     Timing,
     plan_points,
@@ -51,7 +64,7 @@ from measure import (
 from processes import BENCH, LoadGen, Proc, machine, start_mock, stop_mock
 from progress import Progress
 from report import render
-from scenarios import ALL_SCENARIOS, Scenario, select_scenarios
+from scenarios import ALL_SCENARIOS, Scenario, portkey_gap, select_scenarios
 
 RESULTS_JSON = BENCH / "out" / "results.json"  # raw numbers, gitignored
 
@@ -77,7 +90,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "soak": 10_000,
         "slow": 300,
         "max_time": 4.0,
-        "contenders": "direct,bare,plexus,litellm",
+        "contenders": "direct,bare,plexus,litellm,portkey",
     },
     "full": {
         # Sized so the whole run, LiteLLM's start-ups included, stays under 10 min on 2 cores.
@@ -89,7 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "soak": 100_000,
         "slow": 1000,
         "max_time": 7.0,
-        "contenders": "direct,bare,plexus,litellm,litellm-rust",
+        "contenders": "direct,bare,plexus,litellm,litellm-rust,portkey",
     },
 }
 
@@ -135,14 +148,18 @@ class Running:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description="Benchmark Plexus against direct, bare and LiteLLM")
+    ap = argparse.ArgumentParser(
+        description="Benchmark Plexus against direct, bare, LiteLLM and Portkey"
+    )
     ap.add_argument("--quick", action="store_true", help="short run (~2 min)")
     ap.add_argument("--tiny", action="store_true", help="smoke run for tests (seconds)")
     ap.add_argument(
         "--scenarios",
         help="comma list of scenario keys or prefixes, e.g. 'chat>chat full,chat>messages'",
     )
-    ap.add_argument("--contenders", help="comma list: direct,bare,plexus,litellm,litellm-rust")
+    ap.add_argument(
+        "--contenders", help="comma list: direct,bare,plexus,litellm,litellm-rust,portkey"
+    )
     ap.add_argument("--duration", type=float, help="measuring window per point, seconds")
     ap.add_argument("--warmup", type=float, help="warm-up per point, seconds")
     ap.add_argument("--reps", type=int, help="repetitions of the whole sweep")
@@ -252,6 +269,8 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     progress.say(f"mock upstream on :{mport}; logs in {running.tmp}")
     live = start_gateways(opts, running, mport, notes, progress)
     by_name = {p.name: p for p in live}
+    if "portkey" in by_name:
+        notes.extend(portkey_scenario_notes(opts.scenarios))
     order = (["direct"] if "direct" in opts.wanted else []) + [p.name for p in live]
     plan = plan_points(order, opts.scenarios, opts.conc, opts.reps)
     soaks, slows = soak_targets(by_name, opts.soak_n), slow_targets(order, opts.slow_n)
@@ -276,6 +295,19 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     return res
 
 
+def portkey_scenario_notes(scenarios: list[Scenario]) -> list[str]:
+    """Why Portkey has dashes: one note per reason, with the scenarios it covers."""
+    by_reason: dict[str, list[str]] = {}
+    for s in scenarios:
+        why = portkey_gap(s)
+        if why is not None:
+            by_reason.setdefault(why, []).append(s.key)
+    return [
+        f"Portkey {PORTKEY_VERSION} does not run {', '.join(keys)} (`–` in its columns): {why}."
+        for why, keys in by_reason.items()
+    ]
+
+
 def results(
     opts: Options,
     t_wall: float,
@@ -298,6 +330,8 @@ def results(
             "concurrency": opts.conc,
             "workers2": opts.workers2,
             "litellm_version": LITELLM_VERSION,
+            "portkey_version": PORTKEY_VERSION,
+            "portkey_node_server": PORTKEY_NODE_SERVER,
         },
         "notes": notes,
         "scenario_keys": [s.key for s in opts.scenarios],

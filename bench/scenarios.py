@@ -2,6 +2,8 @@
 
 A scenario is a client protocol, a provider protocol and whether the answer streams; the
 ``direct`` contender calls the mock in the provider's protocol, the gateways in the client's.
+Portkey is told the provider and the upstream in headers of each request (``portkey_headers``),
+and it runs only the scenarios it can serve (``serves``, ``portkey_gap``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ CLIENT_HEADERS = {
     "x-api-key": LITELLM_KEY,
     "anthropic-version": "2023-06-01",
 }
+# Portkey's provider for each upstream protocol; its custom host is the mock's base URL, with
+# the path prefix the provider's own base URL has (Portkey's Gemini endpoint starts at /v1beta).
+PORTKEY_PROVIDERS = {"chat": "openai", "messages": "anthropic", "gemini": "google"}
+PORTKEY_HOST_PATHS = {"chat": "/v1", "messages": "/v1", "gemini": ""}
 PROMPT = "Summarise the benefits of a unified LLM gateway in three short paragraphs, please."
 SYSTEM = "You are a concise assistant."
 
@@ -99,6 +105,44 @@ def select_scenarios(patterns: str | None) -> list[Scenario]:
     return [s for s in ALL_SCENARIOS if any(s.key.startswith(p) for p in pats)]
 
 
+def portkey_gap(sc: Scenario) -> str | None:
+    """Why Portkey cannot run ``sc`` (seen with the pinned version), or None if it can."""
+    if sc.client == "messages" and sc.provider != "messages":
+        return (
+            "its `/v1/messages` only reaches providers that speak Messages (to an OpenAI one: "
+            "500 `messages is not supported by openai`)"
+        )
+    if sc.client == "responses" and sc.provider != "responses":
+        return (
+            "its `/v1/responses` only reaches providers that speak Responses (to an Anthropic "
+            "one: 500 `createModelResponse is not supported by anthropic`)"
+        )
+    if sc.provider == "gemini" and sc.stream:
+        return (
+            "its Chat Completions streams from Gemini end without `data: [DONE]` (its Google "
+            "stream transform never writes one; its Anthropic one does), so every answer fails "
+            "the end-marker check all contenders get"
+        )
+    if sc.client != "chat" or sc.provider not in PORTKEY_PROVIDERS:
+        return "no Portkey route for it in this harness"
+    return None
+
+
+def serves(contender: str, sc: Scenario) -> bool:
+    """Whether ``contender`` can run ``sc``: all of them but Portkey run every scenario."""
+    return portkey_gap(sc) is None if contender.startswith("portkey") else True
+
+
+def portkey_headers(provider: str, upstream: str) -> dict[str, str]:
+    """Portkey's routing headers for a provider protocol, and the upstream's key (the mock
+    accepts any): Portkey passes the bearer token on as each provider's own credential."""
+    return {
+        "Authorization": "Bearer x",
+        "x-portkey-provider": PORTKEY_PROVIDERS[provider],
+        "x-portkey-custom-host": upstream + PORTKEY_HOST_PATHS[provider],
+    }
+
+
 def client_body(proto: str, model: str, stream: bool) -> dict[str, Any]:
     if proto == "chat":
         body: dict[str, Any] = {
@@ -139,8 +183,15 @@ def client_body(proto: str, model: str, stream: bool) -> dict[str, Any]:
     return body
 
 
-def request_spec(sc: Scenario, contender: str, abort: bool = False) -> dict[str, Any]:
-    """The load generator's request for one scenario against one contender."""
+def request_spec(
+    sc: Scenario, contender: str, abort: bool = False, upstream: str = ""
+) -> dict[str, Any]:
+    """The load generator's request for one scenario against one contender.
+
+    ``upstream`` is the mock's base URL (``http://127.0.0.1:PORT``), which only Portkey needs:
+    it is told in each request where to send it. The headers are built here, once per job, so
+    no contender pays for another's.
+    """
     if contender == "direct":
         proto = sc.provider
         if proto == "gemini":
@@ -150,6 +201,14 @@ def request_spec(sc: Scenario, contender: str, abort: bool = False) -> dict[str,
             path = CLIENT_PATHS[proto]
         body = client_body(proto, sc.upstream_model, sc.stream)
         headers = {**CLIENT_HEADERS, "x-goog-api-key": "x"}
+    elif contender.startswith("portkey"):
+        if not upstream or not serves(contender, sc):
+            raise ValueError(f"Portkey cannot run {sc.key} (upstream {upstream!r})")
+        proto = sc.client
+        path = CLIENT_PATHS[proto]
+        # No model list in Portkey: the body names the mock's model, passed on as it is.
+        body = client_body(proto, sc.upstream_model, sc.stream)
+        headers = portkey_headers(sc.provider, upstream)
     else:
         proto = sc.client
         path = CLIENT_PATHS[proto]

@@ -94,3 +94,43 @@ def test_every_protocol_is_served_by_the_mock(tmp_path: Path) -> None:
     assert len(res["scenario_keys"]) >= 10
     for r in res["runs"]:
         assert r["ok"] > 0 and r["errors"] == 0, (r["scenario"], r["error_samples"])
+
+
+def test_portkey_is_told_provider_and_upstream_in_headers() -> None:
+    """What the load generator would send Portkey, and where it does not run (no npm needed)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import measure
+        import scenarios
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    upstream = "http://127.0.0.1:9"
+    by_key = {s.key: s for s in scenarios.ALL_SCENARIOS}
+    expected = {  # scenario: (provider, custom host, end marker)
+        "chat>chat stream300": ("openai", f"{upstream}/v1", "[DONE]"),
+        "chat>messages stream50": ("anthropic", f"{upstream}/v1", "[DONE]"),
+        "chat>gemini full": ("google", upstream, "choices"),
+    }
+    for key, (provider, host, marker) in expected.items():
+        spec = scenarios.request_spec(by_key[key], "portkey", upstream=upstream)
+        assert spec["path"] == "/v1/chat/completions"
+        assert spec["headers"]["x-portkey-provider"] == provider
+        assert spec["headers"]["x-portkey-custom-host"] == host
+        assert spec["expect"] == marker
+        assert json.loads(spec["body"])["model"] == by_key[key].upstream_model
+    # the other contenders' requests are unchanged by Portkey's headers
+    for name in ("direct", "bare", "plexus", "litellm"):
+        spec = scenarios.request_spec(by_key["chat>chat full"], name, upstream=upstream)
+        assert not any(h.startswith("x-portkey") for h in spec["headers"])
+    served = {s.key for s in scenarios.ALL_SCENARIOS if scenarios.serves("portkey", s)}
+    assert served == {
+        "chat>chat full",
+        "chat>chat stream50",
+        "chat>chat stream300",
+        "chat>messages full",
+        "chat>messages stream50",
+        "chat>gemini full",
+    }
+    plan = measure.plan_points(["direct", "portkey"], scenarios.ALL_SCENARIOS, [1, 64], 1)
+    assert {sc.key for _, sc, _, n in plan if n == "portkey"} == served
+    assert len([p for p in plan if p[3] == "direct"]) == 2 * len(scenarios.ALL_SCENARIOS)
