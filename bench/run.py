@@ -151,7 +151,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description="Benchmark Plexus against direct, bare, LiteLLM and Portkey"
     )
-    ap.add_argument("--quick", action="store_true", help="short run (~2 min)")
+    ap.add_argument("--quick", action="store_true", help="short run (~4 min)")
     ap.add_argument("--tiny", action="store_true", help="smoke run for tests (seconds)")
     ap.add_argument(
         "--scenarios",
