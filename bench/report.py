@@ -102,8 +102,8 @@ def render_header(res: dict[str, Any]) -> list[str]:
         "`added` = p50 latency (or time to first event) minus the direct call's at the same "
         "concurrency. CPU in cores busy, RSS = peak of the whole process tree. `bare` is "
         "uvicorn + raw ASGI + aiohttp's client + msgspec (`bare_forwarder.py`); Plexus calls "
-        "upstreams with its own HTTP client (`src/plexus/httpclient/`), which is why it can "
-        "exceed bare; `STACK_PROBE.md` has the Rust-backed alternatives measured.",
+        "upstreams with its own HTTP client (`src/plexus/upstream/httpclient/`), which is why "
+        "it can exceed bare; `STACK_PROBE.md` has the Rust-backed alternatives measured.",
         "",
         *portkey_header(res),
     ]
