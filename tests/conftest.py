@@ -18,8 +18,9 @@ from plexus.app import Gateway
 from plexus.config import Config, parse_config
 from tests.mocks.base import MockState
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SEEDS = SHARED / "seed-testcommands"
+# Every file a test reads lives under tests/fixtures: nothing outside the clone is needed.
+FIXTURES = Path(__file__).parent / "fixtures"
+SEEDS = FIXTURES / "seeds"
 API_TYPES = ("chat", "messages", "responses", "gemini")
 BASE_PATH = {"chat": "/v1", "messages": "/v1", "responses": "/v1", "gemini": "/v1beta"}
 
@@ -28,6 +29,23 @@ def seed(name: str) -> dict[str, Any]:
     """Load a seed request body, e.g. `chat/basic.json`."""
     data: dict[str, Any] = json.loads((SEEDS / name).read_text())
     return data
+
+
+def fixture_cases(directory: Path, suffix: str, *, exclude: str | None = None) -> list[str]:
+    """The sorted names, minus `suffix`, of the files in `directory` ending in `suffix`.
+
+    Names ending in `exclude` are left out (the `.chat.sse` outputs next to the `.sse` inputs).
+    None at all is an error at collection time: a moved or missing fixture directory must not
+    turn a parametrized test into zero cases that pass unseen.
+    """
+    names = sorted(
+        path.name.removesuffix(suffix)
+        for path in directory.glob(f"*{suffix}")
+        if exclude is None or not path.name.endswith(exclude)
+    )
+    if not names:
+        raise FileNotFoundError(f"no *{suffix} fixture in {directory}")
+    return names
 
 
 def mock_app(api: str, state: MockState) -> web.Application:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -12,8 +11,8 @@ import pytest
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import chat
+from tests.conftest import SEEDS, fixture_cases
 
-SEEDS = Path("/work/shared/seed-testcommands")
 RECORDINGS = SEEDS / "upstream-recordings" / "chat"
 
 
@@ -24,9 +23,9 @@ def _decode(body: dict[str, Any]) -> ir.Request:
 # --- decode_request --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", sorted(p.name for p in (SEEDS / "chat").glob("*.json")))
+@pytest.mark.parametrize("seed", fixture_cases(SEEDS / "chat", ".json"))
 def test_seed_requests_decode(seed: str) -> None:
-    request = chat.decode_request((SEEDS / "chat" / seed).read_bytes())
+    request = chat.decode_request((SEEDS / "chat" / f"{seed}.json").read_bytes())
     assert request.messages[-1].role == "user"
     if "tool" in seed:
         assert request.tools and request.tool_choice == ir.ToolChoice(mode="auto")

@@ -16,13 +16,14 @@ import pytest
 
 from plexus import ir, sse
 from plexus.protocols import chat
+from tests.conftest import FIXTURES, fixture_cases
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "chat"
+GOLDEN = FIXTURES / "chat"
 REGEN = os.environ.get("PLEXUS_REGEN") == "1"
 _EVENTS = msgspec.json.Decoder(ir.StreamEvent)
 
-UPSTREAM_CASES = sorted(p.stem for p in FIXTURES.glob("*.sse") if not p.name.endswith(".chat.sse"))
-IR_CASES = sorted(p.name.removesuffix(".ir.jsonl") for p in FIXTURES.glob("*.ir.jsonl"))
+UPSTREAM_CASES = fixture_cases(GOLDEN, ".sse", exclude=".chat.sse")
+IR_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
 
 
 def _decode(data: bytes, sizes: list[int]) -> list[ir.StreamEvent]:
@@ -56,9 +57,9 @@ def _check(path: Path, actual: str) -> None:
 
 @pytest.mark.parametrize("case", UPSTREAM_CASES)
 def test_decoder_matches_golden_in_any_chunking(case: str) -> None:
-    data = (FIXTURES / f"{case}.sse").read_bytes()
+    data = (GOLDEN / f"{case}.sse").read_bytes()
     whole = _decode(data, [len(data)])
-    _check(FIXTURES / f"{case}.ir.jsonl", _jsonl(whole))
+    _check(GOLDEN / f"{case}.ir.jsonl", _jsonl(whole))
     assert _decode(data, [1] * len(data)) == whole
     rng = random.Random(case)
     sizes: list[int] = []
@@ -69,7 +70,7 @@ def test_decoder_matches_golden_in_any_chunking(case: str) -> None:
 
 @pytest.mark.parametrize("case", UPSTREAM_CASES)
 def test_decoded_blocks_are_opened_before_deltas_and_closed(case: str) -> None:
-    data = (FIXTURES / f"{case}.sse").read_bytes()
+    data = (GOLDEN / f"{case}.sse").read_bytes()
     open_blocks: set[int] = set()
     for event in _decode(data, [len(data)]):
         match event:
@@ -96,8 +97,8 @@ def _encode(events: list[ir.StreamEvent], include_usage: bool = True) -> bytes:
 
 @pytest.mark.parametrize("case", IR_CASES)
 def test_encoder_matches_golden(case: str) -> None:
-    events = _read_events(FIXTURES / f"{case}.ir.jsonl")
-    _check(FIXTURES / f"{case}.chat.sse", _encode(events).decode())
+    events = _read_events(GOLDEN / f"{case}.ir.jsonl")
+    _check(GOLDEN / f"{case}.chat.sse", _encode(events).decode())
 
 
 def _sdk_client(body: bytes) -> openai.AsyncOpenAI:
@@ -118,7 +119,7 @@ _MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user"
     [c for c in IR_CASES if "error" not in c and "no-finish" not in c and "truncated" not in c],
 )
 async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
-    events = _read_events(FIXTURES / f"{case}.ir.jsonl")
+    events = _read_events(GOLDEN / f"{case}.ir.jsonl")
     client = _sdk_client(_encode(events))
     async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
         try:
@@ -139,7 +140,7 @@ async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
 
 
 async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
-    events = _read_events(FIXTURES / "enc-signed-reasoning.ir.jsonl")
+    events = _read_events(GOLDEN / "enc-signed-reasoning.ir.jsonl")
     client = _sdk_client(_encode(events))
     async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
         final = await stream.get_final_completion()
@@ -160,7 +161,7 @@ async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
 
 @pytest.mark.parametrize("case", ["enc-error", "enc-no-finish"])
 async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
-    events = _read_events(FIXTURES / f"{case}.ir.jsonl")
+    events = _read_events(GOLDEN / f"{case}.ir.jsonl")
     client = _sdk_client(_encode(events))
     with pytest.raises(openai.APIError):  # raised while iterating
         async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
@@ -169,7 +170,7 @@ async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
 
 
 def test_usage_chunk_only_when_requested() -> None:
-    events = _read_events(FIXTURES / "enc-refusal-other.ir.jsonl")
+    events = _read_events(GOLDEN / "enc-refusal-other.ir.jsonl")
     without = _encode(events, include_usage=False)
     assert b'"usage"' not in without
     assert without.endswith(sse.DONE)
@@ -178,7 +179,7 @@ def test_usage_chunk_only_when_requested() -> None:
 
 def test_decoded_upstream_reencodes_for_the_sdk() -> None:
     """Hub and spoke: a recorded upstream stream decodes, then encodes to a stream the SDK reads."""
-    data = (FIXTURES / "minimax-tools.sse").read_bytes()
+    data = (GOLDEN / "minimax-tools.sse").read_bytes()
     body = _encode(_decode(data, [len(data)]))
     assert body.count(b'"role":"assistant"') == 1
     assert body.endswith(sse.DONE)

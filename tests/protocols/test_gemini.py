@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from plexus import ir
 from plexus.errors import BadRequest, UpstreamError
 from plexus.protocols import common, gemini
-
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seed-testcommands" / "gemini"
+from tests.conftest import SEEDS
 
 
 def decode(body: dict[str, Any]) -> ir.Request:
@@ -24,9 +22,9 @@ def user(text: str) -> ir.Message:
 
 
 def test_seed_bodies_decode_with_snake_case_and_openapi_types() -> None:
-    basic = gemini.decode_request((SEEDS / "basic.json").read_bytes())
+    basic = gemini.decode_request((SEEDS / "gemini" / "basic.json").read_bytes())
     assert basic.messages == [user("Explain how a large language model works in one sentence.")]
-    tools = gemini.decode_request((SEEDS / "tools.json").read_bytes())
+    tools = gemini.decode_request((SEEDS / "gemini" / "tools.json").read_bytes())
     assert tools.tool_choice == ir.ToolChoice(mode="auto")
     [tool] = tools.tools
     assert tool.name == "get_weather" and tool.parameters is not None
@@ -38,7 +36,7 @@ def test_seed_bodies_decode_with_snake_case_and_openapi_types() -> None:
 
 
 def test_seed_round_trips_through_encode_request() -> None:
-    request = gemini.decode_request((SEEDS / "tools-stream.json").read_bytes())
+    request = gemini.decode_request((SEEDS / "gemini" / "tools-stream.json").read_bytes())
     request.model = "gemini-2.5-flash"
     body = gemini.encode_request(request)
     declaration = body["tools"][0]["functionDeclarations"][0]

@@ -17,15 +17,14 @@ from google.genai import errors, types
 
 from plexus import ir, sse
 from plexus.protocols import gemini
+from tests.conftest import FIXTURES, fixture_cases
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gemini"
+GOLDEN = FIXTURES / "gemini"
 REGEN = os.environ.get("PLEXUS_REGEN") == "1"
 _EVENTS = msgspec.json.Decoder(ir.StreamEvent)
 _MINTED = re.compile(r"call_[0-9a-f]{24}")
-DECODER_CASES = sorted(
-    p.name[: -len(".sse")] for p in FIXTURES.glob("*.sse") if ".gemini." not in p.name
-)
-ENCODER_CASES = sorted(p.name[: -len(".ir.jsonl")] for p in FIXTURES.glob("*.ir.jsonl"))
+DECODER_CASES = fixture_cases(GOLDEN, ".sse", exclude=".gemini.sse")
+ENCODER_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
 
 
 def _normalise(lines: list[str]) -> list[str]:
@@ -67,17 +66,17 @@ def _check_golden(path: Path, actual: str) -> None:
 
 @pytest.mark.parametrize("case", DECODER_CASES)
 def test_decoder_matches_golden_in_any_chunking(case: str) -> None:
-    data = (FIXTURES / f"{case}.sse").read_bytes()
+    data = (GOLDEN / f"{case}.sse").read_bytes()
     whole = decode_stream(data, [])
     rng = random.Random(case)
     assert decode_stream(data, [1] * len(data)) == whole
     assert decode_stream(data, [rng.randint(1, 40) for _ in range(len(data))]) == whole
-    _check_golden(FIXTURES / f"{case}.ir.jsonl", "".join(line + "\n" for line in whole))
+    _check_golden(GOLDEN / f"{case}.ir.jsonl", "".join(line + "\n" for line in whole))
 
 
 def load_events(case: str) -> list[ir.StreamEvent]:
     """The IR events of a fixture."""
-    lines = (FIXTURES / f"{case}.ir.jsonl").read_bytes().splitlines()
+    lines = (GOLDEN / f"{case}.ir.jsonl").read_bytes().splitlines()
     return [_EVENTS.decode(line) for line in lines if line.strip()]
 
 
@@ -90,7 +89,7 @@ def encode_stream(events: list[ir.StreamEvent]) -> bytes:
 
 @pytest.mark.parametrize("case", ENCODER_CASES)
 def test_encoder_matches_golden(case: str) -> None:
-    _check_golden(FIXTURES / f"{case}.gemini.sse", encode_stream(load_events(case)).decode())
+    _check_golden(GOLDEN / f"{case}.gemini.sse", encode_stream(load_events(case)).decode())
 
 
 def _client(body: bytes, seen: list[httpx.Request]) -> genai.Client:
@@ -187,7 +186,7 @@ async def test_foreign_tokens_survive_the_sdk_round_trip() -> None:
 
 
 def test_decoder_reports_missing_terminator_after_closing_blocks() -> None:
-    lines = decode_stream((FIXTURES / "missing-finish.sse").read_bytes(), [])
+    lines = decode_stream((GOLDEN / "missing-finish.sse").read_bytes(), [])
     assert '"type":"block_stop"' in lines[-2] and '"type":"error"' in lines[-1]
 
 

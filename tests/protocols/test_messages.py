@@ -11,10 +11,8 @@ import pytest
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common, messages
+from tests.conftest import SEEDS
 from tests.mocks.messages_upstream import Invalid, validate
-
-# Copies of shared/seed-testcommands (seed bodies and the real upstream recording).
-SEEDS = Path(__file__).parent.parent / "fixtures" / "messages" / "seeds"
 
 
 def _decode(body: dict[str, Any]) -> ir.Request:

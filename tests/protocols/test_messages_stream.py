@@ -18,17 +18,14 @@ from aiohttp.test_utils import TestServer
 
 from plexus import ir, sse
 from plexus.protocols import messages
+from tests.conftest import FIXTURES, fixture_cases
 from tests.mocks.base import MockState, Reply, ToolCall
 from tests.mocks.messages_upstream import create_app
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "messages"
+GOLDEN = FIXTURES / "messages"
 REGEN = os.environ.get("PLEXUS_REGEN") == "1"
-UPSTREAM_CASES = sorted(
-    path.name.removesuffix(".sse")
-    for path in FIXTURES.glob("*.sse")
-    if not path.name.endswith(".messages.sse")
-)
-IR_CASES = sorted(path.name.removesuffix(".ir.jsonl") for path in FIXTURES.glob("*.ir.jsonl"))
+UPSTREAM_CASES = fixture_cases(GOLDEN, ".sse", exclude=".messages.sse")
+IR_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
 EVENT_DECODER = msgspec.json.Decoder(ir.StreamEvent)
 EVENT_ENCODER = msgspec.json.Encoder()
 REQUEST = ir.Request(model="claude-test", messages=[])
@@ -74,7 +71,7 @@ def encode_stream(events: list[ir.StreamEvent]) -> bytes:
 
 
 def _load_ir(case: str) -> list[ir.StreamEvent]:
-    lines = (FIXTURES / f"{case}.ir.jsonl").read_bytes().splitlines()
+    lines = (GOLDEN / f"{case}.ir.jsonl").read_bytes().splitlines()
     return [EVENT_DECODER.decode(line) for line in lines if line.strip()]
 
 
@@ -86,17 +83,17 @@ def _check_golden(path: Path, actual: bytes) -> None:
 
 @pytest.mark.parametrize("case", UPSTREAM_CASES)
 def test_decoder_matches_golden_ir_in_any_chunking(case: str) -> None:
-    data = (FIXTURES / f"{case}.sse").read_bytes()
+    data = (GOLDEN / f"{case}.sse").read_bytes()
     events = decode_stream(data)
     actual = b"".join(EVENT_ENCODER.encode(event) + b"\n" for event in events)
-    _check_golden(FIXTURES / f"{case}.ir.jsonl", actual)
+    _check_golden(GOLDEN / f"{case}.ir.jsonl", actual)
     assert decode_stream(data, "bytes") == events
     assert decode_stream(data, "random") == events
 
 
 @pytest.mark.parametrize("case", IR_CASES)
 def test_encoder_matches_golden_sse(case: str) -> None:
-    _check_golden(FIXTURES / f"{case}.messages.sse", encode_stream(_load_ir(case)))
+    _check_golden(GOLDEN / f"{case}.messages.sse", encode_stream(_load_ir(case)))
 
 
 def _sdk_client(body: bytes, content_type: str = "text/event-stream") -> anthropic.AsyncAnthropic:
@@ -124,7 +121,7 @@ async def test_sdk_accumulates_encoded_stream(case: str) -> None:
     if case in IR_CASES:
         events = _load_ir(case)
     else:
-        events = decode_stream((FIXTURES / f"{case}.sse").read_bytes())
+        events = decode_stream((GOLDEN / f"{case}.sse").read_bytes())
     body = encode_stream(events)
     if any(isinstance(event, ir.StreamError) for event in events):
         with pytest.raises(anthropic.APIError):
@@ -140,7 +137,7 @@ async def test_sdk_accumulates_encoded_stream(case: str) -> None:
 
 
 async def test_sdk_sees_native_signature_and_parsed_tool_inputs() -> None:
-    events = decode_stream((FIXTURES / "thinking-tools.sse").read_bytes())
+    events = decode_stream((GOLDEN / "thinking-tools.sse").read_bytes())
     message = await _sdk_final_message(encode_stream(events))
     thinking, text, first, second = message.content
     assert thinking.type == "thinking"
@@ -171,7 +168,7 @@ async def test_sdk_keeps_raw_other_stop_reason() -> None:
 
 
 async def test_sdk_raises_on_error_event() -> None:
-    body = encode_stream(decode_stream((FIXTURES / "error-mid-stream.sse").read_bytes()))
+    body = encode_stream(decode_stream((GOLDEN / "error-mid-stream.sse").read_bytes()))
     assert b"message_stop" not in body
     with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
         await _sdk_final_message(body)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -14,8 +13,9 @@ import pytest
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common, responses
+from tests.conftest import SEEDS
 
-SEED = Path("/work/shared/seed-testcommands/responses/testresponses.json")
+SEED = SEEDS / "responses" / "testresponses.json"
 
 
 def _decode(body: dict[str, Any]) -> ir.Request:

@@ -21,13 +21,12 @@ import pytest
 from plexus import ir, sse
 from plexus.protocols import responses
 from plexus.protocols.responses.response import status_of
+from tests.conftest import FIXTURES, fixture_cases
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "responses"
+GOLDEN = FIXTURES / "responses"
 REGEN = os.environ.get("PLEXUS_REGEN") == "1"
-UPSTREAM_CASES = sorted(
-    path.stem for path in FIXTURES.glob("*.sse") if ".responses" not in path.name
-)
-IR_CASES = sorted(path.name.removesuffix(".ir.jsonl") for path in FIXTURES.glob("*.ir.jsonl"))
+UPSTREAM_CASES = fixture_cases(GOLDEN, ".sse", exclude=".responses.sse")
+IR_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
 _events = msgspec.json.Decoder(ir.StreamEvent)
 _REQUEST = ir.Request(
     model="gpt-x",
@@ -66,17 +65,17 @@ def _check(path: Path, actual: str) -> None:
 
 @pytest.mark.parametrize("case", UPSTREAM_CASES)
 def test_decoder_matches_golden_ir_in_any_chunking(case: str) -> None:
-    data = (FIXTURES / f"{case}.sse").read_bytes()
+    data = (GOLDEN / f"{case}.sse").read_bytes()
     whole = _decode([data])
     assert _decode([data[i : i + 1] for i in range(len(data))]) == whole
     for seed in range(3):
         assert _decode(_split(data, seed)) == whole
     lines = "".join(msgspec.json.encode(event).decode() + "\n" for event in whole)
-    _check(FIXTURES / f"{case}.ir.jsonl", lines)
+    _check(GOLDEN / f"{case}.ir.jsonl", lines)
 
 
 def _load_ir(case: str) -> list[ir.StreamEvent]:
-    text = (FIXTURES / f"{case}.ir.jsonl").read_text()
+    text = (GOLDEN / f"{case}.ir.jsonl").read_text()
     return [_events.decode(line) for line in text.splitlines() if line]
 
 
@@ -100,7 +99,7 @@ def _normalise(data: bytes) -> str:
 @pytest.mark.parametrize("case", IR_CASES)
 def test_encoder_matches_golden_sse(case: str) -> None:
     actual = _normalise(_encode(_load_ir(case)))
-    _check(FIXTURES / f"{case}.responses.sse", actual)
+    _check(GOLDEN / f"{case}.responses.sse", actual)
 
 
 def _sdk_stream(data: bytes) -> tuple[list[str], openai.types.responses.Response | None]:
@@ -143,7 +142,7 @@ def test_sdk_accepts_encoded_stream(case: str) -> None:
 
 
 def test_missing_terminator_closes_blocks_then_errors() -> None:
-    events = _decode([(FIXTURES / "missing_terminator.sse").read_bytes()])
+    events = _decode([(GOLDEN / "missing_terminator.sse").read_bytes()])
     assert isinstance(events[-1], ir.StreamError)
     assert isinstance(events[-2], ir.BlockStop)
 
