@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import uvicorn
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hypothesis import HealthCheck, settings
 
 from plexus.app import Gateway
 from plexus.config import Config, parse_config
@@ -21,6 +23,22 @@ from tests.mocks.base import MockState
 # Every file a test reads lives under tests/fixtures: nothing outside the clone is needed.
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = FIXTURES / "seeds"
+
+# Hypothesis profiles. "ci" (CI runs with CI=true) tries the same examples on every run, so a red
+# build is never luck and replays from the printed blob; "dev" keeps Hypothesis's defaults, random
+# examples that keep exploring. Loaded here, before any test module is imported, so that each
+# per-test @settings inherits what it does not set itself (derandomize above all) from the profile.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],  # a slow shared runner is not a failing test
+)
+settings.register_profile("dev", max_examples=100)
+settings.load_profile("ci" if "CI" in os.environ else "dev")
+
 API_TYPES = ("chat", "messages", "responses", "gemini")
 BASE_PATH = {"chat": "/v1", "messages": "/v1", "responses": "/v1", "gemini": "/v1beta"}
 
