@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from plexus import ir
 from plexus.protocols.chat.reasoning import blocks_to_details, needs_details
 from plexus.providers.base import Adapter
@@ -53,4 +51,4 @@ def _replay_details(body: dict[str, Any], request: ir.Request) -> None:
     turns = [message for message in request.messages if message.role == "assistant"]
     for message, turn in zip(assistant_messages(body), turns, strict=False):
         if needs_details(turn.content):
-            message["reasoning_details"] = msgspec.to_builtins(blocks_to_details(turn.content))
+            message["reasoning_details"] = blocks_to_details(turn.content)

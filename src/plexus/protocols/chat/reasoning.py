@@ -7,11 +7,10 @@ signed token (protocols.md 5.5); anything else counts as an unsigned OpenAI-comp
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import msgspec
+from typing import Any
 
 from plexus import ir
-from plexus.protocols.chat import wire, wire_out
+from plexus.protocols.chat import wire
 from plexus.protocols.common import untag_token
 
 _FORMAT_ORIGIN: dict[str, ir.Origin] = {
@@ -92,47 +91,40 @@ def needs_details(blocks: Sequence[ir.Block]) -> bool:
     )
 
 
-def details_for(block: ir.ThinkingBlock, call_id: str | None = None) -> list[wire_out.DetailOut]:
+def details_for(block: ir.ThinkingBlock, call_id: str | None = None) -> list[dict[str, Any]]:
     """Return the entries for one thinking block; `call_id` names the call a Gemini token is on."""
-    unset = msgspec.UNSET
+    # Keys in wire order: type, text, signature, data, summary, id, format, then `index`.
     format_name = format_for_origin(block.origin)
     if block.redacted:
-        return [
-            wire_out.DetailOut(type="reasoning.encrypted", data=block.redacted, format=format_name)
-        ]
+        return [{"type": "reasoning.encrypted", "data": block.redacted, "format": format_name}]
     if block.origin == "gemini" and block.signature and not block.text:
-        return [
-            wire_out.DetailOut(
-                type="reasoning.encrypted",
-                data=block.signature,
-                id=call_id if call_id is not None else unset,
-                format=format_name,
-            )
-        ]
+        entry: dict[str, Any] = {"type": "reasoning.encrypted", "data": block.signature}
+        if call_id is not None:
+            entry["id"] = call_id
+        entry["format"] = format_name
+        return [entry]
     if block.origin == "openai" and block.signature:
-        entries: list[wire_out.DetailOut] = []
+        entries: list[dict[str, Any]] = []
         if block.text:
             entries.append(
-                wire_out.DetailOut(type="reasoning.summary", summary=block.text, format=format_name)
+                {"type": "reasoning.summary", "summary": block.text, "format": format_name}
             )
-        item_id = block.item_id if block.item_id is not None else unset
-        entries.append(
-            wire_out.DetailOut(
-                type="reasoning.encrypted", data=block.signature, id=item_id, format=format_name
-            )
-        )
+        encrypted: dict[str, Any] = {"type": "reasoning.encrypted", "data": block.signature}
+        if block.item_id is not None:
+            encrypted["id"] = block.item_id
+        encrypted["format"] = format_name
+        entries.append(encrypted)
         return entries
-    signature = block.signature if block.signature else unset
-    return [
-        wire_out.DetailOut(
-            type="reasoning.text", text=block.text, signature=signature, format=format_name
-        )
-    ]
+    text: dict[str, Any] = {"type": "reasoning.text", "text": block.text}
+    if block.signature:
+        text["signature"] = block.signature
+    text["format"] = format_name
+    return [text]
 
 
-def blocks_to_details(blocks: Sequence[ir.Block]) -> list[wire_out.DetailOut]:
+def blocks_to_details(blocks: Sequence[ir.Block]) -> list[dict[str, Any]]:
     """Return the `reasoning_details` of an assistant turn, numbered by `index`."""
-    entries: list[wire_out.DetailOut] = []
+    entries: list[dict[str, Any]] = []
     for position, block in enumerate(blocks):
         if not isinstance(block, ir.ThinkingBlock):
             continue
@@ -140,7 +132,7 @@ def blocks_to_details(blocks: Sequence[ir.Block]) -> list[wire_out.DetailOut]:
         call_id = following.id if isinstance(following, ir.ToolCallBlock) else None
         entries.extend(details_for(block, call_id))
     for index, entry in enumerate(entries):
-        entry.index = index
+        entry["index"] = index
     return entries
 
 

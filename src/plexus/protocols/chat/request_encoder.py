@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from plexus import ir
 from plexus.errors import BadRequest
-from plexus.protocols.chat import wire_out
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.common import data_url, effort_for_budget, end_user_id, portable_url
 
@@ -220,7 +217,7 @@ def _encode_assistant_reasoning(blocks: list[ir.Block], message: dict[str, Any])
     Reasoning another family signed is dropped: strict chat servers (OpenAI, Bedrock) reject
     these fields, and those that take them (OpenRouter, Vercel) say so in their adapters."""
     texts: list[str] = []
-    details: list[wire_out.DetailOut] = []
+    details: list[dict[str, Any]] = []
     for block in blocks:
         if not isinstance(block, ir.ThinkingBlock):
             continue
@@ -234,5 +231,5 @@ def _encode_assistant_reasoning(blocks: list[ir.Block], message: dict[str, Any])
         message["reasoning_content"] = "".join(texts)
     if details:
         for index, entry in enumerate(details):
-            entry.index = index
-        message["reasoning_details"] = msgspec.to_builtins(details)
+            entry["index"] = index
+        message["reasoning_details"] = details

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 
 from plexus import ir
 from plexus.errors import UpstreamError
-from plexus.protocols.chat import wire, wire_out
+from plexus.protocols.chat import wire
 from plexus.protocols.chat.reasoning import (
     blocks_to_details,
     details_to_blocks,
@@ -74,21 +75,19 @@ def decode_usage(usage: wire.Usage) -> ir.Usage:
     )
 
 
-def encode_usage(usage: ir.Usage) -> wire_out.UsageOut:
+def encode_usage(usage: ir.Usage) -> dict[str, Any]:
     """Encode IR usage the Chat way: prompt tokens include cache reads and writes."""
     prompt = usage.total_input_tokens
-    written = usage.cache_write_tokens if usage.cache_write_tokens else msgspec.UNSET
-    return wire_out.UsageOut(
-        prompt_tokens=prompt,
-        completion_tokens=usage.output_tokens,
-        total_tokens=prompt + usage.output_tokens,
-        prompt_tokens_details=wire_out.PromptDetailsOut(
-            cached_tokens=usage.cache_read_tokens, cache_write_tokens=written
-        ),
-        completion_tokens_details=wire_out.CompletionDetailsOut(
-            reasoning_tokens=usage.reasoning_tokens or 0
-        ),
-    )
+    prompt_details: dict[str, Any] = {"cached_tokens": usage.cache_read_tokens}
+    if usage.cache_write_tokens:
+        prompt_details["cache_write_tokens"] = usage.cache_write_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": prompt_details,
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+    }
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -160,40 +159,43 @@ def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     content = response.content
     text = "".join(block.text for block in content if isinstance(block, ir.TextBlock))
     refusal = "".join(block.text for block in content if isinstance(block, ir.RefusalBlock))
+    # `function` first: the key order these bodies have always had.
     calls = [
-        wire_out.ToolCallOut(
-            id=block.id or mint_id("call_"),
-            type="function",
-            function=wire_out.FunctionOut(name=block.name, arguments=block.arguments or "{}"),
-        )
+        {
+            "function": {"name": block.name, "arguments": block.arguments or "{}"},
+            "id": block.id or mint_id("call_"),
+            "type": "function",
+        }
         for block in content
         if isinstance(block, ir.ToolCallBlock)
     ]
-    message = wire_out.MessageOut(
-        role="assistant",
-        content=text or (None if calls or refusal else ""),
-        refusal=refusal or None,
-    )
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text or (None if calls or refusal else ""),
+        "refusal": refusal or None,
+    }
     thinking = reasoning_text(content)
     if thinking:
-        message.reasoning_content = thinking
+        message["reasoning_content"] = thinking
     if needs_details(content):
-        message.reasoning_details = blocks_to_details(content)
+        message["reasoning_details"] = blocks_to_details(content)
     if calls:
-        message.tool_calls = calls
-    completion = wire_out.CompletionOut(
-        id=chat_id(response.id) if response.id else mint_id("chatcmpl-"),
-        created=response.created or int(time.time()),
-        model=response.model or request.model,
-        choices=[
-            wire_out.ChoiceOut(
-                message=message,
-                finish_reason=encode_finish_reason(response.stop_reason, response.raw_stop_reason),
-            )
-        ],
-        usage=encode_usage(response.usage),
-    )
-    return wire_out.ENCODER.encode(completion)
+        message["tool_calls"] = calls
+    choice = {
+        "message": message,
+        "finish_reason": encode_finish_reason(response.stop_reason, response.raw_stop_reason),
+        "index": 0,
+        "logprobs": None,
+    }
+    completion = {
+        "id": chat_id(response.id) if response.id else mint_id("chatcmpl-"),
+        "created": response.created or int(time.time()),
+        "model": response.model or request.model,
+        "choices": [choice],
+        "usage": encode_usage(response.usage),
+        "object": "chat.completion",
+    }
+    return wire.ENCODER.encode(completion)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -212,18 +214,16 @@ _ERROR_TYPES: dict[str, tuple[str, str | None]] = {
 }
 
 
-def error_object(message: str, kind: str, param: str | None = None) -> wire_out.ErrorEnvelopeOut:
+def error_object(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
     """Return the `{"error": {...}}` envelope of an error kind (protocols.md 6.18)."""
     error_type, code = _ERROR_TYPES.get(kind, ("server_error", None))
-    return wire_out.ErrorEnvelopeOut(
-        error=wire_out.ErrorOut(message=message, type=error_type, code=code, param=param)
-    )
+    return {"error": {"message": message, "type": error_type, "code": code, "param": param}}
 
 
 def encode_error(status: int, message: str, kind: str) -> bytes:
     """Encode an error body in the Chat Completions format."""
     del status  # the HTTP status travels in the response line, not the body
-    return wire_out.ENCODER.encode(error_object(message, kind))
+    return wire.ENCODER.encode(error_object(message, kind))
 
 
 _KIND_FOR_TYPE = {

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
-
-import msgspec
+from typing import Any, Literal
 
 from plexus import ir, sse
-from plexus.protocols.chat import wire_out
+from plexus.protocols.chat import wire
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
 from plexus.protocols.common import mint_id
@@ -60,7 +58,7 @@ class StreamEncoder:
             self._templates.clear()
         if self._state == "fresh" and not isinstance(event, ir.StreamError):
             self._state = "open"
-            out.append(self._chunk(wire_out.MessageOut(role="assistant", content="")))
+            out.append(self._chunk({"role": "assistant", "content": ""}))
         match event:
             case ir.TextDelta():
                 self._text(event.index, event.text, out)
@@ -95,15 +93,21 @@ class StreamEncoder:
 
     # --- frames ----------------------------------------------------------------------------
 
-    def _chunk(self, delta: wire_out.MessageOut, finish_reason: str | None = None) -> bytes:
-        chunk = wire_out.ChunkOut(
-            id=self._id,
-            created=self._created,
-            model=self._model,
-            choices=[wire_out.ChunkChoiceOut(delta=delta, finish_reason=finish_reason)],
-            usage=None if self._include_usage else msgspec.UNSET,
-        )
-        return sse.encode(wire_out.ENCODER.encode(chunk))
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        return self._frame([{"delta": delta, "finish_reason": finish_reason, "index": 0}])
+
+    def _frame(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        """A `chat.completion.chunk`; `usage` (null but on the usage chunk) only when asked for."""
+        chunk: dict[str, Any] = {
+            "id": self._id,
+            "created": self._created,
+            "model": self._model,
+            "choices": choices,
+        }
+        if self._include_usage:
+            chunk["usage"] = usage
+        chunk["object"] = "chat.completion.chunk"
+        return sse.encode(wire.ENCODER.encode(chunk))
 
     def _delta_frame(self, field: _DeltaField | int, text: str) -> bytes:
         """The same bytes as `_chunk` with only `field` set (an int: that tool position's
@@ -115,14 +119,14 @@ class StreamEncoder:
 
     def _error(self, message: str, kind: str) -> bytes:
         self._state = "closed"
-        return sse.encode(wire_out.ENCODER.encode(error_object(message, kind)))
+        return sse.encode(wire.ENCODER.encode(error_object(message, kind)))
 
-    def _details(self, entries: list[wire_out.DetailOut]) -> bytes:
+    def _details(self, entries: list[dict[str, Any]]) -> bytes:
         # Every entry gets its own `index`: the SDK accumulator merges list entries by index.
         for entry in entries:
-            entry.index = self._detail_index
+            entry["index"] = self._detail_index
             self._detail_index += 1
-        return self._chunk(wire_out.MessageOut(reasoning_details=entries))
+        return self._chunk({"reasoning_details": entries})
 
     # --- blocks ----------------------------------------------------------------------------
 
@@ -135,13 +139,14 @@ class StreamEncoder:
                 position = len(self._tool_positions)
                 self._kinds[event.index] = "tool"
                 self._tool_positions[event.index] = position
-                call = wire_out.ToolCallOut(
-                    index=position,
-                    id=block.id or mint_id("call_"),
-                    type="function",
-                    function=wire_out.FunctionOut(name=block.name, arguments=block.arguments),
-                )
-                out.append(self._chunk(wire_out.MessageOut(tool_calls=[call])))
+                # `function` first: the key order these frames have always had.
+                call = {
+                    "function": {"name": block.name, "arguments": block.arguments},
+                    "id": block.id or mint_id("call_"),
+                    "type": "function",
+                    "index": position,
+                }
+                out.append(self._chunk({"tool_calls": [call]}))
             case ir.ThinkingBlock():
                 self._kinds[event.index] = "thinking"
                 self._thinking[event.index] = ir.ThinkingBlock(
@@ -153,7 +158,7 @@ class StreamEncoder:
                 )
                 self._thinking_parts[event.index] = [block.text]
                 if block.text:
-                    out.append(self._chunk(wire_out.MessageOut(reasoning_content=block.text)))
+                    out.append(self._chunk({"reasoning_content": block.text}))
             case ir.TextBlock():
                 self._kinds[event.index] = "text"
                 self._text(event.index, block.text, out)
@@ -167,7 +172,7 @@ class StreamEncoder:
         if not text:
             return
         if self._kinds.get(index) == "refusal":
-            out.append(self._chunk(wire_out.MessageOut(refusal=text)))
+            out.append(self._chunk({"refusal": text}))
         else:
             out.append(self._delta_frame("content", text))
 
@@ -199,29 +204,15 @@ class StreamEncoder:
         reason = encode_finish_reason(event.stop_reason, event.raw_stop_reason)
         if self._tool_positions and event.stop_reason == "end":
             reason = "tool_calls"
-        out.append(self._chunk(wire_out.MessageOut(), finish_reason=reason))
+        out.append(self._chunk({}, finish_reason=reason))
         if self._include_usage:
-            usage = event.usage or self._usage or ir.Usage()
-            chunk = wire_out.ChunkOut(
-                id=self._id,
-                created=self._created,
-                model=self._model,
-                choices=[],
-                usage=encode_usage(usage),
-            )
-            out.append(sse.encode(wire_out.ENCODER.encode(chunk)))
+            out.append(self._frame([], encode_usage(event.usage or self._usage or ir.Usage())))
         out.append(sse.DONE)
         self._state = "closed"
 
 
-def _marked_delta(field: _DeltaField | int) -> wire_out.MessageOut:
+def _marked_delta(field: _DeltaField | int) -> dict[str, Any]:
     """A delta whose `field` holds `DELTA_MARKER`, to cut a template from."""
-    marker = DELTA_MARKER
-    match field:
-        case "content":
-            return wire_out.MessageOut(content=marker)
-        case "reasoning_content":
-            return wire_out.MessageOut(reasoning_content=marker)
-        case _:
-            function = wire_out.FunctionOut(arguments=marker)
-            return wire_out.MessageOut(tool_calls=[wire_out.ToolCallOut(function, index=field)])
+    if isinstance(field, int):
+        return {"tool_calls": [{"function": {"arguments": DELTA_MARKER}, "index": field}]}
+    return {field: DELTA_MARKER}

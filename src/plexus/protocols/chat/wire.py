@@ -1,7 +1,8 @@
-"""Chat Completions wire payloads (protocols.md part 1 and 5.1): what the codec reads and writes.
+"""Chat Completions wire payloads (protocols.md part 1 and 5.1): the Structs the codec reads.
 
 Wire Structs do not forbid unknown fields: clients and vendors add new ones. Fields a vendor may
-send as `null` are typed `X | None`.
+send as `null` are typed `X | None`. What the codec writes, it builds as plain dicts, encoded
+with `ENCODER`.
 """
 
 from __future__ import annotations
@@ -350,3 +351,4 @@ class ErrorEnvelope(msgspec.Struct):
 REQUEST_DECODER = msgspec.json.Decoder(Request)
 COMPLETION_DECODER = msgspec.json.Decoder(Completion)
 CHUNK_DECODER = msgspec.json.Decoder(Chunk)
+ENCODER = msgspec.json.Encoder()
