@@ -4,7 +4,7 @@ Why not aiohttp's client: on the gateway's hot path its per-request and per-read
 more than all the translation work (bench/RESULTS.md). This client does only what an upstream call
 needs: keep-alive pools per origin, TLS, one write per request, a parsed head, the body as it
 arrives with back-pressure, and a dropped connection whenever a response is abandoned, so
-the upstream sees the client go away. Redirects, cookies and proxies are not its business.
+the upstream sees the client go away. Redirects and cookies are not its business.
 """
 
 from plexus.upstream.httpclient.connection import Connection
@@ -12,17 +12,23 @@ from plexus.upstream.httpclient.errors import (
     ConnectError,
     ConnectionBroken,
     ConnectTimeout,
+    LocalResourceError,
+    PoolFull,
     ReadTimeout,
     TransportError,
 )
 from plexus.upstream.httpclient.pool import Pool, Response
+from plexus.upstream.httpclient.tunnel import Proxy
 
 __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "Connection",
     "ConnectionBroken",
+    "LocalResourceError",
     "Pool",
+    "PoolFull",
+    "Proxy",
     "ReadTimeout",
     "Response",
     "TransportError",

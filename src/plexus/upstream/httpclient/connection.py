@@ -5,21 +5,45 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import deque
-from typing import cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import httptools
 
 from plexus.upstream.httpclient.errors import ConnectionBroken, ReadTimeout, TransportError
 
+if TYPE_CHECKING:
+    from plexus.upstream.httpclient.tunnel import Proxy
+
+Origin = tuple[str, str, int, "str | None", "Proxy | None"]
+"""Scheme, host, port, the pinned address (if any) and the proxy (if any): what a kept-alive
+connection may be reused for."""
+
 _HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
+# Limits on an answer's head (peers: 8-16 KiB a line, ~100-128 fields, 16-64 KiB a head): an
+# image host or provider must not make the worker join megabytes of header lines.
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADER_FIELDS = 128
+MAX_INFLATION = 100  # decompressed bytes per compressed byte before a body is refused
+
+
+class _Refused(Exception):
+    """An answer refused from inside a parser callback (which wraps it in
+    HttpParserCallbackError): a head too large, a bomb, bytes nobody asked for."""
 
 
 class Connection(asyncio.Protocol):
     """One upstream socket; serves one exchange at a time."""
 
-    def __init__(self, origin: tuple[str, str, int], open_set: set[Connection]) -> None:
+    def __init__(
+        self,
+        origin: Origin,
+        on_open: Callable[[Connection], None],
+        on_lost: Callable[[Connection], None],
+    ) -> None:
         self.origin = origin
-        self._open_set = open_set
+        self._on_open = on_open
+        self._on_lost = on_lost
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -31,6 +55,9 @@ class Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
+        self._repeated: dict[str, list[str]] = {}  # joined once, when the head is complete
+        self._head_bytes = 0
+        self._fields = 0
         self.head_done = False
         self.keep_alive = False
         self.done = False
@@ -107,7 +134,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self._open_set.add(self)
+        self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
         if self.idle:  # bytes nobody asked for: the next exchange could not be trusted
@@ -117,13 +144,20 @@ class Connection(asyncio.Protocol):
         self.last_data = asyncio.get_running_loop().time()
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            reason = error.__context__ if isinstance(error.__context__, _Refused) else error
+            self._fail(ConnectionBroken(f"invalid HTTP from upstream: {reason}"))
+            self.close()
         except httptools.HttpParserError as error:
             self._fail(ConnectionBroken(f"invalid HTTP from upstream: {error}"))
+            self.close()
+        except httptools.HttpParserUpgrade:
+            self._fail(ConnectionBroken("upstream switched protocols (HTTP 101)"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._open_set.discard(self)
+        self._on_lost(self)
         if self.done:
             return
         if self.head_done and not self._framed():
@@ -134,16 +168,42 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self.done:  # a second answer to one request: the connection cannot be trusted
+            self.keep_alive = False
+            raise _Refused("an answer nobody asked for followed the answer")
+
+    def on_status(self, status: bytes) -> None:
+        self._count(len(status))
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:
+            return  # a chunked body's trailer: never part of the answer's head
+        self._fields += 1
+        self._count(len(name) + len(value))
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         previous = self.headers.get(key)
-        self.headers[key] = text if previous is None else f"{previous}, {text}"
+        if previous is None:
+            self.headers[key] = text
+        else:
+            self._repeated.setdefault(key, [previous]).append(text)
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _Refused(f"answer head larger than {MAX_HEAD_BYTES} bytes")
+        if self._fields > MAX_HEADER_FIELDS:
+            raise _Refused(f"answer head has more than {MAX_HEADER_FIELDS} fields")
 
     def on_headers_complete(self) -> None:
+        for key, values in self._repeated.items():
+            self.headers[key] = ", ".join(values)
+        self._repeated = {}
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # an interim answer: the real one follows
             self.headers = {}
+            self._head_bytes = self._fields = 0
             return
         self.status = status
         self.head_done = True
@@ -154,8 +214,10 @@ class Connection(asyncio.Protocol):
         self.wake()
 
     def on_body(self, body: bytes) -> None:
+        if self.done:
+            return
         if self._inflate is not None:
-            body = self._inflate.decompress(body)
+            body = self._inflated(body)
         self._body.append(body)
         self._buffered += len(body)
         if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
@@ -169,10 +231,20 @@ class Connection(asyncio.Protocol):
 
     # --
 
+    def _inflated(self, body: bytes) -> bytes:
+        """Decompress one body chunk, refusing a bomb without ever holding its output."""
+        assert self._inflate is not None
+        limit = len(body) * MAX_INFLATION + 65536
+        data = self._inflate.decompress(body, limit)
+        if self._inflate.unconsumed_tail:
+            self._inflate = None
+            self.keep_alive = False
+            raise _Refused(f"compressed body inflates more than {MAX_INFLATION} times")
+        return data
+
     def _framed(self) -> bool:
-        return "content-length" in self.headers or "chunked" in self.headers.get(
-            "transfer-encoding", ""
-        )
+        coding = self.headers.get("transfer-encoding", "").lower()
+        return "content-length" in self.headers or "chunked" in coding
 
     def _complete(self) -> None:
         if self._inflate is not None:

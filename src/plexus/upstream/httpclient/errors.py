@@ -21,3 +21,12 @@ class ConnectionBroken(TransportError):
 
 class ReadTimeout(TransportError):
     """The answer (its head, or all of it when read whole) did not come in time."""
+
+
+class LocalResourceError(ConnectError):
+    """This process ran out of a local resource (file descriptors, buffers, memory) opening a
+    connection: a gateway problem, not the upstream's."""
+
+
+class PoolFull(ConnectTimeout):
+    """Every connection to the origin allowed at once was busy for the whole connect timeout."""
