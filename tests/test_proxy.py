@@ -21,8 +21,10 @@ from plexus.errors import (
     UpstreamUnreachable,
 )
 from plexus.health import Health
+from plexus.media import MediaFetches, MediaLimits
 from plexus.protocols import codec_for
 from plexus.routing import Router, Target
+from plexus.services import Services
 from plexus.upstream.client import Upstream
 
 CONFIG = {
@@ -59,7 +61,7 @@ class Strategies:
 
     def _strategy(self, name: str) -> Any:
         async def serve(
-            upstream: Upstream, request: ClientRequest, target: Target, writer: ResponseWriter
+            services: Services, request: ClientRequest, target: Target, writer: ResponseWriter
         ) -> Outcome:
             self.calls.append((name, target.provider_name))
             return await self.behaviours[target.provider_name](target, writer)
@@ -105,7 +107,9 @@ async def _handle(
     strategies.install(monkeypatch)
     health = Health()
     router = Router(parse_config(CONFIG), random.Random(1), health)
-    gateway_proxy = proxy.Proxy(router, Upstream(), proxy.Slots(), max_attempts)
+    upstream = Upstream()
+    services = Services(upstream, MediaFetches(upstream, MediaLimits()))
+    gateway_proxy = proxy.Proxy(router, services, proxy.Slots(), max_attempts)
     trail: list[Attempt] = []
     try:
         result: Outcome | GatewayError = await gateway_proxy.handle(

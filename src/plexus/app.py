@@ -18,16 +18,19 @@ import structlog
 
 from plexus import http, ir, log
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter, read_request
-from plexus.config import Config
+from plexus.config import Config, config_secrets
 from plexus.count_tokens import count_tokens
 from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
 from plexus.health import Health
+from plexus.media import MediaFetches, MediaLimits
 from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
 from plexus.proxy import Proxy, Slots
+from plexus.redact import Redactor
 from plexus.reload import ConfigWatcher
 from plexus.routes import Route, RouteKind, RouteTable
 from plexus.routing import Router
+from plexus.services import Services
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
@@ -62,15 +65,28 @@ class Gateway:
         self.health = Health()
         self.slots = Slots()
         self.routes = RouteTable()
+        server = config.server
+        self.media = MediaFetches(self.upstream, MediaLimits(), server.media_fetches)
+        self.services = Services(self.upstream, self.media)
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
 
     def apply_config(self, config: Config) -> None:
         """Swap in a new config; requests in flight keep the router they started with."""
         self.config = config
-        self.upstream.fetch_private = config.server.media_private_hosts
+        server = config.server
+        upstream = self.upstream
+        upstream.fetch_private = server.media_private_hosts
+        upstream.set_limits(server.max_answer_bytes, server.max_connections_per_origin)
+        upstream.redactor = Redactor(config_secrets(config))
+        self.media.limits = MediaLimits(
+            server.media_max_images,
+            server.media_max_bytes,
+            server.media_fetches_per_request,
+            server.media_timeout,
+        )
         self.router = Router(config, health=self.health)
-        self.proxy = Proxy(self.router, self.upstream, self.slots, config.server.max_attempts)
+        self.proxy = Proxy(self.router, self.services, self.slots, server.max_attempts)
         self._secrets = [k.secret.encode() for k in config.keys.values() if k.secret]
         self._open = not config.keys
 
@@ -125,7 +141,7 @@ class Gateway:
             if not exchange.writer.started:
                 await _send_error(exchange.writer, api, error)
             exchange.writer.status = error.status
-            _log_exchange(exchange, request_id, error.message)
+            _log_exchange(exchange, request_id, error)
             return
         except Exception as error:  # the request boundary: never a stack trace to the client
             _log.exception("unhandled error", request_id=request_id)
@@ -234,7 +250,7 @@ async def _send_error(writer: ResponseWriter, api: ir.ApiType, error: GatewayErr
     await writer.body(error.status, body, headers)
 
 
-def _log_exchange(exchange: _Exchange, request_id: str, error: str | None) -> None:
+def _log_exchange(exchange: _Exchange, request_id: str, error: GatewayError | str | None) -> None:
     """The one line a request gets."""
     request, writer, last = exchange.request, exchange.writer, exchange.trail[-1:]
     outcome = exchange.outcome
@@ -253,6 +269,10 @@ def _log_exchange(exchange: _Exchange, request_id: str, error: str | None) -> No
         fields["ttfb_ms"] = round((writer.first_byte - exchange.started) * 1000, 2)
     if len(exchange.trail) > 1:
         fields["attempts"] = len(exchange.trail)
-    if error is not None:
+    if isinstance(error, GatewayError):
+        fields["error"] = error.message
+        if error.detail:
+            fields["error_detail"] = error.detail
+    elif error is not None:
         fields["error"] = error
     log.access(fields)

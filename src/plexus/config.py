@@ -36,6 +36,20 @@ class ServerConfig(_Strict):
     # Image URLs fetched for providers that cannot fetch them may point at loopback, private or
     # link-local addresses only when this is on (off: no request forgery into your network).
     media_private_hosts: bool = False
+    media_max_images: int = 64  # image URLs one request may have fetched
+    media_max_bytes: int = 20 * 1024 * 1024  # what they may add up to (Gemini's inline limit)
+    media_fetches_per_request: int = 4  # fetches at once for one request
+    media_fetches: int = 16  # fetches at once in a worker
+    media_timeout: float = 20.0
+    max_answer_bytes: int = 64 * 1024 * 1024  # a provider's non-streamed answer, at most
+    max_connections_per_origin: int = 1024  # open at once to one provider host
+    max_head_bytes: int = 64 * 1024  # a client's request line and headers (else 431)
+    head_timeout: float = 10.0  # seconds a client has to send a request's head (else 408)
+    # `provider/model` names: any model of the provider (`any`), only those in its `models`
+    # list (`listed`), or none at all (`none`: aliases and listed names only).
+    direct_models: Literal["listed", "any", "none"] = "listed"
+    # With no gateway key, serving on an address other than loopback needs this on.
+    open: bool = False
     log_format: Literal["auto", "json", "console"] = "auto"
 
 
@@ -82,6 +96,13 @@ class ProviderConfig(_Strict):
     # not conformant (llama.cpp's Responses stream lacks sequence numbers and indexes).
     passthrough: bool = True
     max_concurrency: int | None = None  # requests in flight to this provider at most
+    # An HTTP proxy (`http://[user:pass@]host:port`), or `none` to go direct; unset: the
+    # HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment.
+    proxy: str | None = None
+    # Client headers passed on to a provider of the client's own API beyond the safe ones
+    # (`anthropic-beta`, `anthropic-version`), e.g. `openai-organization`: they pick what the
+    # operator's key is billed to, so only when the operator says so.
+    forward_headers: list[str] = msgspec.field(default_factory=list)
     queue_timeout: float = 0.0  # how long a request waits for a slot; 0 fails fast with 429
     # Set by the loader: the variable named by `api_key` that is not set in the environment.
     api_key_missing: str | None = None
@@ -303,6 +324,22 @@ def _check_adapters(config: Config, adapters: Collection[str], problems: list[st
             problems.append(
                 f"providers.{name}.adapter: unknown adapter {provider.adapter!r} ({known})"
             )
+
+
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|signature", re.IGNORECASE)
+
+
+def config_secrets(config: Config) -> list[str]:
+    """Every secret the config holds: gateway keys, provider keys, the values of headers that
+    carry credentials, proxy passwords (what must never leave the gateway or reach its log)."""
+    found = [key.secret for key in config.keys.values() if key.secret]
+    for provider in config.providers.values():
+        if provider.api_key:
+            found.append(provider.api_key)
+        found.extend(v for k, v in provider.headers.items() if _SECRET_HEADER.search(k))
+        if provider.proxy and "@" in provider.proxy:
+            found.append(provider.proxy.rsplit("@", 1)[0].split("://", 1)[-1])
+    return found
 
 
 def config_path(explicit: str | None) -> str:

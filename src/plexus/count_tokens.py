@@ -34,9 +34,10 @@ async def count_tokens(
         data = decode_object(request.body)
         data["model"] = target.model
         headers = await upstream_headers(target.provider_name, provider, False, request.headers)
-        answer = await upstream.full(url, headers, msgspec.json.encode(data), provider.timeouts)
+        body = msgspec.json.encode(data)
+        answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
         if answer.status >= 400:
-            raise upstream_error(answer.status, answer.body, answer.headers)
+            raise upstream_error(answer.status, answer.body, answer.headers, upstream.redactor)
         await writer.body(answer.status, answer.body)
         return
     counted = estimate(decode_request(request))

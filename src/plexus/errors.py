@@ -6,6 +6,7 @@
     ├── NotFound                 404  unknown model or route
     ├── PayloadTooLarge          413  body above the configured limit
     ├── ProviderUnavailable      500 / 429  provider misconfigured or at its concurrency limit
+    ├── Overloaded               503  the gateway itself is out of a resource (descriptors...)
     ├── UpstreamError            the upstream's own status and message
     ├── UpstreamUnreachable      502  connection refused, DNS, reset
     └── UpstreamTimeout          504  connect or read timeout
@@ -31,9 +32,11 @@ class GatewayError(Exception):
         kind: str | None = None,
         param: str | None = None,
         retry_after: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail  # for the log only: addresses, errnos, what the client need not see
         if status is not None:
             self.status = status
         if kind is not None:
@@ -73,6 +76,13 @@ class PayloadTooLarge(GatewayError):
 class ProviderUnavailable(GatewayError):
     """The provider cannot take the request (no key configured, concurrency limit reached);
     another target may."""
+
+
+class Overloaded(GatewayError):
+    """The gateway ran out of a local resource; no provider is to blame, none is tried."""
+
+    status = 503
+    kind = "overloaded"
 
 
 class UpstreamError(GatewayError):

@@ -14,6 +14,7 @@ from plexus.protocols import Codec
 from plexus.providers import adapter_for
 from plexus.relay import relay
 from plexus.routing import Target
+from plexus.services import Services
 from plexus.upstream.addressing import upstream_headers, upstream_url
 from plexus.upstream.client import Upstream
 from plexus.upstream.errors import upstream_error
@@ -23,29 +24,31 @@ TAIL_BYTES = 16 * 1024  # how much of a relayed stream's end is kept to read its
 
 
 async def passthrough(
-    upstream: Upstream, request: ClientRequest, target: Target, writer: ResponseWriter
+    services: Services, request: ClientRequest, target: Target, writer: ResponseWriter
 ) -> Outcome:
     """Serve `request` from a provider of the client's own API type. An answer worth trying
     elsewhere (a retryable status) is raised; any other is relayed as the upstream sent it."""
-    provider = target.provider
+    upstream, provider = services.upstream, target.provider
     body = _rewrite_body(request, target)
     url = upstream_url(provider, target.model, request.stream)
     headers = await upstream_headers(
         target.provider_name, provider, request.stream, request.headers
     )
     if not request.stream:
-        answer = await upstream.full(url, headers, body, provider.timeouts)
+        answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
         if answer.status in RETRYABLE_STATUS:
-            raise upstream_error(answer.status, answer.body, answer.headers)
-        await _relay_whole(writer, answer.status, answer.body, answer.headers)
+            raise upstream_error(answer.status, answer.body, answer.headers, upstream.redactor)
+        await _relay_whole(writer, answer.status, answer.body, answer.headers, upstream)
         usage = request.codec.decode_usage_of(answer.body) if answer.status < 400 else None
         return Outcome(usage, passthrough=True)
-    async with upstream.stream(url, headers, body, provider.timeouts) as response:
+    async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as response:
         if response.status >= 400:
             error_body = await response.read()
             if response.status in RETRYABLE_STATUS:
-                raise upstream_error(response.status, error_body, response.headers)
-            await _relay_whole(writer, response.status, error_body, response.headers)
+                raise upstream_error(
+                    response.status, error_body, response.headers, upstream.redactor
+                )
+            await _relay_whole(writer, response.status, error_body, response.headers, upstream)
             return Outcome(passthrough=True)
         converter = _ByteRelay(request.codec)
         await relay(writer, response.chunks(), converter, request.codec.TRANSPORT.keepalive)
@@ -73,8 +76,16 @@ def _rewrite_body(request: ClientRequest, target: Target) -> bytes:
 
 
 async def _relay_whole(
-    writer: ResponseWriter, status: int, body: bytes, headers: Mapping[str, str]
+    writer: ResponseWriter,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    upstream: Upstream,
 ) -> None:
+    """Relay a whole answer; an error's body is scrubbed of every configured secret (an
+    upstream may echo the request's headers, the provider key among them)."""
+    if status >= 400:
+        body = upstream.redactor.bytes(body)
     content_type = headers.get("content-type", "application/json")
     await writer.body(status, body, [(b"content-type", content_type.encode())])
 

@@ -16,18 +16,18 @@ from plexus.errors import (
 )
 from plexus.passthrough import RETRYABLE_STATUS, passthrough
 from plexus.routing import Router, Target
+from plexus.services import Services
 from plexus.translate import translate
-from plexus.upstream.client import Upstream
 
 
 class Proxy:
     """Serves generation requests through the router and the upstream pool."""
 
     def __init__(
-        self, router: Router, upstream: Upstream, slots: Slots, max_attempts: int = 3
+        self, router: Router, services: Services, slots: Slots, max_attempts: int = 3
     ) -> None:
         self.router = router
-        self.upstream = upstream
+        self.services = services
         self.slots = slots
         self.max_attempts = max(1, max_attempts)
 
@@ -47,7 +47,7 @@ class Proxy:
             try:
                 outcome = await self._serve(request, target, writer)
             except GatewayError as error:
-                attempt.error = error.message
+                attempt.error = error.detail or error.message
                 if writer.started or not retryable(error):
                     raise
                 health.failed(target.key, seconds(error.retry_after))
@@ -67,11 +67,11 @@ class Proxy:
         same_api = provider.type == request.api and provider.passthrough
         strategy = passthrough if same_api else translate
         if provider.max_concurrency is None:
-            return await strategy(self.upstream, request, target, writer)
+            return await strategy(self.services, request, target, writer)
         semaphore = self.slots.semaphore(target.provider_name, provider.max_concurrency)
         await _acquire(semaphore, provider, target.provider_name)
         try:
-            return await strategy(self.upstream, request, target, writer)
+            return await strategy(self.services, request, target, writer)
         finally:
             semaphore.release()
 

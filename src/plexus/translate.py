@@ -12,7 +12,6 @@ import msgspec
 from plexus import ir, sse
 from plexus.call import ClientRequest, Outcome, ResponseWriter, decode_request
 from plexus.errors import BadRequest, GatewayError, UpstreamUnreachable
-from plexus.media import inline_remote_images
 from plexus.protocols import Codec, codec_for
 from plexus.protocols.tool_names import (
     client_tool_names,
@@ -24,16 +23,16 @@ from plexus.providers import adapter_for
 from plexus.providers.base import Adapter
 from plexus.relay import relay
 from plexus.routing import Target
+from plexus.services import Services
 from plexus.upstream.addressing import upstream_headers, upstream_url
-from plexus.upstream.client import Upstream
 from plexus.upstream.errors import upstream_error
 
 
 async def translate(
-    upstream: Upstream, request: ClientRequest, target: Target, writer: ResponseWriter
+    services: Services, request: ClientRequest, target: Target, writer: ResponseWriter
 ) -> Outcome:
     """Serve `request` from a provider of another API type (or one that is not passed through)."""
-    client = request.codec
+    client, upstream = request.codec, services.upstream
     provider = target.provider
     provider_codec = codec_for(provider.type)
     adapter = adapter_for(provider.adapter)
@@ -41,7 +40,7 @@ async def translate(
     outgoing = adapter.prepare_request(msgspec.structs.replace(decoded, model=target.model))
     outgoing = with_safe_tool_names(outgoing)
     if not provider_codec.TRANSPORT.fetches_media_urls:
-        await inline_remote_images(upstream, outgoing)
+        await services.media.inline(outgoing)
     payload = adapter.patch_body(provider_codec.encode_request(outgoing), outgoing)
     if provider.extra_body:
         payload.update(provider.extra_body)
@@ -49,17 +48,17 @@ async def translate(
     url = upstream_url(provider, target.model, decoded.stream)
     headers = await upstream_headers(target.provider_name, provider, decoded.stream)
     if not decoded.stream:
-        answer = await upstream.full(url, headers, body, provider.timeouts)
+        answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
         if answer.status >= 400:
-            raise upstream_error(answer.status, answer.body, answer.headers)
+            raise upstream_error(answer.status, answer.body, answer.headers, upstream.redactor)
         response = adapter.patch_response(_decode_answer(provider_codec, answer.body))
         response = restore_response(response, client_tool_names(decoded))
         await writer.body(200, client.encode_response(response, decoded))
         return Outcome(response.usage)
-    async with upstream.stream(url, headers, body, provider.timeouts) as streamed:
+    async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as streamed:
         if streamed.status >= 400:
             error_body = await streamed.read()
-            raise upstream_error(streamed.status, error_body, streamed.headers)
+            raise upstream_error(streamed.status, error_body, streamed.headers, upstream.redactor)
         converter = _Translator(provider_codec, client, adapter, decoded)
         await relay(writer, streamed.chunks(), converter, client.TRANSPORT.keepalive)
         return Outcome(converter.usage)

@@ -1,20 +1,21 @@
-"""Upstream HTTP: one connection pool per process, timeouts, cancellation.
+"""Upstream HTTP: one connection pool per process, timeouts, cancellation, proxies.
 
-The only module that calls upstreams; it maps transport failures to `GatewayError`s.
+The only module that calls providers; it maps transport failures to `GatewayError`s, telling
+the client what failed and keeping addresses and errnos for the log (`detail`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 from plexus.config import TimeoutConfig
-from plexus.errors import UpstreamTimeout, UpstreamUnreachable
+from plexus.errors import Overloaded, UpstreamTimeout, UpstreamUnreachable
+from plexus.redact import NONE, Redactor
 from plexus.upstream import httpclient
+from plexus.upstream.proxies import ProxyChoice
 
 
 @dataclass(slots=True)
@@ -41,11 +42,21 @@ class StreamingResponse:
         the ping interval (so the caller can keep the client's connection alive); raise
         UpstreamTimeout once it has been silent for the idle limit.
 
-        One timer watches the silence, re-armed only when it fires: no per-read timeout."""
+        One timer watches the silence, re-armed only when it fires: no per-read timeout. A
+        timer may fire a little early (uvloop rounds to milliseconds), so deadlines count as
+        reached within `_EARLY`, and a timer that fired is always re-armed (issue 10)."""
         connection = self._response.connection
         loop = asyncio.get_running_loop()
+        idle, ping = self._idle, self._ping
         pinged = loop.time()
-        timer = loop.call_at(pinged + self._ping, connection.wake)
+        fired = False
+
+        def ring() -> None:
+            nonlocal fired
+            fired = True
+            connection.wake()
+
+        timer = loop.call_at(pinged + ping, ring)
         try:
             while True:
                 data = connection.take()
@@ -55,18 +66,20 @@ class StreamingResponse:
                 if connection.done:
                     return
                 if connection.error is not None:
-                    raise UpstreamUnreachable(f"upstream stream broke: {connection.error}")
+                    raise UpstreamUnreachable(
+                        "the provider's stream broke", detail=str(connection.error)
+                    )
                 now = loop.time()
                 heard = connection.last_data
-                if now - heard >= self._idle:
-                    raise UpstreamTimeout(f"upstream sent nothing for {self._idle:g} s")
-                if now - max(heard, pinged) >= self._ping:
+                if now - heard >= idle - _EARLY:
+                    raise UpstreamTimeout(f"upstream sent nothing for {idle:g} s")
+                if now - max(heard, pinged) >= ping - _EARLY:
                     pinged = now
                     yield b""
                     continue
-                if timer.when() <= now:
-                    deadline = min(max(heard, pinged) + self._ping, heard + self._idle)
-                    timer = loop.call_at(deadline, connection.wake)
+                if fired:
+                    fired = False
+                    timer = loop.call_at(min(max(heard, pinged) + ping, heard + idle), ring)
                 await connection.wait()
         finally:
             timer.cancel()
@@ -80,32 +93,32 @@ class StreamingResponse:
             return b""
 
 
-_MAX_REDIRECTS = 3
-
-
-async def _refuse_private(url: str) -> None:
-    """Raise unless every address `url`'s host resolves to is a public one."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError as error:
-        raise UpstreamUnreachable(f"cannot resolve {host}: {error}") from error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise UpstreamUnreachable(f"{host} resolves to a private address ({address})")
+_EARLY = 0.002  # seconds a timer may fire before its deadline
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 class Upstream:
-    """The pooled client every request goes through."""
+    """The pooled client every provider call goes through; its settings are set from the
+    config (`Gateway.apply_config`)."""
 
     def __init__(self) -> None:
         self._pool: httpclient.Pool | None = None
-        self.fetch_private = False  # set from server.media_private_hosts
+        self.proxies = ProxyChoice()
+        self.redactor: Redactor = NONE
+        self.max_answer_bytes = MAX_ANSWER_BYTES
+        self.max_per_origin = httpclient.pool.MAX_PER_ORIGIN
+        self.fetch_private = False  # set from server.media_private_hosts (media fetching)
+
+    def set_limits(self, max_answer_bytes: int, max_per_origin: int) -> None:
+        """Apply the configured limits, to the live pool too."""
+        self.max_answer_bytes = max_answer_bytes
+        self.max_per_origin = max_per_origin
+        if self._pool is not None:
+            self._pool.max_per_origin = max_per_origin
 
     async def start(self) -> None:
         """Open the pool (inside the event loop)."""
-        self._pool = httpclient.Pool(keepalive=60.0)
+        self._pool = httpclient.Pool(keepalive=60.0, max_per_origin=self.max_per_origin)
 
     async def close(self) -> None:
         """Close the pool and its connections."""
@@ -121,75 +134,74 @@ class Upstream:
         return self._pool
 
     async def full(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeouts: TimeoutConfig,
+        proxy: str | None = None,
     ) -> FullResponse:
         """POST and read the whole answer, all within the first-byte limit: a non-streamed
-        answer's first byte comes when the generation is done."""
-        response = await self._post(url, headers, body, timeouts)
+        answer's first byte comes when the generation is done. An answer larger than
+        `max_answer_bytes` is refused."""
+        response = await self._post(url, headers, body, timeouts, proxy)
+        limit = self.max_answer_bytes
         try:
-            data = await response.read()
+            data = await response.read(limit)
         except httpclient.ReadTimeout as error:
             raise _timed_out(timeouts) from error
         except httpclient.TransportError as error:
-            raise UpstreamUnreachable(f"upstream connection broke: {error}") from error
+            raise _broken(error) from error
+        if len(data) > limit:
+            raise UpstreamUnreachable(f"the provider's answer is larger than {limit} bytes")
         return FullResponse(response.status, response.headers, data)
 
     async def _post(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeouts: TimeoutConfig,
+        proxy: str | None,
     ) -> httpclient.Response:
         """Send the request and wait for the answer's head (first-byte limit); map errors."""
         try:
             return await self.pool.request(
-                "POST", url, headers, body, timeouts.connect, timeouts.first_byte
+                "POST",
+                url,
+                headers,
+                body,
+                timeouts.connect,
+                timeouts.first_byte,
+                proxy=self.proxies.for_url(url, proxy),
             )
+        except httpclient.LocalResourceError as error:
+            raise Overloaded("the gateway is out of connections", detail=str(error)) from error
         except httpclient.ConnectError as error:
-            raise UpstreamUnreachable(str(error)) from error
+            raise UpstreamUnreachable(
+                "the provider could not be reached", detail=str(error)
+            ) from error
         except httpclient.ConnectTimeout as error:
-            raise UpstreamTimeout(f"upstream connect timed out: {error}") from error
+            raise UpstreamTimeout(
+                "connecting to the provider timed out", detail=str(error)
+            ) from error
         except httpclient.ReadTimeout as error:
             raise _timed_out(timeouts) from error
         except httpclient.TransportError as error:
-            raise UpstreamUnreachable(f"upstream request failed: {error}") from error
-
-    async def fetch(self, url: str, limit: int, seconds: float) -> tuple[str, bytes]:
-        """GET a small resource (an image to inline); return its content type and bytes.
-
-        Redirects are followed by hand so every hop is checked: unless `fetch_private` is set,
-        a host resolving to a loopback, private, link-local or reserved address is refused."""
-        try:
-            async with asyncio.timeout(seconds):
-                for _ in range(_MAX_REDIRECTS + 1):
-                    if not self.fetch_private:
-                        await _refuse_private(url)
-                    response = await self.pool.request(
-                        "GET", url, {"accept": "image/*"}, b"", seconds
-                    )
-                    location = response.headers.get("location")
-                    if response.status in (301, 302, 303, 307, 308) and location:
-                        response.close()
-                        url = urljoin(url, location)
-                        continue
-                    if response.status >= 400:
-                        response.close()
-                        raise UpstreamUnreachable(f"fetching {url} answered HTTP {response.status}")
-                    data = await response.read(limit)
-                    if len(data) > limit:
-                        raise UpstreamUnreachable(f"{url} is larger than {limit} bytes")
-                    content_type = response.headers.get("content-type", "")
-                    return content_type.split(";")[0].strip().lower(), data
-                raise UpstreamUnreachable(f"{url}: too many redirects")
-        except TimeoutError as error:
-            raise UpstreamTimeout(f"fetching {url} took longer than {seconds:g} s") from error
-        except httpclient.TransportError as error:
-            raise UpstreamUnreachable(f"cannot fetch {url}: {error}") from error
+            raise _broken(error) from error
 
     @asynccontextmanager
     async def stream(
-        self, url: str, headers: Mapping[str, str], body: bytes, timeouts: TimeoutConfig
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        timeouts: TimeoutConfig,
+        proxy: str | None = None,
     ) -> AsyncIterator[StreamingResponse]:
         """POST and hand over the answer once its head arrived; the connection is released
         (or closed, when the body was not read to the end) on exit, also on cancellation."""
-        response = await self._post(url, headers, body, timeouts)
+        response = await self._post(url, headers, body, timeouts, proxy)
         response.connection.stop_expiry()  # from here on the idle limit applies
         try:
             yield StreamingResponse(response, timeouts.idle, timeouts.ping)
@@ -201,3 +213,7 @@ class Upstream:
 
 def _timed_out(timeouts: TimeoutConfig) -> UpstreamTimeout:
     return UpstreamTimeout(f"upstream did not answer within {timeouts.first_byte:g} s")
+
+
+def _broken(error: httpclient.TransportError) -> UpstreamUnreachable:
+    return UpstreamUnreachable("the connection to the provider broke", detail=str(error))

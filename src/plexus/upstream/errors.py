@@ -7,11 +7,15 @@ from collections.abc import Mapping
 import msgspec
 
 from plexus.errors import UpstreamError, kind_for_status
+from plexus.redact import Redactor
 
 
-def upstream_error(status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
-    """An upstream's error answer, its status and message kept."""
-    message = _error_message(body) or f"upstream returned HTTP {status}"
+def upstream_error(
+    status: int, body: bytes, headers: Mapping[str, str], redactor: Redactor
+) -> UpstreamError:
+    """An upstream's error answer, its status and message kept, every configured secret masked
+    (an upstream may echo the request's headers)."""
+    message = redactor.text(_error_message(body) or f"upstream returned HTTP {status}")
     return UpstreamError(
         message, status=status, kind=kind_for_status(status), retry_after=headers.get("retry-after")
     )
