@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from plexus.app import Gateway
 from plexus.config import Config, parse_config
+from plexus.server import GuardedHttpToolsProtocol
 from tests.mocks.base import MockState
 
 # Every file a test reads lives under tests/fixtures: nothing outside the clone is needed.
@@ -138,7 +139,7 @@ async def run_asgi(app: Any) -> AsyncIterator[str]:
             host="127.0.0.1",
             port=0,
             lifespan="on",
-            http="httptools",
+            http=GuardedHttpToolsProtocol,
             log_level="warning",
             access_log=False,
         )

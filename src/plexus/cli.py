@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import os
 import signal
 import sys
@@ -44,25 +45,46 @@ def _load_or_exit(path: str) -> Config:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from plexus.server import GuardedHttpToolsProtocol, raise_fd_limit
+
     path = config_path(args.config)
     config = _load_or_exit(path)
+    host = args.host or config.server.host
+    if not config.keys and not config.server.open and not _is_loopback(host):
+        print(
+            f"plexus: refusing to serve on {host} with no gateway keys: anyone who can reach it "
+            "could spend every provider key. Add keys, bind to 127.0.0.1, or set "
+            "server.open: true if the API is meant to be open.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    raise_fd_limit()
     os.environ["PLEXUS_CONFIG"] = os.path.abspath(path)
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; exit cleanly instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "plexus.cli:create_app",
         factory=True,
-        host=args.host or config.server.host,
+        host=host,
         port=args.port or config.server.port,
         workers=args.workers or config.server.workers,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
         access_log=False,
         proxy_headers=False,
         server_header=False,
         log_level="warning",
         timeout_graceful_shutdown=max(1, round(config.server.shutdown_grace)),
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _check(args: argparse.Namespace) -> None:

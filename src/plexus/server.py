@@ -1,0 +1,144 @@
+"""The HTTP server's edge: what uvicorn's httptools protocol lacks against hostile clients.
+
+A request's head (request line and headers) is limited in size (431) and must arrive within a
+deadline (408): unauthenticated clients could otherwise send a 256 MiB head (76 s of parsing,
+512 MiB of memory) or hold hundreds of connections open a byte at a time (slowloris).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeLimits:
+    """Limits on a client's request head."""
+
+    max_head_bytes: int = 64 * 1024
+    head_timeout: float = 10.0
+
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_LINGER = 1.0  # seconds a refused client's bytes are read and dropped before the close
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a size limit and a deadline on every request head.
+
+    The limits come from the app (`edge_limits`, so a config reload applies to new
+    connections); a head is counted from its first byte to its end, across reads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limits = _edge_limits(self.app)
+        self._max_head = limits.max_head_bytes
+        self._head_timeout = limits.head_timeout
+        self._in_head = True  # before a request's headers are complete
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # read and dropped, so the close does not reset the answer away
+        if not self._in_head:
+            super().data_received(data)
+            return
+        room = self._max_head - self._head_bytes
+        if len(data) <= room:
+            self._head_bytes += len(data)
+            super().data_received(data)
+            return
+        # Feed what the head may still take: if it does not end there, the head is too big.
+        self._head_bytes = self._max_head
+        super().data_received(data[:room])
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            self._refuse(431, f"request head larger than {self._max_head} bytes")
+            return
+        super().data_received(data[room:])
+
+    def on_message_begin(self) -> None:
+        if not self._in_head:
+            self._in_head = True
+            self._arm()
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_timer = self.loop.call_later(self._head_timeout, self._head_expired)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self._refuse(408, f"request head not received within {self._head_timeout:g} s")
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer `status` and close; the client's further bytes are drained for a moment
+        first (a lingering close): closing with unread bytes would reset the connection and
+        the client would never read why."""
+        self._refused = True
+        self._disarm()
+        body = message.encode()
+        transport = self.transport
+        transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, _REASONS[status], len(body), body)
+        )
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.loop.call_later(_LINGER, transport.close)
+        else:
+            transport.close()
+
+
+def _edge_limits(app: Any) -> EdgeLimits:
+    """The app's `edge_limits`, looking through middleware that wraps it (`.app`)."""
+    for _ in range(8):
+        limits = getattr(app, "edge_limits", None)
+        if isinstance(limits, EdgeLimits):
+            return limits
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return EdgeLimits()
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit (each stream holds two
+    sockets; the usual soft limit of 1024 caps a worker near 500 streams); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+        except (ValueError, OSError):
+            return soft
+    return soft
