@@ -117,3 +117,32 @@ def test_unknown_adapter_is_reported() -> None:
             ADAPTERS,
         )
     assert caught.value.problems[0].startswith("providers.p.adapter: unknown adapter 'nope'")
+
+
+@pytest.mark.parametrize(
+    ("provider", "problem"),
+    [
+        ({"headers": {"x-evil": "a\r\nx-injected: b"}}, "headers.x-evil: line breaks"),
+        ({"api_base_url": "https://user:pass@api.example.com/v1"}, "credentials in the URL"),
+        ({"proxy": "socks5://proxy:1080"}, "proxy: expected http://"),
+    ],
+)
+def test_provider_settings_that_cannot_work_are_refused(
+    provider: dict[str, object], problem: str
+) -> None:
+    # Issue 10: `plexus check` accepted these and the gateway mangled or dropped them.
+    raw = {"type": "chat", "api_base_url": "https://api.example.com/v1", **provider}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"providers": {"p": raw}})
+    assert any(problem in line for line in caught.value.problems), caught.value.problems
+
+
+def test_no_keys_on_a_public_address_needs_open_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 10: with no keys and a non-loopback bind, the gateway relayed every provider key.
+    path = tmp_path / "open.yaml"
+    path.write_text("server: {host: 0.0.0.0}\n")
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--config", str(path)])
+    assert caught.value.code == 2 and "no gateway keys" in capsys.readouterr().err

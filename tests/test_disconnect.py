@@ -57,7 +57,7 @@ async def slow_stream() -> AsyncIterator[SlowStream]:
 async def test_client_disconnect_cancels_upstream(
     upstreams: Upstreams, slow_stream: SlowStream, client_api: str
 ) -> None:
-    provider = {"type": "chat", "api_base_url": slow_stream.url, "api_key": "k"}
+    provider = {"type": "chat", "api_base_url": slow_stream.url, "api_key": "k", "models": ["m"]}
     config = upstreams.config({"providers": {"slow": provider}})
     path = "/v1/chat/completions" if client_api == "chat" else "/v1/messages"
     body = {
@@ -104,7 +104,7 @@ async def test_client_disconnect_cancels_a_non_streamed_call(
     client_api: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    provider = {"type": "chat", "api_base_url": slow_answer.url, "api_key": "k"}
+    provider = {"type": "chat", "api_base_url": slow_answer.url, "api_key": "k", "models": ["m"]}
     config = upstreams.config({"providers": {"slow": provider}})
     path = "/v1/chat/completions" if client_api == "chat" else "/v1/messages"
     body = {"model": "slow/m", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}

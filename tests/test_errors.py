@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -138,7 +139,9 @@ def free_port() -> int:
 
 async def test_unreachable_upstream_is_502(upstreams: Upstreams) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    config = upstreams.config({"providers": {"dead": {"type": "chat", "api_base_url": dead}}})
+    config = upstreams.config(
+        {"providers": {"dead": {"type": "chat", "api_base_url": dead, "models": ["m"]}}}
+    )
     async with run_gateway(config) as url:
         client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
         with pytest.raises(openai.APIStatusError) as caught:
@@ -161,7 +164,12 @@ async def stalling_upstream() -> AsyncIterator[str]:
 
 
 async def test_upstream_timeout_is_504(upstreams: Upstreams, stalling_upstream: str) -> None:
-    provider = {"type": "messages", "api_base_url": stalling_upstream, "api_key": "k"}
+    provider = {
+        "type": "messages",
+        "api_base_url": stalling_upstream,
+        "api_key": "k",
+        "models": ["m"],
+    }
     provider["timeouts"] = {"first_byte": 0.3}  # type: ignore[assignment]
     config = upstreams.config({"providers": {"slow": provider}})
     async with run_gateway(config) as url:
@@ -182,6 +190,7 @@ async def test_missing_provider_key_names_the_variable(
         "type": "chat",
         "api_base_url": upstreams.base_url("chat"),
         "api_key": "${PLEXUS_TEST_UNSET_KEY}",
+        "models": ["m"],
     }
     config = upstreams.config({"providers": {"nokey": provider}})
     async with run_gateway(config) as url:
@@ -216,3 +225,25 @@ async def test_models_in_each_sdks_format(gateway: str) -> None:
     page = await claude.models.list()
     assert "messages-model" in [m.id for m in page.data]
     assert (await claude.models.retrieve("gemini-model")).type == "model"
+
+
+@pytest.mark.parametrize("api", list(PATHS))
+async def test_json_nested_too_deeply_is_a_400_not_a_500(gateway: str, api: str) -> None:
+    # Issue 10: ~1000 levels raised RecursionError, answered as a 500.
+    model = {"gemini": ""}.get(api, f'"model": "{api}-model", ')
+    deep = b"[" * 5000 + b"]" * 5000
+    body = b'{%s"messages": [], "contents": [], "input": "x", "metadata": %s}' % (
+        model.encode(),
+        deep,
+    )
+    status, answer = await post(gateway + PATHS[api], body)
+    assert status == 400
+    assert "nested too deeply" in json.dumps(answer)
+
+
+async def test_a_gemini_model_name_is_decoded_once(gateway: str, upstreams: Upstreams) -> None:
+    # Issue 10: `%252F` reached the router as `/` (decoded by the server, then again).
+    status, answer = await post(
+        gateway + "/v1beta/models/gemini%252Fmodel:generateContent", b'{"contents": []}'
+    )
+    assert status == 404 and "gemini%2Fmodel" in json.dumps(answer)

@@ -190,7 +190,7 @@ async def slow_chat() -> AsyncIterator[str]:
 
 
 async def test_concurrency_limit_answers_429(upstreams: Upstreams, slow_chat: str) -> None:
-    provider = {"type": "chat", "api_base_url": slow_chat, "max_concurrency": 1}
+    provider = {"type": "chat", "api_base_url": slow_chat, "max_concurrency": 1, "models": ["m"]}
     async with run_gateway(upstreams.config({"providers": {"slow": provider}})) as url:
         client = chat(url)
         results = await asyncio.gather(
@@ -214,7 +214,12 @@ async def stream_text(url: str, path: str, body: dict[str, Any]) -> str:
 async def test_silent_upstream_gets_keepalive_pings(
     upstreams: Upstreams, slow_chat: str, path: str, ping: str
 ) -> None:
-    provider = {"type": "chat", "api_base_url": slow_chat, "timeouts": {"ping": 0.2}}
+    provider = {
+        "type": "chat",
+        "api_base_url": slow_chat,
+        "timeouts": {"ping": 0.2},
+        "models": ["m"],
+    }
     async with run_gateway(upstreams.config({"providers": {"slow": provider}})) as url:
         body = {"model": "slow/m", "max_tokens": 10, "stream": True, "messages": HI}
         text = await stream_text(url, path, body)
@@ -226,7 +231,12 @@ async def test_silent_upstream_gets_keepalive_pings(
 async def test_idle_stream_ends_with_the_protocols_error(
     upstreams: Upstreams, slow_chat: str, path: str
 ) -> None:
-    provider = {"type": "chat", "api_base_url": slow_chat, "timeouts": {"idle": 0.2, "ping": 0.1}}
+    provider = {
+        "type": "chat",
+        "api_base_url": slow_chat,
+        "timeouts": {"idle": 0.2, "ping": 0.1},
+        "models": ["m"],
+    }
     async with run_gateway(upstreams.config({"providers": {"slow": provider}})) as url:
         body = {"model": "slow/m", "max_tokens": 10, "stream": True, "messages": HI}
         text = await stream_text(url, path, body)
@@ -244,7 +254,12 @@ async def test_gemini_clients_get_pings_their_sdk_accepts(
     from google import genai
     from google.genai import types as gtypes
 
-    provider = {"type": "chat", "api_base_url": slow_chat, "timeouts": {"ping": 0.2}}
+    provider = {
+        "type": "chat",
+        "api_base_url": slow_chat,
+        "timeouts": {"ping": 0.2},
+        "models": ["m"],
+    }
     async with run_gateway(upstreams.config({"providers": {"slow": provider}})) as url:
         client = genai.Client(
             api_key="k", http_options=gtypes.HttpOptions(base_url=url, api_version="v1beta")
@@ -283,7 +298,12 @@ async def half_event_chat() -> AsyncIterator[str]:
 async def test_passthrough_pings_never_split_an_event(
     upstreams: Upstreams, half_event_chat: str
 ) -> None:
-    provider = {"type": "chat", "api_base_url": half_event_chat, "timeouts": {"ping": 0.1}}
+    provider = {
+        "type": "chat",
+        "api_base_url": half_event_chat,
+        "timeouts": {"ping": 0.1},
+        "models": ["m"],
+    }
     async with run_gateway(upstreams.config({"providers": {"half": provider}})) as url:
         stream = await chat(url).chat.completions.create(model="half/m", messages=HI, stream=True)
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])

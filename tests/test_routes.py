@@ -28,7 +28,14 @@ ROUTES = RouteTable()
         ),
         ("GET", "/v1/models", Route("models", "chat")),
         ("GET", "/models", Route("models", "chat")),
-        ("GET", "/v1/models/a%2Fb", Route("models", "chat", "a/b")),
+        ("GET", "/v1/models/a/b", Route("models", "chat", "a/b")),
+        # The server has percent-decoded the path once; a second decode turned %252F into /.
+        ("GET", "/v1/models/a%2Fb", Route("models", "chat", "a%2Fb")),
+        (
+            "POST",
+            "/v1beta/models/odd%2Fname:generateContent",
+            Route("generate", "gemini", "odd%2Fname", False),
+        ),
         ("GET", "/health", Route("health", "chat")),
     ],
 )

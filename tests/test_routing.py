@@ -67,8 +67,21 @@ def test_weighted_follows_weights() -> None:
 
 
 def test_provider_slash_model_uses_the_providers_slug() -> None:
-    (target,) = make_router().resolve("b/claude-x")
+    (target,) = make_router().resolve("a/listed-a")
+    assert target.provider_name == "a" and target.model == "listed-a"
+
+
+def test_direct_addressing_reaches_listed_models_unless_told_otherwise() -> None:
+    # Issue 10: any gateway key reached any provider with any slug through provider/anything.
+    with pytest.raises(NotFound):
+        make_router().resolve("b/claude-x")
+    anything = Router(parse_config({**CONFIG, "server": {"direct_models": "any"}}))
+    (target,) = anything.resolve("b/claude-x")
     assert target.provider_name == "b" and target.model == "claude-x"
+    nothing = Router(parse_config({**CONFIG, "server": {"direct_models": "none"}}))
+    with pytest.raises(NotFound):
+        nothing.resolve("a/listed-a")
+    assert nothing.resolve("listed-a")[0].provider_name == "a"  # a listed name still works
 
 
 def test_model_listed_under_a_provider() -> None:

@@ -30,6 +30,7 @@ from plexus.redact import Redactor
 from plexus.reload import ConfigWatcher
 from plexus.routes import Route, RouteKind, RouteTable
 from plexus.routing import Router
+from plexus.server import EdgeLimits
 from plexus.services import Services
 from plexus.upstream.client import Upstream
 
@@ -89,6 +90,12 @@ class Gateway:
         self.proxy = Proxy(self.router, self.services, self.slots, server.max_attempts)
         self._secrets = [k.secret.encode() for k in config.keys.values() if k.secret]
         self._open = not config.keys
+
+    @property
+    def edge_limits(self) -> EdgeLimits:
+        """The limits on a client's request head, for the server's protocol (server.py)."""
+        server = self.config.server
+        return EdgeLimits(server.max_head_bytes, server.head_timeout)
 
     async def __call__(self, scope: http.Scope, receive: http.Receive, send: http.Send) -> None:
         if scope["type"] == "http":

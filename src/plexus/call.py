@@ -37,6 +37,7 @@ class _Head(msgspec.Struct):
 
 
 _head_decoder = msgspec.json.Decoder(_Head)
+_TOO_DEEP = "Request body is nested too deeply"
 
 
 def read_request(
@@ -55,6 +56,8 @@ def read_request(
         raise BadRequest(f"Invalid request body: {error}") from error
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise BadRequest(_TOO_DEEP) from error
     if url is not None:
         return ClientRequest(api, codec, headers, body, url[0], url[1], started, True)
     if not head.model:
@@ -68,6 +71,8 @@ def decode_object(body: bytes) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise BadRequest(_TOO_DEEP) from error
     return data
 
 
@@ -77,6 +82,8 @@ def decode_request(request: ClientRequest) -> ir.Request:
         decoded = request.codec.decode_request(request.body)
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise BadRequest(f"Request body is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise BadRequest(_TOO_DEEP) from error
     if request.model_in_url:
         decoded.model, decoded.stream = request.model, request.stream
     return decoded

@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
@@ -311,10 +312,33 @@ def _check_references(config: Config, problems: list[str]) -> None:
             if target.weight <= 0:
                 problems.append(f"models.{alias_name}.targets[{index}].weight: must be positive")
     for name, provider in config.providers.items():
-        if not provider.api_base_url.startswith(("http://", "https://")):
-            problems.append(f"providers.{name}.api_base_url: expected an http(s) URL")
+        _check_provider(name, provider, problems)
     if not 0 < config.server.port < 65536:
         problems.append("server.port: expected 1-65535")
+
+
+_LINE_BREAKS = re.compile(r"[\r\n\x00]")
+
+
+def _check_provider(name: str, provider: ProviderConfig, problems: list[str]) -> None:
+    path = f"providers.{name}"
+    parts = urlsplit(provider.api_base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{path}.api_base_url: expected an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        problems.append(
+            f"{path}.api_base_url: credentials in the URL are not sent; use api_key or headers"
+        )
+    for header, value in provider.headers.items():
+        if _LINE_BREAKS.search(header) or _LINE_BREAKS.search(value):
+            problems.append(f"{path}.headers.{header}: line breaks are not allowed in a header")
+    for header in provider.forward_headers:
+        if _LINE_BREAKS.search(header):
+            problems.append(f"{path}.forward_headers: line breaks are not allowed in a header")
+    if provider.proxy is not None and provider.proxy != "none":
+        proxy = urlsplit(provider.proxy)
+        if proxy.scheme != "http" or not proxy.hostname:
+            problems.append(f"{path}.proxy: expected http://[user:password@]host:port or none")
 
 
 def _check_adapters(config: Config, adapters: Collection[str], problems: list[str]) -> None:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from plexus import ir
 from plexus.call import ResponseWriter
-from plexus.errors import GatewayError
+from plexus.errors import GatewayError, UpstreamUnreachable
 
 
 class StreamConverter(Protocol):
@@ -78,6 +78,8 @@ async def relay(
         tail = converter.finish()
     except GatewayError as error:
         tail = converter.fail(error)
+    except RecursionError:  # an upstream event nested deeper than the decoder goes
+        tail = converter.fail(UpstreamUnreachable("the provider sent JSON nested too deeply"))
     if tail:
         await writer.chunk(tail)
     await writer.end_stream()

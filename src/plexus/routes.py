@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote
 
 from plexus import ir
 from plexus.protocols import CODECS, DEFAULT_API
@@ -49,16 +48,17 @@ class RouteTable:
             self._error_prefixes.extend((prefix, api) for prefix in transport.error_paths)
 
     def match(self, method: str, path: str) -> Route | None:
-        """The route of `method path`, or None."""
+        """The route of `method path` (already percent-decoded by the server: decoding it
+        again turned `%252F` into `/`), or None."""
         route = self._exact.get((method, path))
         if route is not None:
             return route
         if method == "GET" and path.startswith("/v1/models/"):
-            return Route("models", DEFAULT_API, unquote(path[len("/v1/models/") :]))
+            return Route("models", DEFAULT_API, path[len("/v1/models/") :])
         if method == "POST":
             for prefix, api in self._model_prefixes:
                 if path.startswith(prefix):
-                    return _model_route(api, unquote(path[len(prefix) :]))
+                    return _model_route(api, path[len(prefix) :])
         return None
 
     def error_api(self, path: str) -> ir.ApiType:

@@ -51,14 +51,17 @@ class Router:
                 self._listed.setdefault(model, Target(provider_name, provider, model))
 
     def resolve(self, name: str) -> list[Target]:
-        """Return the candidate targets for `name`, the chosen one first; raise NotFound."""
+        """Return the candidate targets for `name`, the chosen one first; raise NotFound.
+        `provider/model` reaches the models `server.direct_models` allows (issue 10: with
+        `any`, every gateway key could call every provider with any model slug)."""
         targets = self._aliases.get(name)
         if targets is not None:
             return self._order(self._config.models[name], targets)
         provider_name, slash, model = name.partition("/")
-        if slash and model:
+        direct = self._config.server.direct_models
+        if slash and model and direct != "none":
             provider = self._config.providers.get(provider_name)
-            if provider is not None:
+            if provider is not None and (direct == "any" or model in provider.models):
                 return [Target(provider_name, provider, model)]
         listed = self._listed.get(name)
         if listed is not None:

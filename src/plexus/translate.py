@@ -136,5 +136,5 @@ class _Translator:
 def _decode_answer(provider: Codec, body: bytes) -> ir.Response:
     try:
         return provider.decode_response(body)
-    except (msgspec.DecodeError, BadRequest) as error:
+    except (msgspec.DecodeError, BadRequest, RecursionError) as error:
         raise UpstreamUnreachable(f"upstream returned an invalid response: {error}") from error

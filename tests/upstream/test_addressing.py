@@ -84,3 +84,29 @@ async def test_unset_key_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     provider = _provider(type="chat", api_base_url="http://h", api_key="${NO_SUCH_KEY}")
     with pytest.raises(ProviderUnavailable, match="NO_SUCH_KEY"):
         await upstream_headers("p", provider, False)
+
+
+def test_a_query_string_in_the_base_url_is_kept() -> None:
+    # Azure OpenAI's base URL carries ?api-version=: it was mangled into the path.
+    azure = _provider(
+        type="chat", api_base_url="https://x.openai.azure.com/openai/d/gpt?api-version=1"
+    )
+    assert upstream_url(azure, "m", False) == (
+        "https://x.openai.azure.com/openai/d/gpt/chat/completions?api-version=1"
+    )
+    gemini = _provider(type="gemini", api_base_url="http://h/v1beta?key=k")
+    assert upstream_url(gemini, "m", True) == (
+        "http://h/v1beta/models/m:streamGenerateContent?key=k&alt=sse"
+    )
+
+
+async def test_billing_headers_are_forwarded_only_when_the_provider_opts_in() -> None:
+    # Issue 10: a client could pick which organization of the operator's key is billed.
+    client = {"openai-organization": "org-client", "openai-project": "proj-client"}
+    plain = _provider(type="chat", api_base_url="http://h", api_key="k")
+    assert "openai-organization" not in await upstream_headers("p", plain, False, client)
+    opted = _provider(
+        type="chat", api_base_url="http://h", api_key="k", forward_headers=["OpenAI-Organization"]
+    )
+    headers = await upstream_headers("p", opted, False, client)
+    assert headers["openai-organization"] == "org-client" and "openai-project" not in headers

@@ -37,7 +37,9 @@ class Transport:
     auth_header: str = "authorization"
     auth_prefix: str = "Bearer "
     default_headers: tuple[tuple[str, str], ...] = ()  # sent unless the client sent them
-    forwarded_headers: tuple[str, ...] = ()  # client headers a same-API provider receives
+    # Client headers a same-API provider always receives: only those that pick features, never
+    # billing (`openai-organization` is a provider's `forward_headers` opt-in).
+    forwarded_headers: tuple[str, ...] = ()
     fetches_media_urls: bool = True  # False: image URLs are fetched and inlined for it
 
     def stream_for_action(self, action: str) -> bool | None:

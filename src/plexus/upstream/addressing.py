@@ -15,19 +15,28 @@ from plexus.upstream import vertex
 def upstream_url(provider: ProviderConfig, model: str, stream: bool) -> str:
     """Return the URL to POST a generation to."""
     transport = codec_for(provider.type).TRANSPORT
-    base = provider.api_base_url.rstrip("/")
     path = transport.upstream_stream_path if stream else transport.upstream_path
     if not transport.model_in_url:
-        return base + path
+        return _join(provider.api_base_url, path)
     if provider.vertex is not None:
-        return base + vertex.model_path(provider.vertex, model) + path
-    return base + transport.upstream_model_path.format(model=quote(model, safe="")) + path
+        return _join(provider.api_base_url, vertex.model_path(provider.vertex, model) + path)
+    model_path = transport.upstream_model_path.format(model=quote(model, safe=""))
+    return _join(provider.api_base_url, model_path + path)
 
 
 def count_tokens_url(provider: ProviderConfig) -> str | None:
     """Return the provider's token-counting URL, if its protocol has one."""
     path = codec_for(provider.type).TRANSPORT.upstream_count_tokens_path
-    return None if path is None else provider.api_base_url.rstrip("/") + path
+    return None if path is None else _join(provider.api_base_url, path)
+
+
+def _join(base: str, path: str) -> str:
+    """`base` with `path` appended to its path; a query string in either is kept (Azure
+    OpenAI's base URL carries `?api-version=`, Gemini's stream path `?alt=sse`)."""
+    base, _, base_query = base.partition("?")
+    path, _, path_query = path.partition("?")
+    query = "&".join(part for part in (base_query, path_query) if part)
+    return base.rstrip("/") + path + ("?" + query if query else "")
 
 
 async def upstream_headers(
@@ -51,7 +60,7 @@ async def upstream_headers(
         "accept": "text/event-stream" if stream else "application/json",
     }
     if client_headers:
-        _forward(headers, transport, client_headers)
+        _forward(headers, transport, provider, client_headers)
     key = provider.api_key or ""
     if provider.vertex is not None:
         token = key or await vertex.SOURCES.token_for(provider.vertex)
@@ -64,8 +73,14 @@ async def upstream_headers(
     return headers
 
 
-def _forward(headers: dict[str, str], transport: Transport, client: Mapping[str, str]) -> None:
-    for name in transport.forwarded_headers:
-        value = client.get(name)
+def _forward(
+    headers: dict[str, str],
+    transport: Transport,
+    provider: ProviderConfig,
+    client: Mapping[str, str],
+) -> None:
+    """Client headers the protocol always passes on, and those the operator opted into."""
+    for name in (*transport.forwarded_headers, *provider.forward_headers):
+        value = client.get(name.lower())
         if value:
-            headers[name] = value
+            headers[name.lower()] = value

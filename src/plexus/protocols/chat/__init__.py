@@ -19,7 +19,6 @@ TRANSPORT = Transport(
     client_path="/v1/chat/completions",
     upstream_path="/chat/completions",
     upstream_stream_path="/chat/completions",
-    forwarded_headers=("openai-organization", "openai-project"),
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 

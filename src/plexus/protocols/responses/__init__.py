@@ -22,7 +22,6 @@ TRANSPORT = Transport(
     error_event="error",
     upstream_path="/responses",
     upstream_stream_path="/responses",
-    forwarded_headers=("openai-organization", "openai-project"),
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 
