@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import gzip
-import ipaddress
-import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from plexus.upstream import httpclient
-from tests.upstream.servers import Handler, Server, answer, echo_forever, read_request, until
+from tests.upstream.servers import (
+    Handler,
+    Server,
+    answer,
+    echo_forever,
+    read_request,
+    self_signed,
+    until,
+)
 
 
 async def post(pool: httpclient.Pool, url: str, body: bytes = b"{}") -> tuple[int, bytes]:
@@ -156,42 +157,8 @@ async def test_connection_refused_is_a_connect_error() -> None:
         await pool.request("POST", "http://127.0.0.1:9/x", {}, b"", 5)
 
 
-def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context for 127.0.0.1 and a client context trusting only its certificate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cafile=str(cert_file))
-    return server, client
-
-
 async def test_https(tmp_path: Path) -> None:
-    server_tls, client_tls = _self_signed(tmp_path)
+    server_tls, client_tls = self_signed(tmp_path)
     pool = httpclient.Pool(tls=client_tls)
     async with Server(echo_forever).running(server_tls) as url:
         assert await post(pool, url, b"secret") == (200, b"secret")

@@ -165,15 +165,10 @@ class Upstream:
         proxy: str | None,
     ) -> httpclient.Response:
         """Send the request and wait for the answer's head (first-byte limit); map errors."""
+        via = self.proxies.for_url(url, proxy)
         try:
-            return await self.pool.request(
-                "POST",
-                url,
-                headers,
-                body,
-                timeouts.connect,
-                timeouts.first_byte,
-                proxy=self.proxies.for_url(url, proxy),
+            response = await self.pool.request(
+                "POST", url, headers, body, timeouts.connect, timeouts.first_byte, proxy=via
             )
         except httpclient.LocalResourceError as error:
             raise Overloaded("the gateway is out of connections", detail=str(error)) from error
@@ -189,6 +184,12 @@ class Upstream:
             raise _timed_out(timeouts) from error
         except httpclient.TransportError as error:
             raise _broken(error) from error
+        if response.status == 407 and via is not None:  # the proxy's answer, not the provider's
+            response.close()
+            raise UpstreamUnreachable(
+                "the outbound proxy refused the gateway", detail=f"{via!r} answered 407"
+            )
+        return response
 
     @asynccontextmanager
     async def stream(

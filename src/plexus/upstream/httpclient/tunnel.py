@@ -41,16 +41,15 @@ class _Handshake(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.extra = False
         self._buffer = b""
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         end = self._buffer.find(b"\r\n\r\n")
         if end >= 0 and not self.reply.done():
-            if end + 4 < len(self._buffer):
-                self.reply.set_exception(ConnectError("the proxy sent bytes after its answer"))
-            else:
-                self.reply.set_result(self._buffer[:end])
+            self.extra = len(self._buffer) > end + 4  # a refusal's body, or bytes too early
+            self.reply.set_result(self._buffer[:end])
         elif len(self._buffer) > _MAX_REPLY and not self.reply.done():
             self.reply.set_exception(ConnectError("the proxy's answer to CONNECT is too long"))
 
@@ -79,4 +78,7 @@ async def open_tunnel(proxy: Proxy, host: str, port: int) -> asyncio.Transport:
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or parts[1] != "200":
         transport.close()
         raise ConnectError(f"the proxy refused the tunnel to {authority}: {status_line[:100]}")
+    if handshake.extra:  # the origin's bytes before our request: not a tunnel to trust
+        transport.close()
+        raise ConnectError("the proxy sent bytes after its answer to CONNECT")
     return transport
