@@ -85,6 +85,8 @@ async def test_unknown_route_is_404(gateway: str) -> None:
     status, body = await post(gateway + "/v1/nothing", b"{}")
     assert status == 404
     assert_error_shape("chat", body)
+    # Issue 11: it said model_not_found, sending users looking for a model.
+    assert body["error"]["code"] == "unknown_url" and "/v1/nothing" in body["error"]["message"]
 
 
 async def test_body_over_the_limit_is_413(upstreams: Upstreams) -> None:

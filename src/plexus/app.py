@@ -130,7 +130,8 @@ class Gateway:
         request_id = headers.get("x-request-id") or self._next_request_id()
         try:
             if route is None:
-                raise NotFound(f"Unknown route: {scope['method']} {scope['path']}")
+                unknown = f"Unknown route: {scope['method']} {scope['path']}"
+                raise NotFound(unknown, kind="unknown_path")
             if route.authenticated:
                 self._authenticate(headers, scope.get("query_string", b""))
             await _HANDLERS[route.kind](self, exchange, receive)

@@ -11,8 +11,9 @@
     ├── UpstreamUnreachable      502  connection refused, DNS, reset
     └── UpstreamTimeout          504  connect or read timeout
 
-`kind` is one of: invalid_request, authentication, permission, not_found, too_large, rate_limit,
-overloaded, api_error, timeout, billing; each codec maps it to its protocol's error type.
+`kind` is one of: invalid_request, authentication, permission, not_found, unknown_path, too_large,
+rate_limit, overloaded, api_error, timeout, billing; each codec maps it to its protocol's error
+type (an unknown `kind` falls back to the protocol's generic error).
 """
 
 from __future__ import annotations

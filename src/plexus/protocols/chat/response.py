@@ -205,6 +205,7 @@ _ERROR_TYPES: dict[str, tuple[str, str | None]] = {
     "authentication": ("invalid_request_error", "invalid_api_key"),
     "permission": ("permission_error", None),
     "not_found": ("invalid_request_error", "model_not_found"),
+    "unknown_path": ("invalid_request_error", "unknown_url"),
     "too_large": ("invalid_request_error", "request_too_large"),
     "rate_limit": ("rate_limit_error", "rate_limit_exceeded"),
     "overloaded": ("service_unavailable_error", None),

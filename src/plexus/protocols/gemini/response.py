@@ -38,6 +38,7 @@ _STATUS_FOR_KIND = {
     "authentication": "UNAUTHENTICATED",
     "permission": "PERMISSION_DENIED",
     "not_found": "NOT_FOUND",
+    "unknown_path": "NOT_FOUND",
     "too_large": "INVALID_ARGUMENT",
     "rate_limit": "RESOURCE_EXHAUSTED",
     "billing": "RESOURCE_EXHAUSTED",

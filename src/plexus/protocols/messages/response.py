@@ -20,6 +20,7 @@ _ERROR_TYPES: dict[str, str] = {
     "authentication": "authentication_error",
     "permission": "permission_error",
     "not_found": "not_found_error",
+    "unknown_path": "not_found_error",
     "too_large": "request_too_large",
     "rate_limit": "rate_limit_error",
     "overloaded": "overloaded_error",

@@ -317,6 +317,7 @@ _ERROR_TYPES: dict[str, tuple[str, str | None]] = {
     "authentication": ("invalid_request_error", "invalid_api_key"),
     "permission": ("permission_error", None),
     "not_found": ("invalid_request_error", "model_not_found"),
+    "unknown_path": ("invalid_request_error", "unknown_url"),
     "too_large": ("invalid_request_error", None),
     "rate_limit": ("rate_limit_error", "rate_limit_exceeded"),
     "overloaded": ("server_error", "service_unavailable"),
