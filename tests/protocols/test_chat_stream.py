@@ -116,7 +116,7 @@ _MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user"
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in IR_CASES if "error" not in c and "no-finish" not in c and "truncated" not in c],
+    [c for c in IR_CASES if "error" not in c and "no-finish" not in c and c != "missing-terminator"],
 )
 async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
     events = _read_events(GOLDEN / f"{case}.ir.jsonl")
@@ -140,7 +140,7 @@ async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
 
 
 async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
-    events = _read_events(GOLDEN / "enc-signed-reasoning.ir.jsonl")
+    events = _read_events(GOLDEN / "foreign-reasoning.ir.jsonl")
     client = _sdk_client(_encode(events))
     async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
         final = await stream.get_final_completion()
@@ -159,7 +159,7 @@ async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
     assert isinstance(follower, ir.ToolCallBlock) and follower.id == "toolu_1"
 
 
-@pytest.mark.parametrize("case", ["enc-error", "enc-no-finish"])
+@pytest.mark.parametrize("case", ["error-open-block", "enc-no-finish"])
 async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
     events = _read_events(GOLDEN / f"{case}.ir.jsonl")
     client = _sdk_client(_encode(events))
@@ -170,7 +170,7 @@ async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
 
 
 def test_usage_chunk_only_when_requested() -> None:
-    events = _read_events(GOLDEN / "enc-refusal-other.ir.jsonl")
+    events = _read_events(GOLDEN / "refusal-other.ir.jsonl")
     without = _encode(events, include_usage=False)
     assert b'"usage"' not in without
     assert without.endswith(sse.DONE)

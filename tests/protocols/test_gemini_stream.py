@@ -142,7 +142,7 @@ async def test_sdk_reads_encoder_stream(case: str) -> None:
     assert [p.function_call.name for p in parts if p.function_call] == calls
 
 
-@pytest.mark.parametrize("case", ["upstream-error", "error-mid-stream"])
+@pytest.mark.parametrize("case", ["error-open-block", "error-mid-stream"])
 async def test_sdk_raises_on_error_chunk(case: str) -> None:
     body = encode_stream(load_events(case))
     with pytest.raises(errors.APIError) as caught:
@@ -152,7 +152,7 @@ async def test_sdk_raises_on_error_chunk(case: str) -> None:
 
 async def test_foreign_tokens_survive_the_sdk_round_trip() -> None:
     """Anthropic thinking sent to a Gemini client comes back intact through google-genai."""
-    parts = _parts(await _sdk_stream(encode_stream(load_events("anthropic-thinking-tool"))))
+    parts = _parts(await _sdk_stream(encode_stream(load_events("foreign-reasoning"))))
     seen: list[httpx.Request] = []
     history = [
         types.Content(role="user", parts=[types.Part(text="Weather?")]),
@@ -186,7 +186,7 @@ async def test_foreign_tokens_survive_the_sdk_round_trip() -> None:
 
 
 def test_decoder_reports_missing_terminator_after_closing_blocks() -> None:
-    lines = decode_stream((GOLDEN / "missing-finish.sse").read_bytes(), [])
+    lines = decode_stream((GOLDEN / "missing-terminator.sse").read_bytes(), [])
     assert '"type":"block_stop"' in lines[-2] and '"type":"error"' in lines[-1]
 
 

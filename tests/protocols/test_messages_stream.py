@@ -137,7 +137,7 @@ async def test_sdk_accumulates_encoded_stream(case: str) -> None:
 
 
 async def test_sdk_sees_native_signature_and_parsed_tool_inputs() -> None:
-    events = decode_stream((GOLDEN / "thinking-tools.sse").read_bytes())
+    events = decode_stream((GOLDEN / "tool-calls-parallel.sse").read_bytes())
     message = await _sdk_final_message(encode_stream(events))
     thinking, text, first, second = message.content
     assert thinking.type == "thinking"
@@ -162,7 +162,7 @@ async def test_sdk_sees_tagged_foreign_tokens_and_sanitised_ids() -> None:
 
 
 async def test_sdk_keeps_raw_other_stop_reason() -> None:
-    message = await _sdk_final_message(encode_stream(_load_ir("interleaved-tools")))
+    message = await _sdk_final_message(encode_stream(_load_ir("tool-calls-interleaved")))
     assert message.stop_reason == "weird_reason"  # type: ignore[comparison-overlap]
     assert [block.type for block in message.content] == ["text", "tool_use", "tool_use"]
 

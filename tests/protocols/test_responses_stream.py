@@ -142,7 +142,7 @@ def test_sdk_accepts_encoded_stream(case: str) -> None:
 
 
 def test_missing_terminator_closes_blocks_then_errors() -> None:
-    events = _decode([(GOLDEN / "missing_terminator.sse").read_bytes()])
+    events = _decode([(GOLDEN / "missing-terminator.sse").read_bytes()])
     assert isinstance(events[-1], ir.StreamError)
     assert isinstance(events[-2], ir.BlockStop)
 
