@@ -116,7 +116,7 @@ _MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user"
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in IR_CASES if "error" not in c and "no-finish" not in c and c != "missing-terminator"],
+    [c for c in IR_CASES if "error" not in c and c not in ("truncated", "missing-terminator")],
 )
 async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
     events = _read_events(GOLDEN / f"{case}.ir.jsonl")
@@ -159,7 +159,7 @@ async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
     assert isinstance(follower, ir.ToolCallBlock) and follower.id == "toolu_1"
 
 
-@pytest.mark.parametrize("case", ["error-open-block", "enc-no-finish"])
+@pytest.mark.parametrize("case", ["error-open-block", "truncated"])
 async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
     events = _read_events(GOLDEN / f"{case}.ir.jsonl")
     client = _sdk_client(_encode(events))
