@@ -1,13 +1,9 @@
-"""Golden-fixture tests of the Chat Completions stream decoder and encoder, and SDK acceptance.
+"""Chat Completions streams as the openai SDK reads them, and chat-only encoder behaviours.
 
-Expected files are rewritten only with PLEXUS_REGEN=1; read the diff before committing.
+The golden fixtures of every protocol are checked in test_streams.py.
 """
 
 from __future__ import annotations
-
-import os
-import random
-from pathlib import Path
 
 import httpx2 as httpx
 import msgspec
@@ -17,88 +13,18 @@ import pytest
 from plexus import ir, sse
 from plexus.protocols import chat
 from tests.conftest import FIXTURES, fixture_cases
+from tests.protocols.test_streams import SETUPS, decode_stream, encode_stream, load_events
 
 GOLDEN = FIXTURES / "chat"
-REGEN = os.environ.get("PLEXUS_REGEN") == "1"
-_EVENTS = msgspec.json.Decoder(ir.StreamEvent)
-
-UPSTREAM_CASES = fixture_cases(GOLDEN, ".sse", exclude=".chat.sse")
 IR_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
 
 
-def _decode(data: bytes, sizes: list[int]) -> list[ir.StreamEvent]:
-    """Feed `data` through sse.Decoder → StreamDecoder in chunks of the given sizes."""
-    framer, decoder = sse.Decoder(), chat.StreamDecoder()
-    events: list[ir.StreamEvent] = []
-    position = 0
-    for size in sizes:
-        for event in framer.feed(data[position : position + size]):
-            events.extend(decoder.feed(event))
-        position += size
-    for event in framer.flush():
-        events.extend(decoder.feed(event))
-    events.extend(decoder.finish())
-    return events
-
-
-def _jsonl(events: list[ir.StreamEvent]) -> str:
-    return "".join(msgspec.json.encode(event).decode() + "\n" for event in events)
-
-
-def _read_events(path: Path) -> list[ir.StreamEvent]:
-    return [_EVENTS.decode(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _check(path: Path, actual: str) -> None:
-    if REGEN or not path.exists():
-        path.write_text(actual)
-    assert actual == path.read_text()
-
-
-@pytest.mark.parametrize("case", UPSTREAM_CASES)
-def test_decoder_matches_golden_in_any_chunking(case: str) -> None:
-    data = (GOLDEN / f"{case}.sse").read_bytes()
-    whole = _decode(data, [len(data)])
-    _check(GOLDEN / f"{case}.ir.jsonl", _jsonl(whole))
-    assert _decode(data, [1] * len(data)) == whole
-    rng = random.Random(case)
-    sizes: list[int] = []
-    while sum(sizes) < len(data):
-        sizes.append(rng.randint(1, 64))
-    assert _decode(data, sizes) == whole
-
-
-@pytest.mark.parametrize("case", UPSTREAM_CASES)
-def test_decoded_blocks_are_opened_before_deltas_and_closed(case: str) -> None:
-    data = (GOLDEN / f"{case}.sse").read_bytes()
-    open_blocks: set[int] = set()
-    for event in _decode(data, [len(data)]):
-        match event:
-            case ir.BlockStart():
-                assert event.index not in open_blocks
-                open_blocks.add(event.index)
-            case ir.BlockStop():
-                open_blocks.remove(event.index)
-            case (
-                ir.TextDelta() | ir.ThinkingDelta() | ir.SignatureDelta() | ir.ToolArgumentsDelta()
-            ):
-                assert event.index in open_blocks
-            case ir.Finish() | ir.StreamError():
-                assert not open_blocks
-
-
-def _encode(events: list[ir.StreamEvent], include_usage: bool = True) -> bytes:
-    request = ir.Request(model="alias", messages=[], stream=True, include_usage=include_usage)
-    encoder = chat.StreamEncoder(request, created=1700000000)
-    frames = [frame for event in events for frame in encoder.feed(event)]
-    frames += encoder.finish()
-    return b"".join(frames)
-
-
-@pytest.mark.parametrize("case", IR_CASES)
-def test_encoder_matches_golden(case: str) -> None:
-    events = _read_events(GOLDEN / f"{case}.ir.jsonl")
-    _check(GOLDEN / f"{case}.chat.sse", _encode(events).decode())
+def _completes(case: str) -> bool:
+    """Whether a case's IR stream ends in a Finish (not an error, not cut short)."""
+    events = load_events("chat", case)
+    return any(isinstance(e, ir.Finish) for e in events) and not any(
+        isinstance(e, ir.StreamError) for e in events
+    )
 
 
 def _sdk_client(body: bytes) -> openai.AsyncOpenAI:
@@ -114,13 +40,10 @@ def _sdk_client(body: bytes) -> openai.AsyncOpenAI:
 _MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
-@pytest.mark.parametrize(
-    "case",
-    [c for c in IR_CASES if "error" not in c and c not in ("truncated", "missing-terminator")],
-)
+@pytest.mark.parametrize("case", [c for c in IR_CASES if _completes(c)])
 async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
-    events = _read_events(GOLDEN / f"{case}.ir.jsonl")
-    client = _sdk_client(_encode(events))
+    events = load_events("chat", case)
+    client = _sdk_client(encode_stream("chat", events))
     async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
         try:
             final = await stream.get_final_completion()
@@ -140,8 +63,7 @@ async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
 
 
 async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
-    events = _read_events(GOLDEN / "foreign-reasoning.ir.jsonl")
-    client = _sdk_client(_encode(events))
+    client = _sdk_client(encode_stream("chat", load_events("chat", "foreign-reasoning")))
     async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
         final = await stream.get_final_completion()
     message = final.choices[0].message.model_dump(exclude_none=True)
@@ -159,10 +81,9 @@ async def test_sdk_accumulates_reasoning_details_for_the_round_trip() -> None:
     assert isinstance(follower, ir.ToolCallBlock) and follower.id == "toolu_1"
 
 
-@pytest.mark.parametrize("case", ["error-open-block", "truncated"])
+@pytest.mark.parametrize("case", [c for c in IR_CASES if not _completes(c)])
 async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
-    events = _read_events(GOLDEN / f"{case}.ir.jsonl")
-    client = _sdk_client(_encode(events))
+    client = _sdk_client(encode_stream("chat", load_events("chat", case)))
     with pytest.raises(openai.APIError):  # raised while iterating
         async with client.chat.completions.stream(model="alias", messages=_MESSAGES) as stream:
             async for _ in stream:
@@ -170,8 +91,8 @@ async def test_sdk_raises_on_encoded_error_frame(case: str) -> None:
 
 
 def test_usage_chunk_only_when_requested() -> None:
-    events = _read_events(GOLDEN / "refusal-other.ir.jsonl")
-    without = _encode(events, include_usage=False)
+    request = msgspec.structs.replace(SETUPS["chat"].request, include_usage=False)
+    without = encode_stream("chat", load_events("chat", "refusal-other"), request)
     assert b'"usage"' not in without
     assert without.endswith(sse.DONE)
     assert b'"finish_reason":"SPII"' in without
@@ -179,8 +100,7 @@ def test_usage_chunk_only_when_requested() -> None:
 
 def test_decoded_upstream_reencodes_for_the_sdk() -> None:
     """Hub and spoke: a recorded upstream stream decodes, then encodes to a stream the SDK reads."""
-    data = (GOLDEN / "minimax-tools.sse").read_bytes()
-    body = _encode(_decode(data, [len(data)]))
+    body = encode_stream("chat", decode_stream("chat", (GOLDEN / "minimax-tools.sse").read_bytes()))
     assert body.count(b'"role":"assistant"') == 1
     assert body.endswith(sse.DONE)
 

@@ -1,16 +1,13 @@
-"""Gemini streams: golden fixtures both ways, split-chunk invariance, and the google-genai SDK
-reading what the StreamEncoder writes. Regenerate expected files with PLEXUS_REGEN=1."""
+"""Gemini streams as the google-genai SDK reads them, and Gemini-only decoder behaviours.
+
+The golden fixtures of every protocol are checked in test_streams.py.
+"""
 
 from __future__ import annotations
 
-import os
-import random
-import re
-from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import msgspec
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -18,78 +15,9 @@ from google.genai import errors, types
 from plexus import ir, sse
 from plexus.protocols import gemini
 from tests.conftest import FIXTURES, fixture_cases
+from tests.protocols.test_streams import encode_stream, load_events
 
-GOLDEN = FIXTURES / "gemini"
-REGEN = os.environ.get("PLEXUS_REGEN") == "1"
-_EVENTS = msgspec.json.Decoder(ir.StreamEvent)
-_MINTED = re.compile(r"call_[0-9a-f]{24}")
-DECODER_CASES = fixture_cases(GOLDEN, ".sse", exclude=".gemini.sse")
-ENCODER_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
-
-
-def _normalise(lines: list[str]) -> list[str]:
-    """Replace minted call ids by stable placeholders, numbered in order of appearance."""
-    seen: dict[str, str] = {}
-
-    def stable(match: re.Match[str]) -> str:
-        return seen.setdefault(match.group(0), f"call_minted{len(seen)}")
-
-    return [_MINTED.sub(stable, line) for line in lines]
-
-
-def _split(data: bytes, sizes: list[int]) -> list[bytes]:
-    chunks, start = [], 0
-    for size in sizes:
-        chunks.append(data[start : start + size])
-        start += size
-    return [*chunks, data[start:]]
-
-
-def decode_stream(data: bytes, sizes: list[int]) -> list[str]:
-    """Feed SSE bytes, split at `sizes`, through sse.Decoder and the StreamDecoder."""
-    framing, decoder = sse.Decoder(), gemini.StreamDecoder()
-    events: list[ir.StreamEvent] = []
-    for chunk in _split(data, sizes):
-        for event in framing.feed(chunk):
-            events += decoder.feed(event)
-    for event in framing.flush():
-        events += decoder.feed(event)
-    events += decoder.finish()
-    return _normalise([msgspec.json.encode(event).decode() for event in events])
-
-
-def _check_golden(path: Path, actual: str) -> None:
-    if REGEN:
-        path.write_text(actual)
-    assert path.read_text() == actual
-
-
-@pytest.mark.parametrize("case", DECODER_CASES)
-def test_decoder_matches_golden_in_any_chunking(case: str) -> None:
-    data = (GOLDEN / f"{case}.sse").read_bytes()
-    whole = decode_stream(data, [])
-    rng = random.Random(case)
-    assert decode_stream(data, [1] * len(data)) == whole
-    assert decode_stream(data, [rng.randint(1, 40) for _ in range(len(data))]) == whole
-    _check_golden(GOLDEN / f"{case}.ir.jsonl", "".join(line + "\n" for line in whole))
-
-
-def load_events(case: str) -> list[ir.StreamEvent]:
-    """The IR events of a fixture."""
-    lines = (GOLDEN / f"{case}.ir.jsonl").read_bytes().splitlines()
-    return [_EVENTS.decode(line) for line in lines if line.strip()]
-
-
-def encode_stream(events: list[ir.StreamEvent]) -> bytes:
-    """Run IR events through a StreamEncoder."""
-    encoder = gemini.StreamEncoder(ir.Request(model="gemini-client-model", messages=[]))
-    out = [chunk for event in events for chunk in encoder.feed(event)]
-    return b"".join([*out, *encoder.finish()])
-
-
-@pytest.mark.parametrize("case", ENCODER_CASES)
-def test_encoder_matches_golden(case: str) -> None:
-    _check_golden(GOLDEN / f"{case}.gemini.sse", encode_stream(load_events(case)).decode())
+ENCODER_CASES = fixture_cases(FIXTURES / "gemini", ".ir.jsonl")
 
 
 def _client(body: bytes, seen: list[httpx.Request]) -> genai.Client:
@@ -123,8 +51,8 @@ def _ir_text(events: list[ir.StreamEvent], kind: type[Any]) -> str:
 
 @pytest.mark.parametrize("case", [c for c in ENCODER_CASES if "error" not in c])
 async def test_sdk_reads_encoder_stream(case: str) -> None:
-    events = load_events(case)
-    body = encode_stream(events)
+    events = load_events("gemini", case)
+    body = encode_stream("gemini", events)
     if not any(isinstance(e, ir.Finish) for e in events):
         with pytest.raises(errors.APIError):
             await _sdk_stream(body)
@@ -144,7 +72,7 @@ async def test_sdk_reads_encoder_stream(case: str) -> None:
 
 @pytest.mark.parametrize("case", ["error-open-block", "error-mid-stream"])
 async def test_sdk_raises_on_error_chunk(case: str) -> None:
-    body = encode_stream(load_events(case))
+    body = encode_stream("gemini", load_events("gemini", case))
     with pytest.raises(errors.APIError) as caught:
         await _sdk_stream(body)
     assert caught.value.code == 503
@@ -152,7 +80,8 @@ async def test_sdk_raises_on_error_chunk(case: str) -> None:
 
 async def test_foreign_tokens_survive_the_sdk_round_trip() -> None:
     """Anthropic thinking sent to a Gemini client comes back intact through google-genai."""
-    parts = _parts(await _sdk_stream(encode_stream(load_events("foreign-reasoning"))))
+    body = encode_stream("gemini", load_events("gemini", "foreign-reasoning"))
+    parts = _parts(await _sdk_stream(body))
     seen: list[httpx.Request] = []
     history = [
         types.Content(role="user", parts=[types.Part(text="Weather?")]),
@@ -183,11 +112,6 @@ async def test_foreign_tokens_survive_the_sdk_round_trip() -> None:
     assert assistant[3] == ir.ThinkingBlock(redacted="UkVEQUNURUQ=", origin="anthropic")
     result = request.messages[2].content[0]
     assert isinstance(result, ir.ToolResultBlock) and result.call_id == "toolu_01A"
-
-
-def test_decoder_reports_missing_terminator_after_closing_blocks() -> None:
-    lines = decode_stream((GOLDEN / "missing-terminator.sse").read_bytes(), [])
-    assert '"type":"block_stop"' in lines[-2] and '"type":"error"' in lines[-1]
 
 
 def test_decoder_ignores_everything_after_an_error() -> None:

@@ -1,99 +1,26 @@
-"""Messages streams: golden fixtures both ways, split chunks, and the anthropic SDK's accumulator.
+"""Messages streams as the anthropic SDK reads them, and the codec against the strict mock.
 
-Regenerate expected files with PLEXUS_REGEN=1 and read the diff before committing.
+The golden fixtures of every protocol are checked in test_streams.py.
 """
 
 from __future__ import annotations
 
-import os
-import random
-from pathlib import Path
-
 import anthropic
 import httpx2
-import msgspec
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from plexus import ir, sse
+from plexus import ir
 from plexus.protocols import messages
 from tests.conftest import FIXTURES, fixture_cases
 from tests.mocks.base import MockState, Reply, ToolCall
 from tests.mocks.messages_upstream import create_app
+from tests.protocols.test_streams import SETUPS, decode_stream, encode_stream, load_events
 
 GOLDEN = FIXTURES / "messages"
-REGEN = os.environ.get("PLEXUS_REGEN") == "1"
-UPSTREAM_CASES = fixture_cases(GOLDEN, ".sse", exclude=".messages.sse")
 IR_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
-EVENT_DECODER = msgspec.json.Decoder(ir.StreamEvent)
-EVENT_ENCODER = msgspec.json.Encoder()
-REQUEST = ir.Request(model="claude-test", messages=[])
-
-
-def _chunks(data: bytes, mode: str) -> list[bytes]:
-    if mode == "whole":
-        return [data]
-    if mode == "bytes":
-        return [data[i : i + 1] for i in range(len(data))]
-    rng = random.Random(len(data))
-    pieces: list[bytes] = []
-    position = 0
-    while position < len(data):
-        size = rng.randint(1, 40)
-        pieces.append(data[position : position + size])
-        position += size
-    return pieces
-
-
-def decode_stream(data: bytes, mode: str = "whole") -> list[ir.StreamEvent]:
-    """Run upstream bytes through sse.Decoder and the Messages StreamDecoder."""
-    parser = sse.Decoder()
-    decoder = messages.StreamDecoder()
-    events: list[ir.StreamEvent] = []
-    for chunk in _chunks(data, mode):
-        for event in parser.feed(chunk):
-            events.extend(decoder.feed(event))
-    for event in parser.flush():
-        events.extend(decoder.feed(event))
-    events.extend(decoder.finish())
-    return events
-
-
-def encode_stream(events: list[ir.StreamEvent]) -> bytes:
-    """Run IR events through the Messages StreamEncoder."""
-    encoder = messages.StreamEncoder(REQUEST)
-    out: list[bytes] = []
-    for event in events:
-        out.extend(encoder.feed(event))
-    out.extend(encoder.finish())
-    return b"".join(out)
-
-
-def _load_ir(case: str) -> list[ir.StreamEvent]:
-    lines = (GOLDEN / f"{case}.ir.jsonl").read_bytes().splitlines()
-    return [EVENT_DECODER.decode(line) for line in lines if line.strip()]
-
-
-def _check_golden(path: Path, actual: bytes) -> None:
-    if REGEN or not path.exists():
-        path.write_bytes(actual)
-    assert actual == path.read_bytes()
-
-
-@pytest.mark.parametrize("case", UPSTREAM_CASES)
-def test_decoder_matches_golden_ir_in_any_chunking(case: str) -> None:
-    data = (GOLDEN / f"{case}.sse").read_bytes()
-    events = decode_stream(data)
-    actual = b"".join(EVENT_ENCODER.encode(event) + b"\n" for event in events)
-    _check_golden(GOLDEN / f"{case}.ir.jsonl", actual)
-    assert decode_stream(data, "bytes") == events
-    assert decode_stream(data, "random") == events
-
-
-@pytest.mark.parametrize("case", IR_CASES)
-def test_encoder_matches_golden_sse(case: str) -> None:
-    _check_golden(GOLDEN / f"{case}.messages.sse", encode_stream(_load_ir(case)))
+REQUEST = SETUPS["messages"].request
 
 
 def _sdk_client(body: bytes, content_type: str = "text/event-stream") -> anthropic.AsyncAnthropic:
@@ -116,13 +43,10 @@ async def _sdk_final_message(body: bytes) -> anthropic.types.Message:
         return await stream.get_final_message()
 
 
-@pytest.mark.parametrize("case", IR_CASES + UPSTREAM_CASES)
+@pytest.mark.parametrize("case", IR_CASES)
 async def test_sdk_accumulates_encoded_stream(case: str) -> None:
-    if case in IR_CASES:
-        events = _load_ir(case)
-    else:
-        events = decode_stream((GOLDEN / f"{case}.sse").read_bytes())
-    body = encode_stream(events)
+    events = load_events("messages", case)
+    body = encode_stream("messages", events)
     if any(isinstance(event, ir.StreamError) for event in events):
         with pytest.raises(anthropic.APIError):
             await _sdk_final_message(body)
@@ -137,8 +61,8 @@ async def test_sdk_accumulates_encoded_stream(case: str) -> None:
 
 
 async def test_sdk_sees_native_signature_and_parsed_tool_inputs() -> None:
-    events = decode_stream((GOLDEN / "tool-calls-parallel.sse").read_bytes())
-    message = await _sdk_final_message(encode_stream(events))
+    events = decode_stream("messages", (GOLDEN / "tool-calls-parallel.sse").read_bytes())
+    message = await _sdk_final_message(encode_stream("messages", events))
     thinking, text, first, second = message.content
     assert thinking.type == "thinking"
     assert thinking.signature == "EqQBCkgIARABGAIiQL+sig/with+chars=="
@@ -152,7 +76,9 @@ async def test_sdk_sees_native_signature_and_parsed_tool_inputs() -> None:
 
 
 async def test_sdk_sees_tagged_foreign_tokens_and_sanitised_ids() -> None:
-    message = await _sdk_final_message(encode_stream(_load_ir("foreign-reasoning")))
+    message = await _sdk_final_message(
+        encode_stream("messages", load_events("messages", "foreign-reasoning"))
+    )
     first, second, tool = message.content
     assert first.type == "thinking" and first.signature == "plx1.openai-compatible."
     assert second.type == "thinking" and second.signature == "plx1.gemini.gemSig=="
@@ -162,13 +88,16 @@ async def test_sdk_sees_tagged_foreign_tokens_and_sanitised_ids() -> None:
 
 
 async def test_sdk_keeps_raw_other_stop_reason() -> None:
-    message = await _sdk_final_message(encode_stream(_load_ir("tool-calls-interleaved")))
+    message = await _sdk_final_message(
+        encode_stream("messages", load_events("messages", "tool-calls-interleaved"))
+    )
     assert message.stop_reason == "weird_reason"  # type: ignore[comparison-overlap]
     assert [block.type for block in message.content] == ["text", "tool_use", "tool_use"]
 
 
 async def test_sdk_raises_on_error_event() -> None:
-    body = encode_stream(decode_stream((GOLDEN / "error-mid-stream.sse").read_bytes()))
+    events = decode_stream("messages", (GOLDEN / "error-mid-stream.sse").read_bytes())
+    body = encode_stream("messages", events)
     assert b"message_stop" not in body
     with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
         await _sdk_final_message(body)
@@ -219,7 +148,7 @@ async def test_codec_as_provider_against_the_strict_mock() -> None:
         url = str(server.make_url("/v1/messages"))
         async with session.post(url, json=messages.encode_request(request), headers=headers) as got:
             assert got.status == 200
-            events = decode_stream(await got.read())
+            events = decode_stream("messages", await got.read())
         request.stream = False
         async with session.post(url, json=messages.encode_request(request), headers=headers) as got:
             assert got.status == 200

@@ -1,20 +1,14 @@
-"""Golden fixtures for the Responses stream converters (style.md rule 9).
+"""Responses streams as the openai SDK reads them, and Responses-only converter behaviours.
 
-Upstream `<case>.sse` → StreamDecoder → `<case>.ir.jsonl`, fed whole, in 1-byte and in random
-chunks; every `<case>.ir.jsonl` → StreamEncoder → `<case>.responses.sse` (ids and clocks
-normalised), which the openai SDK's own stream accumulator must accept.
-Regenerate expected files with PLEXUS_REGEN=1 and read the diff.
+The golden fixtures of every protocol are checked in test_streams.py; the encoder's ids and
+clocks are normalised there.
 """
 
 from __future__ import annotations
 
-import os
-import random
 import re
-from pathlib import Path
 
 import httpx2
-import msgspec
 import openai
 import pytest
 
@@ -22,84 +16,10 @@ from plexus import ir, sse
 from plexus.protocols import responses
 from plexus.protocols.responses.response import status_of
 from tests.conftest import FIXTURES, fixture_cases
+from tests.protocols.test_streams import SETUPS, encode_stream, load_events
 
-GOLDEN = FIXTURES / "responses"
-REGEN = os.environ.get("PLEXUS_REGEN") == "1"
-UPSTREAM_CASES = fixture_cases(GOLDEN, ".sse", exclude=".responses.sse")
-IR_CASES = fixture_cases(GOLDEN, ".ir.jsonl")
-_events = msgspec.json.Decoder(ir.StreamEvent)
-_REQUEST = ir.Request(
-    model="gpt-x",
-    messages=[ir.Message("user", [ir.TextBlock("hi")])],
-    tools=[ir.Tool("get_weather", parameters={"type": "object"}), ir.Tool("get_time")],
-)
-
-
-def _decode(chunks: list[bytes]) -> list[ir.StreamEvent]:
-    framing = sse.Decoder()
-    decoder = responses.StreamDecoder()
-    out: list[ir.StreamEvent] = []
-    for chunk in chunks:
-        for event in framing.feed(chunk):
-            out.extend(decoder.feed(event))
-    for event in framing.flush():
-        out.extend(decoder.feed(event))
-    return out + decoder.finish()
-
-
-def _split(data: bytes, seed: int) -> list[bytes]:
-    rng = random.Random(seed)
-    chunks: list[bytes] = []
-    while data:
-        size = rng.randint(1, 40)
-        chunks.append(data[:size])
-        data = data[size:]
-    return chunks
-
-
-def _check(path: Path, actual: str) -> None:
-    if REGEN or not path.exists():
-        path.write_text(actual)
-    assert actual == path.read_text()
-
-
-@pytest.mark.parametrize("case", UPSTREAM_CASES)
-def test_decoder_matches_golden_ir_in_any_chunking(case: str) -> None:
-    data = (GOLDEN / f"{case}.sse").read_bytes()
-    whole = _decode([data])
-    assert _decode([data[i : i + 1] for i in range(len(data))]) == whole
-    for seed in range(3):
-        assert _decode(_split(data, seed)) == whole
-    lines = "".join(msgspec.json.encode(event).decode() + "\n" for event in whole)
-    _check(GOLDEN / f"{case}.ir.jsonl", lines)
-
-
-def _load_ir(case: str) -> list[ir.StreamEvent]:
-    text = (GOLDEN / f"{case}.ir.jsonl").read_text()
-    return [_events.decode(line) for line in text.splitlines() if line]
-
-
-def _encode(events: list[ir.StreamEvent]) -> bytes:
-    encoder = responses.StreamEncoder(_REQUEST)
-    out = [chunk for event in events for chunk in encoder.feed(event)]
-    return b"".join(out + encoder.finish())
-
-
-def _normalise(data: bytes) -> str:
-    text = data.decode()
-    ids: dict[str, str] = {}
-
-    def stable(match: re.Match[str]) -> str:
-        return ids.setdefault(match.group(0), f"{match.group(1)}_{len(ids)}")
-
-    text = re.sub(r"\b(resp|msg|fc|rs)_[0-9a-f]{24}\b", stable, text)
-    return re.sub(r'"(created_at|completed_at)":\d+', r'"\1":0', text)
-
-
-@pytest.mark.parametrize("case", IR_CASES)
-def test_encoder_matches_golden_sse(case: str) -> None:
-    actual = _normalise(_encode(_load_ir(case)))
-    _check(GOLDEN / f"{case}.responses.sse", actual)
+IR_CASES = fixture_cases(FIXTURES / "responses", ".ir.jsonl")
+_REQUEST = SETUPS["responses"].request
 
 
 def _sdk_stream(data: bytes) -> tuple[list[str], openai.types.responses.Response | None]:
@@ -119,8 +39,8 @@ def _sdk_stream(data: bytes) -> tuple[list[str], openai.types.responses.Response
 
 @pytest.mark.parametrize("case", IR_CASES)
 def test_sdk_accepts_encoded_stream(case: str) -> None:
-    events = _load_ir(case)
-    data = _encode(events)
+    events = load_events("responses", case)
+    data = encode_stream("responses", events)
     seen, final = _sdk_stream(data)
     assert seen[0] == "response.created"
     numbers = [int(n) for n in re.findall(rb'"sequence_number":(\d+)', data)]
@@ -139,12 +59,6 @@ def test_sdk_accepts_encoded_stream(case: str) -> None:
         if isinstance(event, ir.ToolArgumentsDelta):
             streamed[event.index] = streamed.get(event.index, "") + event.json
     assert arguments == [streamed[i] for i in sorted(streamed)]
-
-
-def test_missing_terminator_closes_blocks_then_errors() -> None:
-    events = _decode([(GOLDEN / "missing-terminator.sse").read_bytes()])
-    assert isinstance(events[-1], ir.StreamError)
-    assert isinstance(events[-2], ir.BlockStop)
 
 
 def test_stream_error_becomes_error_then_failed() -> None:
