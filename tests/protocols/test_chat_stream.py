@@ -27,6 +27,18 @@ def _completes(case: str) -> bool:
     )
 
 
+def _text_of(events: list[ir.StreamEvent]) -> str:
+    """The text and refusal an IR stream carries, a block's initial text included."""
+    texts: list[str] = []
+    for event in events:
+        match event:
+            case ir.BlockStart(block=ir.TextBlock() | ir.RefusalBlock() as block):
+                texts.append(block.text)
+            case ir.TextDelta():
+                texts.append(event.text)
+    return "".join(texts)
+
+
 def _sdk_client(body: bytes) -> openai.AsyncOpenAI:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
@@ -57,8 +69,7 @@ async def test_sdk_stream_helper_accepts_encoded_stream(case: str) -> None:
     ]
     calls = choice.message.tool_calls or []
     assert [call.function.name for call in calls] == [block.name for block in tool_blocks]
-    texts = "".join(e.text for e in events if isinstance(e, ir.TextDelta))
-    assert (choice.message.content or "") + (choice.message.refusal or "") == texts
+    assert (choice.message.content or "") + (choice.message.refusal or "") == _text_of(events)
     assert final.usage is not None
 
 
