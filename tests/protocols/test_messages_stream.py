@@ -47,14 +47,14 @@ async def _sdk_final_message(body: bytes) -> anthropic.types.Message:
 async def test_sdk_accumulates_encoded_stream(case: str) -> None:
     events = load_events("messages", case)
     body = encode_stream("messages", events)
-    if any(isinstance(event, ir.StreamError) for event in events):
+    finish = next((event for event in events if isinstance(event, ir.Finish)), None)
+    if finish is None or any(isinstance(event, ir.StreamError) for event in events):
         with pytest.raises(anthropic.APIError):
             await _sdk_final_message(body)
         return
     message = await _sdk_final_message(body)
     opened = [event.block for event in events if isinstance(event, ir.BlockStart)]
     assert len(message.content) == len(opened)
-    finish = next(event for event in events if isinstance(event, ir.Finish))
     assert message.stop_reason is not None
     if finish.usage is not None:
         assert message.usage.output_tokens == finish.usage.output_tokens
