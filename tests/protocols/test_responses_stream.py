@@ -51,14 +51,34 @@ def test_sdk_accepts_encoded_stream(case: str) -> None:
         assert seen[-1] in ("response.failed", "response.incomplete")
         return
     assert final is not None and final.status == "completed"
-    texts = "".join(e.text for e in events if isinstance(e, ir.TextDelta))
-    assert final.output_text == texts
+    contents = _contents(events)
+    assert final.output_text == "".join(text for kind, text in contents if kind is ir.TextBlock)
+    refusals = [
+        part.refusal
+        for item in final.output
+        if item.type == "message"
+        for part in item.content
+        if part.type == "refusal"
+    ]
+    assert "".join(refusals) == "".join(text for kind, text in contents if kind is ir.RefusalBlock)
     arguments = [item.arguments for item in final.output if item.type == "function_call"]
-    streamed: dict[int, str] = {}
+    assert arguments == [text for kind, text in contents if kind is ir.ToolCallBlock]
+
+
+def _contents(events: list[ir.StreamEvent]) -> list[tuple[type, str]]:
+    """Each block's kind and whole text or arguments, its initial content included, by index."""
+    kinds: dict[int, type] = {}
+    texts: dict[int, str] = {}
     for event in events:
-        if isinstance(event, ir.ToolArgumentsDelta):
-            streamed[event.index] = streamed.get(event.index, "") + event.json
-    assert arguments == [streamed[i] for i in sorted(streamed)]
+        match event:
+            case ir.BlockStart(block=ir.TextBlock() | ir.RefusalBlock() as block):
+                kinds[event.index], texts[event.index] = type(block), block.text
+            case ir.BlockStart(block=ir.ToolCallBlock() as block):
+                kinds[event.index], texts[event.index] = ir.ToolCallBlock, block.arguments
+            case ir.TextDelta() | ir.ToolArgumentsDelta() if event.index in texts:
+                more = event.text if isinstance(event, ir.TextDelta) else event.json
+                texts[event.index] += more
+    return [(kinds[index], texts[index]) for index in sorted(texts)]
 
 
 def test_stream_error_becomes_error_then_failed() -> None:
