@@ -6,6 +6,7 @@ clocks are normalised there.
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx2
@@ -63,6 +64,51 @@ def test_sdk_accepts_encoded_stream(case: str) -> None:
     assert "".join(refusals) == "".join(text for kind, text in contents if kind is ir.RefusalBlock)
     arguments = [item.arguments for item in final.output if item.type == "function_call"]
     assert arguments == [text for kind, text in contents if kind is ir.ToolCallBlock]
+
+
+_DELTAS = (
+    "response.output_text.delta",
+    "response.refusal.delta",
+    "response.function_call_arguments.delta",
+)
+_DONE = {
+    "response.output_text.done": "text",
+    "response.refusal.done": "refusal",
+    "response.function_call_arguments.done": "arguments",
+}
+
+
+# A ToolCallBlock that starts with arguments (tool-calls-interleaved): the StreamEncoder counts
+# them in `function_call_arguments.done` but sends them in no delta nor in the added item.
+_INITIAL_ARGUMENTS_UNSENT = pytest.mark.xfail(
+    strict=True, reason="responses StreamEncoder: a call's initial arguments are in no delta"
+)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=_INITIAL_ARGUMENTS_UNSENT)
+        if case == "tool-calls-interleaved"
+        else case
+        for case in IR_CASES
+    ],
+)
+def test_deltas_add_up_to_what_done_events_carry(case: str) -> None:
+    """protocols.md 3.7, invariant 6: a client that only reads deltas sees the same text."""
+    streamed: dict[tuple[str, int, str], str] = {}
+    done: dict[tuple[str, int, str], str] = {}
+    framer = sse.Decoder()
+    data = encode_stream("responses", load_events("responses", case))
+    for event in [*framer.feed(data), *framer.flush()]:
+        body = json.loads(event.data)
+        kind = body["type"]
+        key = (body.get("item_id", ""), body.get("content_index", 0), kind.rsplit(".", 1)[0])
+        if kind in _DELTAS:
+            streamed[key] = streamed.get(key, "") + body["delta"]
+        elif kind in _DONE:
+            done[key] = body[_DONE[kind]]
+    assert streamed == done
 
 
 def _contents(events: list[ir.StreamEvent]) -> list[tuple[type, str]]:
