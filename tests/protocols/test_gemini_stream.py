@@ -64,25 +64,7 @@ def _ir_text(events: list[ir.StreamEvent], kind: type[Any]) -> str:
     return "".join(texts)
 
 
-# StreamEncoder faults their fixtures show: a call still open at Finish is never sent (IR
-# index 1 of finish-open-blocks); calls go out as their blocks stop, so interleaved calls
-# arrive in stop order, g before f, not in IR (start) order (tool-calls-interleaved).
-_KNOWN_FAULTS = {
-    "finish-open-blocks": "a tool call still open at Finish is dropped",
-    "tool-calls-interleaved": "calls are sent in the order they stop, not start",
-}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_KNOWN_FAULTS[c]))
-        if c in _KNOWN_FAULTS
-        else c
-        for c in ENCODER_CASES
-        if "error" not in c
-    ],
-)
+@pytest.mark.parametrize("case", [c for c in ENCODER_CASES if "error" not in c])
 async def test_sdk_reads_encoder_stream(case: str) -> None:
     events = load_events("gemini", case)
     body = encode_stream("gemini", events)

@@ -78,22 +78,7 @@ _DONE = {
 }
 
 
-# A ToolCallBlock that starts with arguments (tool-calls-interleaved): the StreamEncoder counts
-# them in `function_call_arguments.done` but sends them in no delta nor in the added item.
-_INITIAL_ARGUMENTS_UNSENT = pytest.mark.xfail(
-    strict=True, reason="responses StreamEncoder: a call's initial arguments are in no delta"
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=_INITIAL_ARGUMENTS_UNSENT)
-        if case == "tool-calls-interleaved"
-        else case
-        for case in IR_CASES
-    ],
-)
+@pytest.mark.parametrize("case", IR_CASES)
 def test_deltas_add_up_to_what_done_events_carry(case: str) -> None:
     """protocols.md 3.7, invariant 6: a client that only reads deltas sees the same text."""
     streamed: dict[tuple[str, int, str], str] = {}

@@ -24,9 +24,11 @@ class StreamEncoder:
 
     States:
       streaming  each text or thought delta is one chunk; a tool call is buffered from BlockStart
-                 to BlockStop and sent whole as one functionCall part; a Gemini signature-only
-                 thinking block waits in `_pending` and rides on the next part.
-      done       Finish wrote the last chunk (finishReason, usageMetadata), or an error chunk was
+                 to BlockStop and sent whole as one functionCall part, calls in the order they
+                 started (a call that stops first waits for the ones before it); a Gemini
+                 signature-only thinking block waits in `_pending` and rides on the next part.
+      done       Finish sent the calls still open, then the last chunk (finishReason,
+                 usageMetadata), or an error chunk was
                  written; the stream then just ends, as Gemini's does (no terminator).
     """
 
@@ -34,6 +36,8 @@ class StreamEncoder:
         self._model = request.model
         self._id = common.mint_id("gen-")
         self._open: dict[int, ir.ToolCallBlock | ir.ThinkingBlock] = {}
+        self._calls: list[int] = []  # tool calls not sent yet, in the order they started
+        self._stopped: set[int] = set()
         self._pending: str | None = None
         self._usage: ir.Usage | None = None
         self._done = False
@@ -63,6 +67,7 @@ class StreamEncoder:
                 self._templates.clear()
             case ir.BlockStart(block=ir.ToolCallBlock() as call):
                 self._open[event.index] = ir.ToolCallBlock(call.id, call.name, call.arguments)
+                self._calls.append(event.index)
             case ir.BlockStart(block=ir.ThinkingBlock() as thinking):
                 self._open[event.index] = ir.ThinkingBlock(
                     thinking.text, thinking.signature, thinking.origin, thinking.redacted
@@ -105,12 +110,11 @@ class StreamEncoder:
         return part
 
     def _stop_block(self, index: int) -> list[bytes]:
-        block = self._open.pop(index, None)
+        block = self._open.get(index)
         if isinstance(block, ir.ToolCallBlock):
-            call = wire.FunctionCall(
-                name=block.name, args=common.parse_arguments(block.arguments), id=block.id
-            )
-            return [self._chunk([self._signed(wire.Part(functionCall=call))])]
+            self._stopped.add(index)
+            return self._send_calls(finishing=False)
+        self._open.pop(index, None)
         if not isinstance(block, ir.ThinkingBlock):
             return []
         signature = client_signature(block)
@@ -126,12 +130,27 @@ class StreamEncoder:
         self._pending = signature
         return out
 
+    def _send_calls(self, *, finishing: bool) -> list[bytes]:
+        """The calls that may go now: stopped ones whose predecessors went (all, at the end)."""
+        out: list[bytes] = []
+        while self._calls and (finishing or self._calls[0] in self._stopped):
+            index = self._calls.pop(0)
+            self._stopped.discard(index)
+            block = self._open.pop(index, None)
+            if isinstance(block, ir.ToolCallBlock):
+                arguments = common.parse_arguments(block.arguments)
+                call = wire.FunctionCall(name=block.name, args=arguments, id=block.id)
+                out.append(self._chunk([self._signed(wire.Part(functionCall=call))]))
+        return out
+
     def _finish(self, event: ir.Finish) -> list[bytes]:
+        out = self._send_calls(finishing=True)
         self._done = True
         usage = event.usage or self._usage
         part = self._signed(wire.Part(text=""))
         reason = finish_reason_for(event.stop_reason, event.raw_stop_reason)
-        return [self._chunk([part], reason, encode_usage(usage) if usage else None)]
+        out.append(self._chunk([part], reason, encode_usage(usage) if usage else None))
+        return out
 
     def _error(self, status: int, message: str, kind: str) -> list[bytes]:
         self._done = True

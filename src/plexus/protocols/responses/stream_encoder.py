@@ -203,10 +203,11 @@ class StreamEncoder:
                     ir.ToolCallBlock(call_id, name), item_id, self._request.tools, "in_progress"
                 )
                 output_index, added = self._add_item(shell)
-                self._slots[index] = _Slot(
-                    block, output_index, item_id, pieces=[block.arguments], custom=_is_custom(shell)
-                )
+                self._slots[index] = _Slot(block, output_index, item_id, custom=_is_custom(shell))
                 out.append(added)
+                # Arguments the block starts with go out as a delta, like a block's first text:
+                # a client that reads only deltas must see the whole input (protocols.md 3.7).
+                out += self._arguments_delta(index, block.arguments)
             case _:
                 pass  # images and tool results never stream from a model
         return out
