@@ -118,7 +118,9 @@ def openapi_to_json_schema(schema: Any) -> Any:
             converted[key] = {name: openapi_to_json_schema(item) for name, item in value.items()}
         elif key in ("items", "anyOf", "additionalProperties"):
             converted[key] = openapi_to_json_schema(value)
-        elif key not in ("nullable", "propertyOrdering", "example"):
+        elif key not in ("nullable", "propertyOrdering", "property_ordering", "example"):
+            # property_ordering: the google-genai SDK's snake_case form (issue 11); schemas
+            # are free-form, so normalise_keys leaves it as it came.
             converted[key] = value
     if schema.get("nullable") is True and isinstance(converted.get("type"), str):
         converted["type"] = [converted["type"], "null"]

@@ -59,7 +59,7 @@ def decode_request(body: bytes) -> ir.Request:
         top_k=wire_request.top_k,
         stop=list(wire_request.stop_sequences or []),
         reasoning=_decode_reasoning(wire_request.thinking, wire_request.output_config),
-        response_format=_decode_format(wire_request.output_config),
+        response_format=_decode_format(wire_request.output_config, wire_request.output_format),
         stream=bool(wire_request.stream),
         user=wire_request.metadata.user_id if wire_request.metadata else None,
     )
@@ -233,9 +233,18 @@ def _decode_reasoning(
             return ir.Reasoning(effort=effort or "high", summary=summary)
 
 
-def _decode_format(output_config: wire.OutputConfig | None) -> ir.ResponseFormat | None:
-    if output_config is None or output_config.format is None:
+def _decode_format(
+    output_config: wire.OutputConfig | None, output_format: wire.OutputFormat | None
+) -> ir.ResponseFormat | None:
+    """`output_config.format`, or the deprecated top-level `output_format` older SDKs send
+    (issue 11: it was dropped, and the client got prose with a 200)."""
+    configured = output_config.format if output_config is not None else None
+    if configured is not None and output_format is not None:
+        raise BadRequest(
+            "output_format and output_config.format both given; send only output_config.format",
+            param="output_format",
+        )
+    chosen = configured or output_format
+    if chosen is None or chosen.type != "json_schema":
         return None
-    if output_config.format.type != "json_schema":
-        return None
-    return ir.ResponseFormat(type="json_schema", schema=output_config.format.schema)
+    return ir.ResponseFormat(type="json_schema", schema=chosen.schema)

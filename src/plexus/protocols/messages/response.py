@@ -234,7 +234,7 @@ def encode_error(status: int, message: str, kind: str) -> bytes:
     return wire.ENCODER.encode(error_object(message, kind))
 
 
-def decode_error(error: wire.ErrorObject | None) -> ir.StreamError:
+def stream_error(error: wire.ErrorObject | None) -> ir.StreamError:
     """Turn an upstream `error` event into an IR stream error."""
     if error is None:
         return ir.StreamError(message="upstream error event")

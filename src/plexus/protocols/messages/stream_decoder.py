@@ -9,7 +9,7 @@ import msgspec
 from plexus import ir, sse
 from plexus.protocols.blocks import OpenBlocks
 from plexus.protocols.messages import wire
-from plexus.protocols.messages.response import decode_error, decode_usage, map_stop_reason
+from plexus.protocols.messages.response import decode_usage, map_stop_reason, stream_error
 
 _State = Literal["waiting", "streaming", "done", "failed"]
 
@@ -53,7 +53,7 @@ class StreamDecoder:
             case "message_stop":
                 return self._message_stop()
             case "error":
-                return self._fail(decode_error(payload.error))
+                return self._fail(stream_error(payload.error))
             case _:
                 return []  # ping and future event types
 

@@ -117,6 +117,8 @@ class InputRequest(msgspec.Struct):
     tools: list[InputTool] | None = None
     tool_choice: InputToolChoice | None = None
     thinking: Thinking | None = None
+    # Deprecated top-level form of output_config.format (beta structured-outputs-2025-11-13).
+    output_format: OutputFormat | None = None
     output_config: OutputConfig | None = None
     metadata: Metadata | None = None
 
