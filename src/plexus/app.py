@@ -20,7 +20,14 @@ from plexus import http, ir, log
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter, read_request
 from plexus.config import Config, config_secrets
 from plexus.count_tokens import count_tokens
-from plexus.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge, Unauthorized
+from plexus.errors import (
+    BadRequest,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UpstreamError,
+)
 from plexus.health import Health
 from plexus.media import MediaFetches, MediaLimits
 from plexus.model_list import list_body, one_body
@@ -146,9 +153,10 @@ class Gateway:
             _log_exchange(exchange, request_id, "client disconnected")
             return
         except GatewayError as error:
-            if not exchange.writer.started:
+            if exchange.writer.started:
+                exchange.writer.status = error.status
+            else:
                 await _send_error(exchange.writer, api, error)
-            exchange.writer.status = error.status
             _log_exchange(exchange, request_id, error)
             return
         except Exception as error:  # the request boundary: never a stack trace to the client
@@ -251,11 +259,18 @@ async def _read_body(receive: http.Receive, headers: dict[str, str], limit: int)
 
 
 async def _send_error(writer: ResponseWriter, api: ir.ApiType, error: GatewayError) -> None:
-    body = codec_for(api).encode_error(error.status, error.message, error.kind)
+    """The error in the client's format; an upstream error of the client's own API as the
+    upstream sent it (its details kept, e.g. Gemini's RetryInfo)."""
+    status = error.status
+    relay = error.relay if isinstance(error, UpstreamError) else None
+    if relay is not None and relay[0] == api:
+        status, body = relay[1], relay[2]
+    else:
+        body = codec_for(api).encode_error(status, error.message, error.kind)
     headers = list(http.JSON_HEADERS)
     if error.retry_after:
         headers.append((b"retry-after", error.retry_after.encode()))
-    await writer.body(error.status, body, headers)
+    await writer.body(status, body, headers)
 
 
 def _log_exchange(exchange: _Exchange, request_id: str, error: GatewayError | str | None) -> None:

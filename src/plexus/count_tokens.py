@@ -37,7 +37,9 @@ async def count_tokens(
         body = msgspec.json.encode(data)
         answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
         if answer.status >= 400:
-            raise upstream_error(answer.status, answer.body, answer.headers, upstream.redactor)
+            raise upstream_error(
+                answer.status, answer.body, answer.headers, upstream.redactor, provider.type
+            )
         await writer.body(answer.status, answer.body)
         return
     counted = estimate(decode_request(request))

@@ -87,7 +87,10 @@ class Overloaded(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """The upstream answered with an error status; its status and message are kept."""
+    """The upstream answered with an error status; its status and message are kept, and its
+    body as sent (`relay`: the API, status and body) for a client of the same API."""
+
+    relay: tuple[str, int, bytes] | None = None
 
 
 class UpstreamUnreachable(GatewayError):

@@ -65,6 +65,11 @@ class Health:
         health = self._targets.get(key)
         return health is not None and health.cool_until > time.monotonic()
 
+    def cooling_until(self, key: tuple[str, str]) -> float:
+        """When the target's cooldown ends (`time.monotonic()`; 0 if it never failed)."""
+        health = self._targets.get(key)
+        return health.cool_until if health is not None else 0.0
+
     def last_failure(self, key: tuple[str, str]) -> float:
         """When the target last failed (0 if never)."""
         health = self._targets.get(key)

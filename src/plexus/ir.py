@@ -311,6 +311,16 @@ class Finish(msgspec.Struct, tag="finish"):
     usage: Usage | None = None
 
 
+class ErrorReport(msgspec.Struct):
+    """What an upstream's error answer says, as its codec reads it: beyond the HTTP status, the
+    body may name a truer status and kind (a bad key sent as 400) or a delay to retry after."""
+
+    message: str | None = None
+    status: int | None = None  # the status a client of another API should see, if not the same
+    kind: str | None = None
+    retry_after: float | None = None  # seconds, from the body
+
+
 class StreamError(msgspec.Struct, tag="error"):
     """The upstream failed mid-stream; the client gets its protocol's error event."""
 

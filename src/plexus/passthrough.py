@@ -37,7 +37,9 @@ async def passthrough(
     if not request.stream:
         answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
         if answer.status in RETRYABLE_STATUS:
-            raise upstream_error(answer.status, answer.body, answer.headers, upstream.redactor)
+            raise upstream_error(
+                answer.status, answer.body, answer.headers, upstream.redactor, provider.type
+            )
         await _relay_whole(writer, answer.status, answer.body, answer.headers, upstream)
         usage = request.codec.decode_usage_of(answer.body) if answer.status < 400 else None
         return Outcome(usage, passthrough=True)
@@ -46,7 +48,7 @@ async def passthrough(
             error_body = await response.read()
             if response.status in RETRYABLE_STATUS:
                 raise upstream_error(
-                    response.status, error_body, response.headers, upstream.redactor
+                    response.status, error_body, response.headers, upstream.redactor, provider.type
                 )
             await _relay_whole(writer, response.status, error_body, response.headers, upstream)
             return Outcome(passthrough=True)

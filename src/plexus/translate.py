@@ -50,7 +50,9 @@ async def translate(
     if not decoded.stream:
         answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
         if answer.status >= 400:
-            raise upstream_error(answer.status, answer.body, answer.headers, upstream.redactor)
+            raise upstream_error(
+                answer.status, answer.body, answer.headers, upstream.redactor, provider.type
+            )
         response = adapter.patch_response(_decode_answer(provider_codec, answer.body))
         response = restore_response(response, client_tool_names(decoded))
         await writer.body(200, client.encode_response(response, decoded))
@@ -58,7 +60,9 @@ async def translate(
     async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as streamed:
         if streamed.status >= 400:
             error_body = await streamed.read()
-            raise upstream_error(streamed.status, error_body, streamed.headers, upstream.redactor)
+            raise upstream_error(
+                streamed.status, error_body, streamed.headers, upstream.redactor, provider.type
+            )
         converter = _Translator(provider_codec, client, adapter, decoded)
         await relay(writer, streamed.chunks(), converter, client.TRANSPORT.keepalive)
         return Outcome(converter.usage)

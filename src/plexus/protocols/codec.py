@@ -98,6 +98,10 @@ class Codec(Protocol):
         """The protocol's error body."""
         ...
 
+    def decode_error(self, status: int, body: bytes) -> ir.ErrorReport:
+        """What an upstream's error answer says beyond its status."""
+        ...
+
     def map_stop_reason(self, raw: str | None) -> ir.StopReason:
         """An upstream stop reason → the closed set."""
         ...

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from plexus.errors import BadRequest
-from plexus.ir import Effort, Origin
+from plexus.ir import Effort, ErrorReport, Origin
 
 _ORIGINS: tuple[Origin, ...] = ("anthropic", "gemini", "openai", "openai-compatible")
 _TOKEN_PREFIX = "plx1."
@@ -149,3 +149,26 @@ def standard_base64(data: str) -> str:
         data = data.translate(_URLSAFE)
     remainder = len(data) % 4
     return data + "=" * (4 - remainder) if remainder in (2, 3) else data
+
+
+def error_message(body: bytes) -> str | None:
+    """The message of an error body in any of the four protocols' shapes, or of plain text."""
+    try:
+        data = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        text = body.decode("utf-8", "replace").strip()
+        return text[:500] or None
+    if isinstance(data, list) and data:
+        data = data[0]
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error", data)
+    if isinstance(error, dict):
+        message = error.get("message")
+        return message if isinstance(message, str) else None
+    return error if isinstance(error, str) else None
+
+
+def decode_error(status: int, body: bytes) -> ErrorReport:
+    """An error answer whose body says nothing beyond its message."""
+    return ErrorReport(message=error_message(body))

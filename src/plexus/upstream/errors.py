@@ -1,39 +1,33 @@
-"""An upstream's error answer as a `GatewayError`: its status and message kept."""
+"""An upstream's error answer as a `GatewayError`: its status and message kept, what its body
+says beyond them read by the provider's codec, every configured secret masked."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import msgspec
-
 from plexus.errors import UpstreamError, kind_for_status
+from plexus.ir import ApiType
+from plexus.protocols import codec_for
 from plexus.redact import Redactor
 
 
 def upstream_error(
-    status: int, body: bytes, headers: Mapping[str, str], redactor: Redactor
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    redactor: Redactor,
+    api: ApiType,
 ) -> UpstreamError:
-    """An upstream's error answer, its status and message kept, every configured secret masked
-    (an upstream may echo the request's headers)."""
-    message = redactor.text(_error_message(body) or f"upstream returned HTTP {status}")
-    return UpstreamError(
-        message, status=status, kind=kind_for_status(status), retry_after=headers.get("retry-after")
+    """The error a provider of `api` answered; a client of the same API gets its body as sent
+    (details included: Gemini's RetryInfo, error reasons), any other the codec's reading."""
+    report = codec_for(api).decode_error(status, body)
+    message = redactor.text(report.message or f"upstream returned HTTP {status}")
+    shown = report.status or status
+    retry_after = headers.get("retry-after")
+    if retry_after is None and report.retry_after is not None:
+        retry_after = f"{report.retry_after:g}"
+    error = UpstreamError(
+        message, status=shown, kind=report.kind or kind_for_status(shown), retry_after=retry_after
     )
-
-
-def _error_message(body: bytes) -> str | None:
-    """The message of any of the four protocols' error bodies, or of a plain-text one."""
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        text = body.decode("utf-8", "replace").strip()
-        return text[:500] or None
-    if isinstance(data, list) and data:
-        data = data[0]
-    if not isinstance(data, dict):
-        return None
-    error = data.get("error", data)
-    if isinstance(error, dict):
-        message = error.get("message")
-        return message if isinstance(message, str) else None
-    return error if isinstance(error, str) else None
+    error.relay = (api, status, redactor.bytes(body))
+    return error

@@ -14,6 +14,7 @@ from plexus.protocols.chat.response import (
 from plexus.protocols.chat.stream_decoder import StreamDecoder
 from plexus.protocols.chat.stream_encoder import StreamEncoder
 from plexus.protocols.codec import Transport
+from plexus.protocols.common import decode_error
 
 TRANSPORT = Transport(
     client_path="/v1/chat/completions",
@@ -26,6 +27,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "decode_error",
     "decode_request",
     "decode_response",
     "decode_usage_of",

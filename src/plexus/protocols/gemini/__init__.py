@@ -4,6 +4,7 @@ from plexus.protocols.codec import Transport
 from plexus.protocols.gemini.request_decoder import decode_request
 from plexus.protocols.gemini.request_encoder import encode_request
 from plexus.protocols.gemini.response import (
+    decode_error,
     decode_response,
     decode_usage_of,
     encode_error,
@@ -32,6 +33,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "decode_error",
     "decode_request",
     "decode_response",
     "decode_usage_of",

@@ -183,3 +183,48 @@ def decode_usage_of(data: bytes) -> ir.Usage | None:
     except msgspec.DecodeError:
         return None
     return decode_usage(usage) if usage is not None else None
+
+
+class _Detail(msgspec.Struct, rename={"type": "@type"}):
+    type: str = ""
+    reason: str | None = None
+    retryDelay: str | None = None
+
+
+class _Status(msgspec.Struct):
+    message: str | None = None
+    details: list[_Detail] = msgspec.field(default_factory=list)
+
+
+class _ErrorAnswer(msgspec.Struct):
+    error: _Status | None = None
+
+
+_error_answer = msgspec.json.Decoder(_ErrorAnswer)
+_BAD_KEYS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"})
+
+
+def decode_error(status: int, body: bytes) -> ir.ErrorReport:
+    """A Google RPC error: a bad key is sent as 400 INVALID_ARGUMENT with an ErrorInfo reason
+    (clients of other APIs must see 401), and a 429's delay is only in its RetryInfo (issue 11)."""
+    try:
+        answer = _error_answer.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return common.decode_error(status, body)
+    if answer.error is None:
+        return common.decode_error(status, body)
+    report = ir.ErrorReport(message=answer.error.message)
+    for detail in answer.error.details:
+        if detail.type.endswith("ErrorInfo") and detail.reason in _BAD_KEYS:
+            report.status, report.kind = 401, "authentication"
+        elif detail.type.endswith("RetryInfo") and detail.retryDelay:
+            report.retry_after = _seconds(detail.retryDelay)
+    return report
+
+
+def _seconds(duration: str) -> float | None:
+    """A protobuf Duration in JSON (`"7s"`, `"0.5s"`) in seconds."""
+    try:
+        return float(duration.removesuffix("s"))
+    except ValueError:
+        return None

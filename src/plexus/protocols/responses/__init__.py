@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plexus.protocols.codec import Transport
+from plexus.protocols.common import decode_error
 from plexus.protocols.responses.request_decoder import decode_request
 from plexus.protocols.responses.request_encoder import encode_request
 from plexus.protocols.responses.response import (
@@ -29,6 +30,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "decode_error",
     "decode_request",
     "decode_response",
     "decode_usage_of",
