@@ -1,6 +1,8 @@
-"""count_tokens: forwarded to Anthropic-type providers, estimated locally for the others."""
+"""count_tokens: the provider's own counter (Anthropic, Gemini, Responses), else estimated."""
 
 from __future__ import annotations
+
+import json
 
 import anthropic
 
@@ -32,3 +34,37 @@ def test_estimate_grows_with_content() -> None:
     long = ir.Request(model="m", messages=[ir.Message("user", [ir.TextBlock("word " * 400)])])
     assert estimate(short) < estimate(long)
     assert 400 <= estimate(long) <= 700
+
+
+async def test_gemini_providers_count_with_count_tokens(gateway: str, upstreams: Upstreams) -> None:
+    # Issue 11 bug 6: off Anthropic the count was an estimate; Gemini has its own counter.
+    client = anthropic.AsyncAnthropic(base_url=gateway, api_key="k", max_retries=0)
+    counted = await client.messages.count_tokens(
+        model="gemini-model",
+        system="Be brief.",
+        messages=HI,  # type: ignore[arg-type]
+        tools=[{"name": "get_time", "input_schema": {"type": "object"}}],
+    )
+    received = upstreams.states["gemini"].received[-1]
+    assert received.path == "/v1beta/models/up-gemini:countTokens"
+    inner = received.body["generateContentRequest"]
+    assert inner["model"] == "models/up-gemini" and inner["tools"]
+    assert (
+        counted.input_tokens
+        == 2 + len(json.dumps({k: v for k, v in inner.items() if k != "model"})) // 4
+    )
+
+
+async def test_responses_providers_count_with_input_tokens(
+    gateway: str, upstreams: Upstreams
+) -> None:
+    client = anthropic.AsyncAnthropic(base_url=gateway, api_key="k", max_retries=0)
+    counted = await client.messages.count_tokens(
+        model="responses-model",
+        system="Be brief.",
+        messages=HI,  # type: ignore[arg-type]
+    )
+    received = upstreams.states["responses"].received[-1]
+    assert received.path == "/v1/responses/input_tokens"
+    assert received.body["model"] == "up-responses" and "max_output_tokens" not in received.body
+    assert counted.input_tokens > 1

@@ -1,15 +1,20 @@
-"""Token counting (`POST /v1/messages/count_tokens`): forwarded to a provider of the client's
-API that counts tokens itself, estimated for the others."""
+"""Token counting (`POST /v1/messages/count_tokens`): the provider's own counter when its
+protocol has one (Anthropic, Gemini countTokens, OpenAI Responses input_tokens), an estimate
+from the characters otherwise."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 
 from plexus import ir
 from plexus.call import Attempt, ClientRequest, ResponseWriter, decode_object, decode_request
-from plexus.routing import Router
+from plexus.protocols import codec_for
+from plexus.protocols.tool_names import with_safe_tool_names
+from plexus.routing import Router, Target
 from plexus.upstream.addressing import count_tokens_url, upstream_headers
-from plexus.upstream.client import Upstream
+from plexus.upstream.client import FullResponse, Upstream
 from plexus.upstream.errors import upstream_error
 
 # Rough but stable: ~4 characters per token for prose and code (the tiktoken average for English).
@@ -25,25 +30,47 @@ async def count_tokens(
     writer: ResponseWriter,
     trail: list[Attempt],
 ) -> None:
-    """Answer a token-counting request in the client's format."""
+    """Answer a token-counting request in the client's format: the provider's own counter when
+    its protocol has one (the body forwarded to one of the client's own API, translated for
+    another), an estimate otherwise."""
     target = router.resolve(request.model)[0]
     trail.append(Attempt(target.provider_name, target.model))
     provider = target.provider
-    url = count_tokens_url(provider) if provider.type == request.api else None
-    if url is not None:
+    url = count_tokens_url(provider, target.model)
+    if url is not None and provider.type == request.api:
         data = decode_object(request.body)
         data["model"] = target.model
-        headers = await upstream_headers(target.provider_name, provider, False, request.headers)
-        body = msgspec.json.encode(data)
-        answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
-        if answer.status >= 400:
-            raise upstream_error(
-                answer.status, answer.body, answer.headers, upstream.redactor, provider.type
-            )
+        answer = await _count(upstream, target, request, url, data)
         await writer.body(answer.status, answer.body)
         return
-    counted = estimate(decode_request(request))
+    decoded = decode_request(request)
+    payload = None
+    if url is not None:
+        outgoing = with_safe_tool_names(msgspec.structs.replace(decoded, model=target.model))
+        payload = codec_for(provider.type).encode_count_request(outgoing)
+    if payload is None or url is None:
+        counted = estimate(decoded)
+    else:
+        answer = await _count(upstream, target, request, url, payload)
+        counted = codec_for(provider.type).decode_count(answer.body)
     await writer.body(200, msgspec.json.encode({"input_tokens": counted}))
+
+
+async def _count(
+    upstream: Upstream, target: Target, request: ClientRequest, url: str, payload: dict[str, Any]
+) -> FullResponse:
+    provider = target.provider
+    same_api = provider.type == request.api
+    headers = await upstream_headers(
+        target.provider_name, provider, False, request.headers if same_api else None
+    )
+    body = msgspec.json.encode(payload)
+    answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
+    if answer.status >= 400:
+        raise upstream_error(
+            answer.status, answer.body, answer.headers, upstream.redactor, provider.type
+        )
+    return answer
 
 
 def estimate(request: ir.Request) -> int:

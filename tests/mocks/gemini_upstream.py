@@ -374,6 +374,26 @@ def _record(state: MockState, request: web.Request, body: Any) -> None:
     )
 
 
+def _count_tokens(request: web.Request, body: Any, model: str) -> web.Response:
+    """`models/{model}:countTokens`: `contents`, or a whole `generateContentRequest` whose
+    `model` must name the model of the URL (as the API checks)."""
+    if not isinstance(body, dict) or set(body) - {"contents", "generateContentRequest"}:
+        return _error(400, "Invalid JSON payload received. Unknown name.")
+    inner = body.get("generateContentRequest")
+    if inner is not None:
+        if not isinstance(inner, dict) or inner.get("model") != f"models/{model}":
+            return _error(400, "generateContentRequest.model must match the URL's model")
+        generate = {k: v for k, v in inner.items() if k != "model"}
+        try:
+            validate(generate, model)
+        except Invalid as error:
+            return _error(400, str(error))
+        counted = json.dumps(generate)
+    else:
+        counted = json.dumps(body.get("contents"))
+    return web.json_response({"totalTokens": 2 + len(counted) // 4})
+
+
 def create_app(state: MockState) -> web.Application:
     """Return the mock Gemini API application."""
 
@@ -385,6 +405,8 @@ def create_app(state: MockState) -> web.Application:
             body = None
         _record(state, request, body)
         model, _, action = request.match_info["tail"].rpartition(":")
+        if action == "countTokens" and model:
+            return _count_tokens(request, body, model)
         if not model or action not in ("generateContent", "streamGenerateContent"):
             return _error(404, f"models/{request.match_info['tail']} is not found")
         key = request.headers.get("x-goog-api-key") or request.query.get("key")

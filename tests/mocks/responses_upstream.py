@@ -384,6 +384,16 @@ async def _stream(request: web.Request, body: dict[str, Any], reply: Reply) -> w
     return stream
 
 
+# What `POST /v1/responses/input_tokens` takes (openai-python `InputTokenCountParams`).
+_INPUT_TOKENS_FIELDS = frozenset(
+    {
+        "conversation", "input", "instructions", "model", "parallel_tool_calls",
+        "personality", "previous_response_id", "reasoning", "text", "tool_choice", "tools",
+        "truncation",
+    }
+)  # fmt: skip
+
+
 def create_app(state: MockState) -> web.Application:
     """Build the mock upstream: `POST /v1/responses` (also `/responses`)."""
 
@@ -417,6 +427,24 @@ def create_app(state: MockState) -> web.Application:
         return web.json_response(_response(body, reply, _output(reply), True))
 
     app = web.Application()
+
+    async def input_tokens(request: web.Request) -> web.Response:
+        """`POST /v1/responses/input_tokens`: the prompt half of a create body, counted."""
+        body = await request.json()
+        state.received.append(
+            Received(request.method, request.path, dict(request.query), dict(request.headers), body)
+        )
+        if request.headers.get("Authorization") != f"Bearer {state.api_key}":
+            return _error(401, "Incorrect API key provided.", None, "invalid_api_key")
+        unknown = set(body) - _INPUT_TOKENS_FIELDS
+        if unknown:
+            return _error(
+                400, f"Unknown parameter: '{sorted(unknown)[0]}'.", None, "unknown_parameter"
+            )
+        counted = len(json.dumps(body.get("input"))) // 4 + len(body.get("instructions") or "") // 4
+        return web.json_response({"object": "response.input_tokens", "input_tokens": 1 + counted})
+
+    app.router.add_post("/v1/responses/input_tokens", input_tokens)
     app.router.add_post("/v1/responses", handle)
     app.router.add_post("/responses", handle)
     return app

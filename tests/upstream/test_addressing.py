@@ -39,11 +39,17 @@ def test_vertex_url_puts_the_publisher_model_path_before_the_action() -> None:
     )
 
 
-def test_only_messages_counts_tokens_upstream() -> None:
-    assert count_tokens_url(_provider(type="messages", api_base_url="http://h/v1")) == (
-        "http://h/v1/messages/count_tokens"
-    )
-    assert count_tokens_url(_provider(type="chat", api_base_url="http://h/v1")) is None
+@pytest.mark.parametrize(
+    ("api", "url"),
+    [
+        ("messages", "http://h/v1/messages/count_tokens"),
+        ("responses", "http://h/v1/responses/input_tokens"),
+        ("gemini", "http://h/v1/models/m:countTokens"),
+        ("chat", None),
+    ],
+)
+def test_token_counters_per_protocol(api: str, url: str | None) -> None:
+    assert count_tokens_url(_provider(type=api, api_base_url="http://h/v1"), "m") == url
 
 
 @pytest.mark.parametrize(

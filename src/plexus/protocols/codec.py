@@ -106,6 +106,14 @@ class Codec(Protocol):
         """An upstream stop reason → the closed set."""
         ...
 
+    def encode_count_request(self, request: ir.Request) -> dict[str, Any] | None:
+        """IR → the body of the provider's own token counter, or None when it has none."""
+        ...
+
+    def decode_count(self, body: bytes) -> int:
+        """The input token count of the provider counter's answer."""
+        ...
+
     def decode_usage_of(self, data: bytes) -> ir.Usage | None:
         """The usage a response body or one stream event's data carries, if any."""
         ...

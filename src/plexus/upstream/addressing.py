@@ -15,19 +15,25 @@ from plexus.upstream import vertex
 def upstream_url(provider: ProviderConfig, model: str, stream: bool) -> str:
     """Return the URL to POST a generation to."""
     transport = codec_for(provider.type).TRANSPORT
-    path = transport.upstream_stream_path if stream else transport.upstream_path
+    return _url(
+        provider, model, transport.upstream_stream_path if stream else transport.upstream_path
+    )
+
+
+def count_tokens_url(provider: ProviderConfig, model: str) -> str | None:
+    """Return the URL of the provider's own token counter, if its protocol has one."""
+    path = codec_for(provider.type).TRANSPORT.upstream_count_tokens_path
+    return None if path is None else _url(provider, model, path)
+
+
+def _url(provider: ProviderConfig, model: str, path: str) -> str:
+    transport = codec_for(provider.type).TRANSPORT
     if not transport.model_in_url:
         return _join(provider.api_base_url, path)
     if provider.vertex is not None:
         return _join(provider.api_base_url, vertex.model_path(provider.vertex, model) + path)
     model_path = transport.upstream_model_path.format(model=quote(model, safe=""))
     return _join(provider.api_base_url, model_path + path)
-
-
-def count_tokens_url(provider: ProviderConfig) -> str | None:
-    """Return the provider's token-counting URL, if its protocol has one."""
-    path = codec_for(provider.type).TRANSPORT.upstream_count_tokens_path
-    return None if path is None else _join(provider.api_base_url, path)
 
 
 def _join(base: str, path: str) -> str:

@@ -15,6 +15,8 @@ from plexus.protocols.chat.stream_decoder import StreamDecoder
 from plexus.protocols.chat.stream_encoder import StreamEncoder
 from plexus.protocols.codec import Transport
 from plexus.protocols.common import decode_error
+from plexus.protocols.counting import decode_count
+from plexus.protocols.counting import no_counter as encode_count_request
 
 TRANSPORT = Transport(
     client_path="/v1/chat/completions",
@@ -27,10 +29,12 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "decode_count",
     "decode_error",
     "decode_request",
     "decode_response",
     "decode_usage_of",
+    "encode_count_request",
     "encode_error",
     "encode_request",
     "encode_response",

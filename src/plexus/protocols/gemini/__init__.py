@@ -1,8 +1,9 @@
 """Google Gemini generateContent codec (protocols.md part 4), client and provider side."""
 
 from plexus.protocols.codec import Transport
+from plexus.protocols.counting import decode_count
 from plexus.protocols.gemini.request_decoder import decode_request
-from plexus.protocols.gemini.request_encoder import encode_request
+from plexus.protocols.gemini.request_encoder import encode_count_request, encode_request
 from plexus.protocols.gemini.response import (
     decode_error,
     decode_response,
@@ -23,6 +24,7 @@ TRANSPORT = Transport(
     keepalive=b"\n",
     upstream_path=":generateContent",
     upstream_stream_path=":streamGenerateContent?alt=sse",
+    upstream_count_tokens_path=":countTokens",
     auth_header="x-goog-api-key",
     auth_prefix="",
     fetches_media_urls=False,  # Gemini reads inline data and its own Files API only
@@ -33,10 +35,12 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "decode_count",
     "decode_error",
     "decode_request",
     "decode_response",
     "decode_usage_of",
+    "encode_count_request",
     "encode_error",
     "encode_request",
     "encode_response",

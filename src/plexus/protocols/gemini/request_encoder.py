@@ -9,6 +9,7 @@ import msgspec
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
+from plexus.protocols.counting import gemini_count_request
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import encode_parts
 
@@ -182,3 +183,8 @@ def _encode_thinking(reasoning: ir.Reasoning | None, model: str) -> wire.Thinkin
         return wire.ThinkingConfig(thinkingBudget=128 if pro else 0)
     budget = common.budget_for(reasoning.effort, budget)
     return wire.ThinkingConfig(thinkingBudget=budget, includeThoughts=True)
+
+
+def encode_count_request(request: ir.Request) -> dict[str, Any] | None:
+    """IR → the body of `models/{model}:countTokens`."""
+    return gemini_count_request(encode_request(request), request.model)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from plexus.protocols.codec import Transport
 from plexus.protocols.common import decode_error
+from plexus.protocols.counting import decode_count
 from plexus.protocols.messages.request_decoder import decode_request
-from plexus.protocols.messages.request_encoder import encode_request
+from plexus.protocols.messages.request_encoder import encode_count_request, encode_request
 from plexus.protocols.messages.response import (
     decode_response,
     decode_usage_of,
@@ -36,10 +37,12 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "decode_count",
     "decode_error",
     "decode_request",
     "decode_response",
     "decode_usage_of",
+    "encode_count_request",
     "encode_error",
     "encode_request",
     "encode_response",

@@ -7,6 +7,7 @@ from typing import Any
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
+from plexus.protocols.counting import messages_count_request
 from plexus.protocols.messages.capabilities import ModelTraits, traits_for
 from plexus.protocols.messages.schema import JSON_OBJECT_INSTRUCTION, closed_objects
 from plexus.protocols.messages.turns import cache_control, encode_messages
@@ -193,3 +194,8 @@ def _encode_format(response_format: ir.ResponseFormat | None) -> dict[str, Any] 
             return {"type": "json_schema", "schema": closed_objects(response_format.schema)}
         case _:  # text, or any JSON object, which Anthropic has no format for (see schema.py)
             return None
+
+
+def encode_count_request(request: ir.Request) -> dict[str, Any] | None:
+    """IR → the body of `POST /v1/messages/count_tokens`."""
+    return messages_count_request(encode_request(request))

@@ -6,6 +6,7 @@ from typing import Any
 
 from plexus import ir
 from plexus.protocols import common
+from plexus.protocols.counting import responses_count_request
 from plexus.protocols.responses.reasoning import unpack_token
 
 _OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
@@ -217,3 +218,8 @@ def _reasoning_item(text: str, item_id: str | None, token: str) -> dict[str, Any
         return None  # OpenAI needs the item id with its encrypted_content
     summary = [{"type": "summary_text", "text": text}] if text else []
     return {"type": "reasoning", "id": item_id, "summary": summary, "encrypted_content": token}
+
+
+def encode_count_request(request: ir.Request) -> dict[str, Any] | None:
+    """IR → the body of `POST /v1/responses/input_tokens`."""
+    return responses_count_request(encode_request(request))
