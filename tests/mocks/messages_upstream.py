@@ -9,6 +9,7 @@ Anthropic reports the uncached part as `input_tokens`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -325,8 +326,46 @@ def _check_messages(messages: Any, *, thinking_on: bool) -> None:
             pending = _check_assistant(blocks, position, seen_ids)
     if messages[-1]["role"] == "assistant" and thinking_on:
         raise Invalid("Assistant prefill is not supported when thinking is enabled.")
+    if thinking_on:
+        _check_final_assistant(messages)
     if pending:
         raise Invalid(_missing_results(pending))
+
+
+def _check_final_assistant(messages: list[dict[str, Any]]) -> None:
+    """With thinking on, the last assistant turn that calls tools must open with its thinking."""
+    for position in range(len(messages) - 1, -1, -1):
+        message = messages[position]
+        if message.get("role") != "assistant":
+            continue
+        blocks = _blocks(message.get("content"), position)
+        kinds = [block.get("type") for block in blocks]
+        if "tool_use" in kinds and kinds[0] not in ("thinking", "redacted_thinking"):
+            raise Invalid(
+                f"messages.{position}.content.0.type: Expected `thinking` or "
+                f"`redacted_thinking`, but found `{kinds[0]}`. When `thinking` is enabled, a "
+                "final `assistant` message must start with a thinking block (preceeding the "
+                "lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+                "thinking blocks from previous turns. To avoid this requirement, disable "
+                "`thinking`."
+            )
+        return
+
+
+_MOCK_SIGNATURE = "EqMock"
+
+
+def mock_signature(text: str) -> str:
+    """A signature the mock mints over a thinking text, and checks when it comes back (the real
+    API verifies its signatures: a block whose text was changed or dropped is refused)."""
+    return _MOCK_SIGNATURE + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _signature_holds(block: dict[str, Any]) -> bool:
+    signature = str(block.get("signature"))
+    if not signature.startswith(_MOCK_SIGNATURE):
+        return True  # a test's own token: not the mock's to check
+    return signature == mock_signature(str(block.get("thinking", "")))
 
 
 def _missing_results(pending: list[str]) -> str:
@@ -364,6 +403,8 @@ def _check_block(block: Any, position: int) -> None:
             raise Invalid(f"{where}: image source type must be 'base64' or 'url'")
     if kind == "thinking" and (not block.get("signature") or "thinking" not in block):
         raise Invalid(f"{where}: thinking.signature: Field required")
+    if kind == "thinking" and not _signature_holds(block):
+        raise Invalid(f"{where}: Invalid `signature` in `thinking` block")
     if kind == "tool_result":
         content = block.get("content")
         if content == "" or content == []:
@@ -431,7 +472,7 @@ def _stop_reason(reply: Reply) -> str:
 def _content(reply: Reply) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = []
     if reply.reasoning or reply.signature:
-        signature = reply.signature or "EqMockSignature=="
+        signature = reply.signature or mock_signature(reply.reasoning)
         content.append({"type": "thinking", "thinking": reply.reasoning, "signature": signature})
     if reply.text:
         content.append({"type": "text", "text": reply.text})

@@ -10,7 +10,7 @@ import pytest
 
 from plexus import ir
 from plexus.errors import BadRequest
-from plexus.protocols import chat
+from plexus.protocols import chat, common
 from tests.conftest import SEEDS, fixture_cases
 
 RECORDINGS = SEEDS / "upstream-recordings" / "chat"
@@ -440,7 +440,9 @@ def test_encode_response_is_parsed_by_the_sdk() -> None:
     message = completion.choices[0].message
     assert completion.id == "chatcmpl-msg_01"
     assert message.content == "Hi" and completion.choices[0].finish_reason == "tool_calls"
-    assert message.tool_calls is not None and message.tool_calls[0].id == "toolu_1"
+    # Issue 11 bug 7: the first call after signed thinking carries the signature in its id.
+    assert message.tool_calls is not None
+    assert common.unsign_call_id(message.tool_calls[0].id) == ("toolu_1", "anthropic", "S")
     extra = message.model_extra or {}
     assert extra["reasoning_content"] == "why"
     assert extra["reasoning_details"] == [

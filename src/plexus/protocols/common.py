@@ -38,6 +38,26 @@ def untag_token(value: str) -> tuple[Origin | None, str]:
     return None, value
 
 
+_SIGNED_CALL = "~" + _TOKEN_PREFIX
+
+
+def sign_call_id(call_id: str, origin: Origin, token: str) -> str:
+    """A tool-call id that also carries the reasoning token signed before the call: clients
+    that drop reasoning fields still send tool-call ids back (issue 11 bug 7)."""
+    return f"{call_id}~{tag_token(origin, token)}"
+
+
+def unsign_call_id(value: str) -> tuple[str, Origin | None, str | None]:
+    """Undo `sign_call_id`: the provider's call id, and the origin and token it carried."""
+    call_id, found, tagged = value.partition(_SIGNED_CALL)
+    if not found:
+        return value, None, None
+    origin, token = untag_token(_TOKEN_PREFIX + tagged)
+    if origin is None or not token:
+        return value, None, None
+    return call_id, origin, token
+
+
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+=[^;,]*)*);base64,(.*)$", re.DOTALL)
 
 

@@ -8,7 +8,7 @@ from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols.chat import wire
 from plexus.protocols.chat.reasoning import details_to_blocks
-from plexus.protocols.common import parse_data_url
+from plexus.protocols.common import parse_data_url, unsign_call_id
 
 _FILE_MEDIA_TYPES = {"pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv"}
 
@@ -159,10 +159,11 @@ def _decode_messages(
                 result.append(ir.Message(role="assistant", content=assistant))
             case wire.ToolMessage():
                 text = "".join(block.text for block in _text_blocks(message.content))
+                call_id = unsign_call_id(message.tool_call_id)[0]
                 block = ir.ToolResultBlock(
-                    call_id=message.tool_call_id,
+                    call_id=call_id,
                     content=[ir.TextBlock(text=text)] if text else [],
-                    name=call_names.get(message.tool_call_id),
+                    name=call_names.get(call_id),
                 )
                 if _ends_with_results(result):
                     result[-1].content.append(block)
@@ -225,13 +226,14 @@ def _document_block(file: wire.FileData, position: int) -> ir.DocumentBlock:
 
 
 def _assistant_content(message: wire.AssistantMessage) -> list[ir.Block]:
-    calls = [_tool_call_block(call) for call in message.tool_calls or []]
+    calls, carried = _unsigned_calls(message.tool_calls or [])
     if message.function_call is not None and message.function_call.name:
         function = message.function_call
         calls.append(
             ir.ToolCallBlock(id="", name=function.name or "", arguments=function.arguments or "")
         )
     thinking, call_signatures = _assistant_reasoning(message, {call.id for call in calls})
+    _restore_carried(carried, thinking, call_signatures)
     blocks: list[ir.Block] = list(thinking)
     if isinstance(message.content, str):
         if message.content:
@@ -251,6 +253,43 @@ def _assistant_content(message: wire.AssistantMessage) -> list[ir.Block]:
             blocks.append(signature)
         blocks.append(call)
     return blocks
+
+
+def _unsigned_calls(
+    tool_calls: list[wire.ToolCall],
+) -> tuple[list[ir.ToolCallBlock], dict[str, ir.ThinkingBlock]]:
+    """The calls under the provider's own ids, and the reasoning tokens their ids carried."""
+    calls: list[ir.ToolCallBlock] = []
+    carried: dict[str, ir.ThinkingBlock] = {}
+    for call in tool_calls:
+        block = _tool_call_block(call)
+        block.id, origin, token = unsign_call_id(block.id)
+        if origin is not None and token is not None:
+            carried[block.id] = ir.ThinkingBlock(signature=token, origin=origin)
+        calls.append(block)
+    return calls, carried
+
+
+def _restore_carried(
+    carried: dict[str, ir.ThinkingBlock],
+    thinking: list[ir.ThinkingBlock],
+    call_signatures: dict[str, ir.ThinkingBlock],
+) -> None:
+    """Put back the reasoning a client dropped but a call id kept (issue 11 bug 7): Gemini's
+    on its call; another origin's at the head of the turn, joined to the readable reasoning
+    the client did send (`reasoning_content`), if any."""
+    known = {b.signature for b in (*thinking, *call_signatures.values()) if b.signature}
+    for call_id, block in carried.items():
+        if block.signature in known:
+            continue  # `reasoning_details` came back too
+        if block.origin == "gemini":
+            call_signatures.setdefault(call_id, block)
+            continue
+        unsigned = next((b for b in thinking if not b.signature and not b.redacted), None)
+        if unsigned is not None:
+            unsigned.signature, unsigned.origin = block.signature, block.origin
+        else:
+            thinking.insert(0, block)
 
 
 def _assistant_reasoning(

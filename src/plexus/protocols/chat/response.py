@@ -16,7 +16,7 @@ from plexus.protocols.chat.reasoning import (
     needs_details,
     reasoning_text,
 )
-from plexus.protocols.common import mint_id
+from plexus.protocols.common import mint_id, sign_call_id
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:
@@ -154,21 +154,36 @@ def chat_id(upstream_id: str) -> str:
     return upstream_id if upstream_id.startswith("chatcmpl") else f"chatcmpl-{upstream_id}"
 
 
+def _encode_calls(content: list[ir.Block]) -> list[dict[str, Any]]:
+    """The tool calls of an answer; the first after a signed thinking block carries its token in
+    its id, for clients that do not send `reasoning_details` back (issue 11 bug 7)."""
+    calls: list[dict[str, Any]] = []
+    signer: ir.ThinkingBlock | None = None
+    for block in content:
+        if isinstance(block, ir.ThinkingBlock) and block.signature and block.origin:
+            signer = block
+        elif isinstance(block, ir.ToolCallBlock):
+            call_id = block.id or mint_id("call_")
+            if signer is not None and signer.origin is not None and signer.signature:
+                call_id = sign_call_id(call_id, signer.origin, signer.signature)
+                signer = None
+            # `function` first: the key order these bodies have always had.
+            calls.append(
+                {
+                    "function": {"name": block.name, "arguments": block.arguments or "{}"},
+                    "id": call_id,
+                    "type": "function",
+                }
+            )
+    return calls
+
+
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode the IR answer as the client's `chat.completion` body."""
     content = response.content
     text = "".join(block.text for block in content if isinstance(block, ir.TextBlock))
     refusal = "".join(block.text for block in content if isinstance(block, ir.RefusalBlock))
-    # `function` first: the key order these bodies have always had.
-    calls = [
-        {
-            "function": {"name": block.name, "arguments": block.arguments or "{}"},
-            "id": block.id or mint_id("call_"),
-            "type": "function",
-        }
-        for block in content
-        if isinstance(block, ir.ToolCallBlock)
-    ]
+    calls = _encode_calls(content)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": text or (None if calls or refusal else ""),

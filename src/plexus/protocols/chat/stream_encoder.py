@@ -9,7 +9,7 @@ from plexus import ir, sse
 from plexus.protocols.chat import wire
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
-from plexus.protocols.common import mint_id
+from plexus.protocols.common import mint_id, sign_call_id
 from plexus.protocols.frames import DELTA_MARKER, DeltaTemplates
 
 _Kind = Literal["text", "thinking", "refusal", "tool", "other"]
@@ -40,6 +40,7 @@ class StreamEncoder:
         # Reasoning deltas, joined once when their block stops (not re-concatenated per delta).
         self._thinking_parts: dict[int, list[str]] = {}
         self._pending: ir.ThinkingBlock | None = None
+        self._signer: ir.ThinkingBlock | None = None  # its token goes in the next call's id
         self._detail_index = 0
         self._usage: ir.Usage | None = None
         # By delta field, or by tool position for argument fragments.
@@ -139,10 +140,16 @@ class StreamEncoder:
                 position = len(self._tool_positions)
                 self._kinds[event.index] = "tool"
                 self._tool_positions[event.index] = position
+                call_id = block.id or mint_id("call_")
+                signer = self._signer
+                if signer is not None and signer.origin is not None and signer.signature:
+                    # Issue 11 bug 7: the token rides in the id clients always send back.
+                    call_id = sign_call_id(call_id, signer.origin, signer.signature)
+                    self._signer = None
                 # `function` first: the key order these frames have always had.
                 call = {
                     "function": {"name": block.name, "arguments": block.arguments},
-                    "id": block.id or mint_id("call_"),
+                    "id": call_id,
                     "type": "function",
                     "index": position,
                 }
@@ -188,6 +195,8 @@ class StreamEncoder:
         if block is None or not (block.signature or block.redacted):
             return
         block.text = "".join(parts)
+        if block.signature and block.origin is not None:
+            self._signer = block
         if block.origin == "gemini" and not block.text and not block.redacted:
             self._flush_pending(None, out)
             self._pending = block

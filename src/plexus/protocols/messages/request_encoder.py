@@ -70,7 +70,29 @@ def encode_request(request: ir.Request) -> dict[str, Any]:
         body["metadata"] = {"user_id": request.user}
     if request.stream:
         body["stream"] = True
+    if "thinking" in body and _unsigned_tool_turn(messages):
+        _drop_thinking(body)
     return body
+
+
+def _unsigned_tool_turn(messages: list[dict[str, Any]]) -> bool:
+    """Whether the last assistant turn calls tools without the signed thinking that must open
+    it while thinking is on: a client dropped it and it could not be rebuilt (issue 11 bug 7)."""
+    last = next((m for m in reversed(messages) if m["role"] == "assistant"), None)
+    if last is None or not isinstance(last["content"], list):
+        return False
+    kinds = [block.get("type") for block in last["content"]]
+    return "tool_use" in kinds and kinds[0] not in ("thinking", "redacted_thinking")
+
+
+def _drop_thinking(body: dict[str, Any]) -> None:
+    """Ask without thinking rather than send a turn Anthropic refuses."""
+    del body["thinking"]
+    output_config = body.get("output_config")
+    if isinstance(output_config, dict):
+        output_config.pop("effort", None)
+        if not output_config:
+            del body["output_config"]
 
 
 def _encode_thinking(reasoning: ir.Reasoning | None) -> dict[str, Any] | None:

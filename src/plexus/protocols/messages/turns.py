@@ -148,9 +148,9 @@ def _encode_thinking(block: ir.ThinkingBlock) -> Json | None:
         return None
     if block.redacted:
         return {"type": "redacted_thinking", "data": block.redacted}
-    if block.signature:
+    if block.signature and block.text:
         return {"type": "thinking", "thinking": block.text, "signature": block.signature}
-    return None
+    return None  # a signature without its text (a client dropped it) would fail verification
 
 
 def _source(url: str | None, data: str | None, media_type: str | None) -> Json | None:
