@@ -47,7 +47,9 @@ _FINISH = {
 }
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
+    """A request the real API would answer with 400 invalid_request_error."""
+
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.message, self.param = message, param
@@ -83,8 +85,8 @@ def create_app(state: MockState) -> web.Application:
                 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
             )
         try:
-            _validate(body)
-        except _Invalid as invalid:
+            validate(body)
+        except Invalid as invalid:
             return _error(
                 400, invalid.message, "invalid_request_error", "invalid_value", invalid.param
             )
@@ -117,32 +119,33 @@ def _error_type(status: int) -> str:
 # --- validation --------------------------------------------------------------------------------
 
 
-def _validate(body: dict[str, Any]) -> None:
+def validate(body: dict[str, Any]) -> None:
+    """Raise `Invalid` the way the real API rejects a request."""
     for key in body:
         if key not in _TOP_LEVEL:
-            raise _Invalid(f"Unrecognized request argument supplied: {key}", key)
+            raise Invalid(f"Unrecognized request argument supplied: {key}", key)
     if not isinstance(body.get("model"), str):
-        raise _Invalid("you must provide a model parameter", "model")
+        raise Invalid("you must provide a model parameter", "model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _Invalid("[] is too short - 'messages'", "messages")
+        raise Invalid("[] is too short - 'messages'", "messages")
     _check_range(body, "temperature", 0, 2)
     _check_range(body, "top_p", 0, 1)
     _check_range(body, "frequency_penalty", -2, 2)
     _check_range(body, "presence_penalty", -2, 2)
     for key in ("max_tokens", "max_completion_tokens", "n"):
         if key in body and (not isinstance(body[key], int) or body[key] < 1):
-            raise _Invalid(f"Invalid '{key}': integer below minimum value.", key)
+            raise Invalid(f"Invalid '{key}': integer below minimum value.", key)
     stop = body.get("stop")
     if isinstance(stop, list) and len(stop) > 4:
-        raise _Invalid("Invalid 'stop': array too long. Expected at most 4.", "stop")
+        raise Invalid("Invalid 'stop': array too long. Expected at most 4.", "stop")
     if "stream_options" in body and not body.get("stream"):
-        raise _Invalid(
+        raise Invalid(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             "stream_options",
         )
     if "reasoning_effort" in body and body["reasoning_effort"] not in _EFFORTS:
-        raise _Invalid("Invalid value for 'reasoning_effort'.", "reasoning_effort")
+        raise Invalid("Invalid value for 'reasoning_effort'.", "reasoning_effort")
     _validate_tools(body)
     _validate_messages(messages)
 
@@ -150,7 +153,7 @@ def _validate(body: dict[str, Any]) -> None:
 def _check_range(body: dict[str, Any], key: str, low: float, high: float) -> None:
     value = body.get(key)
     if value is not None and (not isinstance(value, int | float) or not low <= value <= high):
-        raise _Invalid(f"Invalid '{key}': expected a value between {low} and {high}.", key)
+        raise Invalid(f"Invalid '{key}': expected a value between {low} and {high}.", key)
 
 
 def _validate_tools(body: dict[str, Any]) -> None:
@@ -158,24 +161,24 @@ def _validate_tools(body: dict[str, Any]) -> None:
     for position, tool in enumerate(body.get("tools") or []):
         function = tool.get("function") if tool.get("type") == "function" else None
         if not isinstance(function, dict) or not _TOOL_NAME.match(str(function.get("name", ""))):
-            raise _Invalid(f"Invalid 'tools[{position}].function.name'.", f"tools[{position}]")
+            raise Invalid(f"Invalid 'tools[{position}].function.name'.", f"tools[{position}]")
         if set(tool) - {"type", "function"} or set(function) - {
             "name",
             "description",
             "parameters",
             "strict",
         }:
-            raise _Invalid(f"Unrecognized field in 'tools[{position}]'.", f"tools[{position}]")
+            raise Invalid(f"Unrecognized field in 'tools[{position}]'.", f"tools[{position}]")
         names.add(function["name"])
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
         if name not in names:
-            raise _Invalid(f"Tool choice '{name}' not found in 'tools' list.", "tool_choice")
+            raise Invalid(f"Tool choice '{name}' not found in 'tools' list.", "tool_choice")
     elif choice is not None and choice not in ("none", "auto", "required"):
-        raise _Invalid("Invalid value for 'tool_choice'.", "tool_choice")
+        raise Invalid("Invalid value for 'tool_choice'.", "tool_choice")
     if choice is not None and not names:
-        raise _Invalid(
+        raise Invalid(
             "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
             "specified.",
             "tool_choice",
@@ -188,15 +191,15 @@ def _validate_messages(messages: list[Any]) -> None:
         param = f"messages[{position}]"
         role = message.get("role") if isinstance(message, dict) else None
         if role not in _MESSAGE_FIELDS:
-            raise _Invalid(f"Invalid value for '{param}.role'.", param)
+            raise Invalid(f"Invalid value for '{param}.role'.", param)
         extra = set(message) - _MESSAGE_FIELDS[role]
         if extra:
-            raise _Invalid(f"Unrecognized field(s) in '{param}': {sorted(extra)}", param)
+            raise Invalid(f"Unrecognized field(s) in '{param}': {sorted(extra)}", param)
         _check_parts(message, role, param)
         if role == "tool":
             call_id = message.get("tool_call_id")
             if call_id not in pending:
-                raise _Invalid(
+                raise Invalid(
                     "Invalid parameter: messages with role 'tool' must be a response to a "
                     "preceeding message with 'tool_calls'.",
                     param,
@@ -204,7 +207,7 @@ def _validate_messages(messages: list[Any]) -> None:
             pending.remove(call_id)
             continue
         if pending:
-            raise _Invalid(
+            raise Invalid(
                 "An assistant message with 'tool_calls' must be followed by tool messages "
                 "responding to each 'tool_call_id'. The following tool_call_ids did not have "
                 f"response messages: {', '.join(pending)}",
@@ -213,12 +216,12 @@ def _validate_messages(messages: list[Any]) -> None:
         if role == "assistant":
             calls = message.get("tool_calls") or []
             if message.get("content") is None and not calls:
-                raise _Invalid(
+                raise Invalid(
                     f"Invalid value for '{param}.content': expected a string, got null.", param
                 )
             pending = [call["id"] for call in calls]
         elif "content" not in message:
-            raise _Invalid(f"Missing required parameter: '{param}.content'.", param)
+            raise Invalid(f"Missing required parameter: '{param}.content'.", param)
 
 
 _PART_TYPES = {
@@ -239,7 +242,7 @@ def _check_parts(message: dict[str, Any], role: str, param: str) -> None:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind not in _PART_TYPES[role]:
             expected = ", ".join(repr(t) for t in sorted(_PART_TYPES[role]))
-            raise _Invalid(
+            raise Invalid(
                 f"Invalid value: {kind!r}. Supported values are: {expected}.",
                 f"{param}.content[{index}].type",
             )

@@ -36,7 +36,9 @@ _ERROR_TYPES = {
 }
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
+    """A request the real API would answer with 400 invalid_request_error."""
+
     def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message, self.param, self.code = message, param, code
@@ -56,7 +58,7 @@ def _validate_item(item: dict[str, Any], index: int, store: bool) -> None:
     if kind == "message":
         role = item.get("role")
         if role not in ("user", "assistant", "system", "developer"):
-            raise _Invalid(f"Invalid value: '{role}'.", f"{where}.role", "invalid_value")
+            raise Invalid(f"Invalid value: '{role}'.", f"{where}.role", "invalid_value")
         content = item.get("content")
         for part in content if isinstance(content, list) else []:
             allowed = (
@@ -66,35 +68,35 @@ def _validate_item(item: dict[str, Any], index: int, store: bool) -> None:
             )
             if part.get("type") not in allowed:
                 supported = " and ".join(f"'{name}'" for name in allowed)
-                raise _Invalid(
+                raise Invalid(
                     f"Invalid value: '{part.get('type')}'. Supported values are: {supported}.",
                     f"{where}.content",
                     "invalid_value",
                 )
     elif kind == "function_call":
         if "id" in item and not str(item["id"]).startswith("fc"):
-            raise _Invalid(
+            raise Invalid(
                 f"Invalid '{where}.id': '{item['id']}'. Expected an ID that begins with 'fc'.",
                 f"{where}.id",
                 "invalid_value",
             )
         for key in ("call_id", "name", "arguments"):
             if not isinstance(item.get(key), str):
-                raise _Invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}")
+                raise Invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}")
     elif kind == "reasoning":
         if "id" not in item or "summary" not in item:
-            raise _Invalid(f"Missing required parameter: '{where}.summary'.", f"{where}")
+            raise Invalid(f"Missing required parameter: '{where}.summary'.", f"{where}")
         if not store and not item.get("encrypted_content"):
-            raise _Invalid(
+            raise Invalid(
                 f"Item with id '{item['id']}' not found. Items are not persisted when `store` is "
                 "set to false.",
                 f"{where}",
             )
     elif kind in ("function_call_output", "custom_tool_call_output"):
         if not isinstance(item.get("call_id"), str) or "output" not in item:
-            raise _Invalid(f"Missing required parameter: '{where}.output'.", where)
+            raise Invalid(f"Missing required parameter: '{where}.output'.", where)
     elif kind not in ("custom_tool_call", "item_reference"):
-        raise _Invalid(f"Invalid value: '{kind}'.", f"{where}.type", "invalid_value")
+        raise Invalid(f"Invalid value: '{kind}'.", f"{where}.type", "invalid_value")
 
 
 def _validate_pairing(items: list[dict[str, Any]]) -> None:
@@ -108,9 +110,9 @@ def _validate_pairing(items: list[dict[str, Any]]) -> None:
     }
     for call_id in calls:
         if call_id not in outputs:
-            raise _Invalid(f"No tool output found for function call {call_id}.", "input")
+            raise Invalid(f"No tool output found for function call {call_id}.", "input")
     for call_id in outputs - set(calls):
-        raise _Invalid(
+        raise Invalid(
             f"No tool call found for function call output with call_id {call_id}.", "input"
         )
 
@@ -120,11 +122,11 @@ def _validate_tools(body: dict[str, Any]) -> None:
     for index, tool in enumerate(body.get("tools") or []):
         if tool.get("type") in ("function", "custom"):
             if "function" in tool:
-                raise _Invalid(
+                raise Invalid(
                     f"Missing required parameter: 'tools[{index}].name'.", f"tools[{index}].name"
                 )
             if not _NAME.match(str(tool.get("name"))):
-                raise _Invalid(
+                raise Invalid(
                     f"Invalid 'tools[{index}].name': string does not match pattern.",
                     f"tools[{index}].name",
                 )
@@ -135,36 +137,35 @@ def _validate_tools(body: dict[str, Any]) -> None:
         and choice.get("type") in ("function", "custom")
         and choice.get("name") not in names
     ):
-        raise _Invalid(
+        raise Invalid(
             f"Tool choice '{choice.get('name')}' not found in 'tools' parameter.", "tool_choice"
         )
     if isinstance(choice, str) and choice not in ("auto", "none", "required"):
-        raise _Invalid(f"Invalid value: '{choice}'.", "tool_choice", "invalid_value")
+        raise Invalid(f"Invalid value: '{choice}'.", "tool_choice", "invalid_value")
 
 
-def _validate(body: dict[str, Any]) -> None:
+def validate(body: dict[str, Any]) -> None:
+    """Raise `Invalid` the way the real API rejects a request."""
     for key in body:
         if key not in _KNOWN_FIELDS:
-            raise _Invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
+            raise Invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
     if not isinstance(body.get("model"), str):
-        raise _Invalid(
-            "Missing required parameter: 'model'.", "model", "missing_required_parameter"
-        )
+        raise Invalid("Missing required parameter: 'model'.", "model", "missing_required_parameter")
     temperature = body.get("temperature")
     if temperature is not None and not 0 <= temperature <= 2:
-        raise _Invalid(
+        raise Invalid(
             "Invalid 'temperature': decimal above maximum value.",
             "temperature",
             "decimal_above_max_value",
         )
     top_p = body.get("top_p")
     if top_p is not None and not 0 <= top_p <= 1:
-        raise _Invalid(
+        raise Invalid(
             "Invalid 'top_p': decimal above maximum value.", "top_p", "decimal_above_max_value"
         )
     limit = body.get("max_output_tokens")
     if limit is not None and limit < 16:
-        raise _Invalid(
+        raise Invalid(
             "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, "
             f"but got {limit} instead.",
             "max_output_tokens",
@@ -172,10 +173,10 @@ def _validate(body: dict[str, Any]) -> None:
         )
     effort = (body.get("reasoning") or {}).get("effort")
     if effort is not None and effort not in _EFFORTS:
-        raise _Invalid(f"Invalid value: '{effort}'.", "reasoning.effort", "invalid_value")
+        raise Invalid(f"Invalid value: '{effort}'.", "reasoning.effort", "invalid_value")
     fmt = (body.get("text") or {}).get("format") or {}
     if fmt.get("type") == "json_schema" and ("name" not in fmt or "schema" not in fmt):
-        raise _Invalid("Missing required parameter: 'text.format.name'.", "text.format.name")
+        raise Invalid("Missing required parameter: 'text.format.name'.", "text.format.name")
     items = body.get("input")
     if isinstance(items, list):
         for index, item in enumerate(items):
@@ -412,8 +413,8 @@ def create_app(state: MockState) -> web.Application:
         if not isinstance(body, dict):
             return _error(400, "Invalid body: expected an object.")
         try:
-            _validate(body)
-        except _Invalid as invalid:
+            validate(body)
+        except Invalid as invalid:
             return _error(400, invalid.message, invalid.param, invalid.code)
         except _MALFORMED:  # shapes the checks above do not expect: the API's schema 400
             return _error(400, "Invalid request body.", None, "invalid_value")
