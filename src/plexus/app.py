@@ -26,7 +26,6 @@ from plexus.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthorized,
-    UpstreamError,
 )
 from plexus.health import Health
 from plexus.media import MediaFetches, MediaLimits
@@ -262,7 +261,7 @@ async def _send_error(writer: ResponseWriter, api: ir.ApiType, error: GatewayErr
     """The error in the client's format; an upstream error of the client's own API as the
     upstream sent it (its details kept, e.g. Gemini's RetryInfo)."""
     status = error.status
-    relay = error.relay if isinstance(error, UpstreamError) else None
+    relay = error.relay
     if relay is not None and relay[0] == api:
         status, body = relay[1], relay[2]
     else:

@@ -38,6 +38,9 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail  # for the log only: addresses, errnos, what the client need not see
+        # An answer already written in one API's format (the API, status, body): sent as it is
+        # to a client of that API, e.g. an upstream's own error body with its details.
+        self.relay: tuple[str, int, bytes] | None = None
         if status is not None:
             self.status = status
         if kind is not None:
@@ -88,9 +91,7 @@ class Overloaded(GatewayError):
 
 class UpstreamError(GatewayError):
     """The upstream answered with an error status; its status and message are kept, and its
-    body as sent (`relay`: the API, status and body) for a client of the same API."""
-
-    relay: tuple[str, int, bytes] | None = None
+    body as sent (`relay`) for a client of the same API."""
 
 
 class UpstreamUnreachable(GatewayError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 
@@ -30,6 +31,8 @@ def decode_request(body: bytes) -> ir.Request:
         wire_request = wire.REQUEST_DECODER.decode(body)
     except msgspec.DecodeError as error:
         raise BadRequest(str(error)) from error
+    if wire_request.thread is not None:
+        raise _thread_refused(wire_request.thread)
     system = _decode_system(wire_request.system)
     messages: list[ir.Message] = []
     for position, message in enumerate(wire_request.messages):
@@ -248,3 +251,24 @@ def _decode_format(
     if chosen is None or chosen.type != "json_schema":
         return None
     return ir.ResponseFormat(type="json_schema", schema=chosen.schema)
+
+
+def _thread_refused(thread: wire.Thread) -> BadRequest:
+    """A request that asks for a server-held thread, translated: no other provider holds one,
+    so it is refused the way the API refuses what threads cannot serve, with the `error_code`
+    on which the SDK's thread helpers send the whole conversation without `thread` (issue 11:
+    it was accepted and forgotten, and the next turn reached the provider alone)."""
+    if thread.type == "continue":
+        status, error_type, code = 404, "not_found_error", "thread_not_found"
+        message = f"thread of message {thread.previous_message_id!r} not found: this provider "
+    else:
+        status, error_type, code = 400, "invalid_request_error", "thread_unsupported_request"
+        message = "threads are not supported by this provider: "
+    message += "send the whole conversation without `thread`"
+    details: dict[str, Any] = {"error_code": code}
+    if code == "thread_unsupported_request":
+        details["unsupported"] = []
+    body = {"type": "error", "error": {"type": error_type, "message": message, "details": details}}
+    refusal = BadRequest(message, status=status, kind="not_found" if status == 404 else None)
+    refusal.relay = ("messages", status, msgspec.json.encode(body))
+    return refusal

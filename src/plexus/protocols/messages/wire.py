@@ -96,6 +96,13 @@ class OutputConfig(msgspec.Struct):
     format: OutputFormat | None = None
 
 
+class Thread(msgspec.Struct):
+    """`thread`: start holding the conversation (`create`) or continue one (`continue`)."""
+
+    type: str
+    previous_message_id: str | None = None
+
+
 class Metadata(msgspec.Struct):
     """`metadata`."""
 
@@ -119,6 +126,7 @@ class InputRequest(msgspec.Struct):
     thinking: Thinking | None = None
     # Deprecated top-level form of output_config.format (beta structured-outputs-2025-11-13).
     output_format: OutputFormat | None = None
+    thread: Thread | None = None  # beta message-threads-2026-08-12: server-held history
     output_config: OutputConfig | None = None
     metadata: Metadata | None = None
 
