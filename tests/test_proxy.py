@@ -21,6 +21,7 @@ from plexus.errors import (
     UpstreamUnreachable,
 )
 from plexus.health import Health
+from plexus.items import ItemStore
 from plexus.media import MediaFetches, MediaLimits
 from plexus.protocols import codec_for
 from plexus.routing import Router, Target
@@ -108,7 +109,7 @@ async def _handle(
     health = Health()
     router = Router(parse_config(CONFIG), random.Random(1), health)
     upstream = Upstream()
-    services = Services(upstream, MediaFetches(upstream, MediaLimits()))
+    services = Services(upstream, MediaFetches(upstream, MediaLimits()), ItemStore())
     gateway_proxy = proxy.Proxy(router, services, proxy.Slots(), max_attempts)
     trail: list[Attempt] = []
     try:

@@ -28,6 +28,7 @@ from plexus.errors import (
     Unauthorized,
 )
 from plexus.health import Health
+from plexus.items import ItemStore
 from plexus.media import MediaFetches, MediaLimits
 from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
@@ -52,6 +53,7 @@ class _Exchange:
     headers: dict[str, str]
     writer: ResponseWriter
     started: float = field(default_factory=time.perf_counter)
+    key: str = ""  # the name of the gateway key presented
     request: ClientRequest | None = None
     trail: list[Attempt] = field(default_factory=list)
     outcome: Outcome | None = None
@@ -74,7 +76,7 @@ class Gateway:
         self.routes = RouteTable()
         server = config.server
         self.media = MediaFetches(self.upstream, MediaLimits(), server.media_fetches)
-        self.services = Services(self.upstream, self.media)
+        self.services = Services(self.upstream, self.media, ItemStore())
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
 
@@ -94,7 +96,7 @@ class Gateway:
         )
         self.router = Router(config, health=self.health)
         self.proxy = Proxy(self.router, self.services, self.slots, server.max_attempts)
-        self._secrets = [k.secret.encode() for k in config.keys.values() if k.secret]
+        self._secrets = [(n, k.secret.encode()) for n, k in config.keys.items() if k.secret]
         self._open = not config.keys
 
     @property
@@ -139,7 +141,7 @@ class Gateway:
                 unknown = f"Unknown route: {scope['method']} {scope['path']}"
                 raise NotFound(unknown, kind="unknown_path")
             if route.authenticated:
-                self._authenticate(headers, scope.get("query_string", b""))
+                exchange.key = self._authenticate(headers, scope.get("query_string", b""))
             await _HANDLERS[route.kind](self, exchange, receive)
         except asyncio.CancelledError:
             if exchange.watch is None or not exchange.watch.disconnected:
@@ -193,25 +195,29 @@ class Gateway:
         body = await _read_body(receive, exchange.headers, self.config.server.max_body_bytes)
         url = (route.model, route.stream) if route.model is not None else None
         codec = codec_for(route.api)
-        request = read_request(route.api, codec, exchange.headers, body, exchange.started, url)
+        request = read_request(
+            route.api, codec, exchange.headers, body, exchange.started, url, exchange.key
+        )
         exchange.request = request
         return request
 
     def _next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._request_ids):x}"
 
-    def _authenticate(self, headers: dict[str, str], query: bytes) -> None:
+    def _authenticate(self, headers: dict[str, str], query: bytes) -> str:
+        """The name of the gateway key presented ("" when the API is open); 401 otherwise."""
         if self._open:
-            return
+            return ""
         presented = _presented_key(headers, query)
         if presented is not None:
             candidate = presented.encode()
             # Compare against every key so timing does not reveal which one matched.
-            matched = False
-            for secret in self._secrets:
-                matched |= hmac.compare_digest(candidate, secret)
+            matched = ""
+            for name, secret in self._secrets:
+                if hmac.compare_digest(candidate, secret):
+                    matched = name
             if matched:
-                return
+                return matched
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
 

@@ -27,6 +27,7 @@ class ClientRequest:
     stream: bool
     started: float  # `time.perf_counter()` when it arrived
     model_in_url: bool = False  # the model and the stream flag came from the URL (Gemini)
+    key: str = ""  # the name of the gateway key it came with ("" when the API is open)
 
 
 class _Head(msgspec.Struct):
@@ -47,6 +48,7 @@ def read_request(
     body: bytes,
     started: float,
     url: tuple[str, bool] | None = None,
+    key: str = "",
 ) -> ClientRequest:
     """Check that `body` is a JSON object and read its model and stream flag (from `url`, the
     model and stream flag of the path, when the protocol carries them there)."""
@@ -59,10 +61,10 @@ def read_request(
     except RecursionError as error:
         raise BadRequest(_TOO_DEEP) from error
     if url is not None:
-        return ClientRequest(api, codec, headers, body, url[0], url[1], started, True)
+        return ClientRequest(api, codec, headers, body, url[0], url[1], started, True, key)
     if not head.model:
         raise BadRequest("'model' is required", param="model")
-    return ClientRequest(api, codec, headers, body, head.model, head.stream, started)
+    return ClientRequest(api, codec, headers, body, head.model, head.stream, started, key=key)
 
 
 def decode_object(body: bytes) -> dict[str, Any]:

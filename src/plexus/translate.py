@@ -7,6 +7,8 @@ URLs inlined for a provider that cannot fetch them (media.py).
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 
 from plexus import ir, sse
@@ -36,6 +38,9 @@ async def translate(
     provider = target.provider
     provider_codec = codec_for(provider.type)
     adapter = adapter_for(provider.adapter)
+    item_ids = client.TRANSPORT.item_ids
+    if item_ids:
+        request = _with_items(services, request)
     decoded = decode_request(request)
     outgoing = adapter.prepare_request(msgspec.structs.replace(decoded, model=target.model))
     outgoing = with_safe_tool_names(outgoing)
@@ -55,7 +60,10 @@ async def translate(
             )
         response = adapter.patch_response(_decode_answer(provider_codec, answer.body))
         response = restore_response(response, client_tool_names(decoded))
-        await writer.body(200, client.encode_response(response, decoded))
+        encoded = client.encode_response(response, decoded)
+        await writer.body(200, encoded)
+        if item_ids:
+            services.items.remember(request.key, client.output_items(encoded))
         return Outcome(response.usage)
     async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as streamed:
         if streamed.status >= 400:
@@ -65,7 +73,18 @@ async def translate(
             )
         converter = _Translator(provider_codec, client, adapter, decoded)
         await relay(writer, streamed.chunks(), converter, client.TRANSPORT.keepalive)
+        if item_ids:
+            for event in sse.Decoder().feed(converter.last_frames):
+                services.items.remember(request.key, client.output_items(event.data.encode()))
         return Outcome(converter.usage)
+
+
+def _with_items(services: Services, request: ClientRequest) -> ClientRequest:
+    """The request with its references to items the gateway issued replaced by the items
+    (issue 11 bug 8: they were dropped, and with them the earlier turns)."""
+    key = request.key
+    body = request.codec.resolve_items(request.body, lambda item: services.items.get(key, item))
+    return request if body is request.body else dataclasses.replace(request, body=body)
 
 
 class _Translator:
@@ -81,6 +100,7 @@ class _Translator:
         self._names = client_tool_names(request)
         self._pending: list[sse.Event] = []
         self.usage: ir.Usage | None = None
+        self.last_frames = b""  # the last bytes written: the stream's closing events
         # Most adapters leave stream events alone: skip the per-event call for them.
         overridden = type(adapter).patch_event is not Adapter.patch_event
         self._patch = adapter.patch_event if overridden else None
@@ -103,7 +123,7 @@ class _Translator:
         decoder = self._decoder
         for event in self._framing.feed(chunk):
             self._convert(decoder.feed(event), out)
-        return b"".join(out)
+        return self._written(out)
 
     def feed_first(self, chunk: bytes) -> bytes:
         out: list[bytes] = []
@@ -113,14 +133,14 @@ class _Translator:
             if out:
                 self._pending = events[position + 1 :]
                 break
-        return b"".join(out)
+        return self._written(out)
 
     def drain(self) -> bytes:
         out: list[bytes] = []
         pending, self._pending = self._pending, []
         for event in pending:
             self._convert(self._decoder.feed(event), out)
-        return b"".join(out)
+        return self._written(out)
 
     def finish(self) -> bytes:
         out: list[bytes] = []
@@ -128,13 +148,19 @@ class _Translator:
             self._convert(self._decoder.feed(event), out)
         self._convert(self._decoder.finish(), out)
         out.extend(self._encoder.finish())
-        return b"".join(out)
+        return self._written(out)
 
     def fail(self, error: GatewayError) -> bytes:
         out: list[bytes] = []
         self._convert([ir.StreamError(error.message, error.kind, error.status)], out)
         out.extend(self._encoder.finish())
-        return b"".join(out)
+        return self._written(out)
+
+    def _written(self, out: list[bytes]) -> bytes:
+        data = b"".join(out)
+        if data:
+            self.last_frames = data
+        return data
 
 
 def _decode_answer(provider: Codec, body: bytes) -> ir.Response:

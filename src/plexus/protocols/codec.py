@@ -41,6 +41,7 @@ class Transport:
     # billing (`openai-organization` is a provider's `forward_headers` opt-in).
     forwarded_headers: tuple[str, ...] = ()
     fetches_media_urls: bool = True  # False: image URLs are fetched and inlined for it
+    item_ids: bool = False  # clients may refer to output items by id (`output_items`)
 
     def stream_for_action(self, action: str) -> bool | None:
         """The stream flag a URL action stands for, or None for an unknown action."""
@@ -112,6 +113,14 @@ class Codec(Protocol):
 
     def decode_count(self, body: bytes) -> int:
         """The input token count of the provider counter's answer."""
+        ...
+
+    def output_items(self, data: bytes) -> list[tuple[str, bytes]]:
+        """The (id, JSON) of the output items an answer body or final stream event carries."""
+        ...
+
+    def resolve_items(self, body: bytes, lookup: Callable[[str], bytes | None]) -> bytes:
+        """A client body with its references to earlier output items replaced by the items."""
         ...
 
     def decode_usage_of(self, data: bytes) -> ir.Usage | None:

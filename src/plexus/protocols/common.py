@@ -7,6 +7,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -192,3 +193,13 @@ def error_message(body: bytes) -> str | None:
 def decode_error(status: int, body: bytes) -> ErrorReport:
     """An error answer whose body says nothing beyond its message."""
     return ErrorReport(message=error_message(body))
+
+
+def no_output_items(data: bytes) -> list[tuple[str, bytes]]:
+    """A protocol whose output items have no ids a client may refer to."""
+    return []
+
+
+def no_item_references(body: bytes, lookup: Callable[[str], bytes | None]) -> bytes:
+    """A protocol whose clients never refer to earlier output items."""
+    return body

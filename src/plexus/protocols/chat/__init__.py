@@ -15,6 +15,8 @@ from plexus.protocols.chat.stream_decoder import StreamDecoder
 from plexus.protocols.chat.stream_encoder import StreamEncoder
 from plexus.protocols.codec import Transport
 from plexus.protocols.common import decode_error
+from plexus.protocols.common import no_item_references as resolve_items
+from plexus.protocols.common import no_output_items as output_items
 from plexus.protocols.counting import decode_count
 from plexus.protocols.counting import no_counter as encode_count_request
 
@@ -39,4 +41,6 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "output_items",
+    "resolve_items",
 ]

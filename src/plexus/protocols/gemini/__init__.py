@@ -1,6 +1,8 @@
 """Google Gemini generateContent codec (protocols.md part 4), client and provider side."""
 
 from plexus.protocols.codec import Transport
+from plexus.protocols.common import no_item_references as resolve_items
+from plexus.protocols.common import no_output_items as output_items
 from plexus.protocols.counting import decode_count
 from plexus.protocols.gemini.request_decoder import decode_request
 from plexus.protocols.gemini.request_encoder import encode_count_request, encode_request
@@ -45,4 +47,6 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "output_items",
+    "resolve_items",
 ]

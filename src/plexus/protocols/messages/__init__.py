@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from plexus.protocols.codec import Transport
 from plexus.protocols.common import decode_error
+from plexus.protocols.common import no_item_references as resolve_items
+from plexus.protocols.common import no_output_items as output_items
 from plexus.protocols.counting import decode_count
 from plexus.protocols.messages.request_decoder import decode_request
 from plexus.protocols.messages.request_encoder import encode_count_request, encode_request
@@ -47,4 +49,6 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "output_items",
+    "resolve_items",
 ]

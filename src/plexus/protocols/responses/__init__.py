@@ -5,6 +5,7 @@ from __future__ import annotations
 from plexus.protocols.codec import Transport
 from plexus.protocols.common import decode_error
 from plexus.protocols.counting import decode_count
+from plexus.protocols.responses.items import output_items, resolve_items
 from plexus.protocols.responses.request_decoder import decode_request
 from plexus.protocols.responses.request_encoder import encode_count_request, encode_request
 from plexus.protocols.responses.response import (
@@ -25,6 +26,7 @@ TRANSPORT = Transport(
     upstream_path="/responses",
     upstream_stream_path="/responses",
     upstream_count_tokens_path="/responses/input_tokens",
+    item_ids=True,
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 
@@ -42,4 +44,6 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "output_items",
+    "resolve_items",
 ]

@@ -117,7 +117,14 @@ def _decode_items(items: list[InputItem], system: list[ir.TextBlock]) -> list[ir
                 messages[-1].content.extend(blocks)
             else:
                 messages.append(ir.Message("user", blocks))
-        # Other item types (item_reference, hosted-tool calls) only make sense to OpenAI itself.
+        elif kind == "item_reference":
+            # The translation path puts back the items it issued; any other is unknown here.
+            raise BadRequest(
+                f"item_reference {item.id!r} at $.input[{position}] names no item this gateway "
+                "holds: send the item itself",
+                param=f"input[{position}]",
+            )
+        # Other item types (hosted-tool calls) only make sense to OpenAI itself.
     return messages
 
 
