@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 
@@ -123,3 +124,42 @@ async def test_anthropic_thinking_is_dropped_when_it_cannot_be_rebuilt(
     async with run_gateway(_config(upstreams, "messages", "claude-sonnet-4-5")) as url:
         assert await _tool_loop(url, False, echo_reasoning=False) == "It is 10:42."
     assert "thinking" not in state.received[-1].body
+
+
+async def test_a_gemini_client_that_keeps_only_the_call_rebuilds_claudes_thinking(
+    upstreams: Upstreams,
+) -> None:
+    # Issue 11 bug 10: the signature rides on the first functionCall part, where Gemini 3 puts
+    # it and Gemini-aware clients (litellm's gemini/) keep it, with the thinking text inside.
+    state = upstreams.states["messages"]
+    state.replies = [
+        Reply(text="", reasoning="Need the clock.", tool_calls=[ToolCall("get_time", {})],
+              stop="tool_use"),
+        Reply(text="It is 10:42."),
+    ]  # fmt: skip
+    body: Any = {
+        "contents": [{"role": "user", "parts": [{"text": "What time is it?"}]}],
+        "tools": [{"functionDeclarations": [{"name": "get_time"}]}],
+        "generationConfig": {"thinkingConfig": {"thinkingBudget": 2048, "includeThoughts": True}},
+    }
+    path = "/v1beta/models/thinker:generateContent"
+    async with (
+        run_gateway(_config(upstreams, "messages", "claude-sonnet-4-5")) as url,
+        aiohttp.ClientSession(base_url=url) as http,
+    ):
+        async with http.post(path, json=body) as answer:
+            first = await answer.json()
+        parts = first["candidates"][0]["content"]["parts"]
+        calls = [part for part in parts if "functionCall" in part]
+        assert calls[0]["thoughtSignature"]  # on the call, not on a thought part
+        body["contents"] += [
+            {"role": "model", "parts": calls},  # thought text dropped, as litellm does
+            {"role": "user", "parts": [{"functionResponse": {
+                "name": "get_time", "id": calls[0]["functionCall"]["id"],
+                "response": {"output": "10:42"}}}]},
+        ]  # fmt: skip
+        async with http.post(path, json=body) as answer:
+            second = await answer.json()
+    assert second["candidates"][0]["content"]["parts"][0]["text"] == "It is 10:42."
+    opening = state.received[-1].body["messages"][1]["content"][0]
+    assert opening["type"] == "thinking" and opening["thinking"] == "Need the clock."

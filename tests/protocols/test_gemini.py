@@ -393,11 +393,14 @@ def test_encode_response_tags_foreign_tokens_and_maps_usage() -> None:
     body = json.loads(gemini.encode_response(response, ir.Request(model="alias", messages=[])))
     candidate = body["candidates"][0]
     assert candidate["finishReason"] == "MAX_TOKENS"
-    thought, text = candidate["content"]["parts"]
-    assert text == {"text": "Hello"}
-    assert thought["thought"] is True
-    back = decode({"contents": [{"role": "model", "parts": [thought, text]}]})
-    assert back.messages[0].content[0] == ir.ThinkingBlock(
+    thought, text, signed = candidate["content"]["parts"]
+    # Issue 11 bug 10: the foreign token (its text inside) is not on the thought part but on
+    # the first functionCall, where Gemini 3 puts signatures, else on a last part of its own.
+    assert thought == {"text": "why", "thought": True} and text == {"text": "Hello"}
+    assert signed["text"] == "" and signed["thoughtSignature"]
+    back = decode({"contents": [{"role": "model", "parts": [text, signed]}]})
+    # A client that dropped the thought part still gives back the whole thinking block.
+    assert back.messages[0].content[1] == ir.ThinkingBlock(
         text="why", signature="ant", origin="anthropic"
     )
     assert body["usageMetadata"] == {

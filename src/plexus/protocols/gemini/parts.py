@@ -20,36 +20,53 @@ from plexus.protocols import common
 from plexus.protocols.gemini import wire
 
 _REDACTED = "redacted."
+_TEXT = "~"  # between a tagged token and the thinking text it carries (not a base64 character)
 
 
-def wrap_signature(origin: ir.Origin, token: str) -> str:
-    """Return the `thoughtSignature` a Gemini client is given for a token of `origin`."""
+def wrap_signature(origin: ir.Origin, token: str, text: str = "") -> str:
+    """Return the `thoughtSignature` a Gemini client is given for a token of `origin`: another
+    family's token is tagged with its origin and carries its thinking text too, for clients
+    that keep the signature but drop thought text (issue 11 bug 10)."""
     if origin == "gemini":
         return token
-    return base64.urlsafe_b64encode(common.tag_token(origin, token).encode()).decode()
+    tagged = common.tag_token(origin, token)
+    if text:
+        tagged += _TEXT + base64.urlsafe_b64encode(text.encode()).decode()
+    return base64.urlsafe_b64encode(tagged.encode()).decode()
 
 
-def unwrap_signature(value: str) -> tuple[ir.Origin, str]:
-    """Undo `wrap_signature`; plain tagged values are accepted, anything else is Gemini's own."""
+def unwrap_signature(value: str) -> tuple[ir.Origin, str, str]:
+    """Undo `wrap_signature`: the origin, the token and the thinking text it carried; plain
+    tagged values are accepted, anything else is Gemini's own."""
     origin, token = common.untag_token(value)
     if origin is not None:
-        return origin, token
+        return (origin, *_split_text(token))
     try:
         decoded = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
-        return "gemini", value
+        return "gemini", value, ""
     if decoded.startswith(b"plx1."):
         origin, token = common.untag_token(decoded.decode("utf-8", "replace"))
         if origin is not None:
-            return origin, token
-    return "gemini", value
+            return (origin, *_split_text(token))
+    return "gemini", value, ""
+
+
+def _split_text(token: str) -> tuple[str, str]:
+    token, found, text = token.partition(_TEXT)
+    if not found:
+        return token, ""
+    try:
+        return token, base64.urlsafe_b64decode(text.encode()).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return token, ""
 
 
 def _signed_block(value: str, *, from_client: bool) -> ir.ThinkingBlock:
-    origin, token = unwrap_signature(value) if from_client else ("gemini", value)
+    origin, token, text = unwrap_signature(value) if from_client else ("gemini", value, "")
     if origin == "anthropic" and token.startswith(_REDACTED):
         return ir.ThinkingBlock(redacted=token[len(_REDACTED) :], origin=origin)
-    return ir.ThinkingBlock(signature=token, origin=origin)
+    return ir.ThinkingBlock(text=text, signature=token, origin=origin)
 
 
 class CallLedger:
@@ -132,6 +149,22 @@ def _add_thought(blocks: list[ir.Block], part: wire.Part, *, from_client: bool) 
         thinking.origin = signed.origin
 
 
+def _add_signed(blocks: list[ir.Block], signed: ir.ThinkingBlock) -> None:
+    """Another family's token on a later part (a functionCall) takes the place of the unsigned
+    thought it signs, which the client was shown as thought text, rather than repeat it."""
+    if signed.origin != "gemini" and signed.text:
+        for position, block in enumerate(blocks):
+            if (
+                isinstance(block, ir.ThinkingBlock)
+                and block.signature is None
+                and block.redacted is None
+                and block.text == signed.text
+            ):
+                blocks[position] = signed
+                return
+    blocks.append(signed)
+
+
 def decode_parts(
     parts: Iterable[wire.Part], ledger: CallLedger, *, from_client: bool
 ) -> list[ir.Block]:
@@ -142,7 +175,7 @@ def decode_parts(
             _add_thought(blocks, part, from_client=from_client)
             continue
         if part.thoughtSignature:
-            blocks.append(_signed_block(part.thoughtSignature, from_client=from_client))
+            _add_signed(blocks, _signed_block(part.thoughtSignature, from_client=from_client))
         if part.functionCall is not None:
             call = part.functionCall
             arguments = common.dump_json(call.args or {})
@@ -165,7 +198,7 @@ def client_signature(block: ir.ThinkingBlock) -> str | None:
     if block.redacted is not None:
         return wrap_signature(block.origin or "anthropic", _REDACTED + block.redacted)
     if block.signature:
-        return wrap_signature(block.origin or "gemini", block.signature)
+        return wrap_signature(block.origin or "gemini", block.signature, block.text)
     return None
 
 
@@ -239,22 +272,27 @@ def encode_parts(
     """
     parts: list[wire.Part] = []
     pending: str | None = None
+    call_only = False  # another family's token skips text for the first functionCall
     for block in blocks:
         if isinstance(block, ir.ThinkingBlock):
             signature = client_signature(block) if for_client else upstream_signature(block)
-            if block.text and (for_client or signature):
+            foreign = for_client and block.origin not in (None, "gemini")
+            if block.text and (for_client or signature) and not foreign:
                 parts.append(wire.Part(text=block.text, thought=True, thoughtSignature=signature))
-            elif signature and block.origin == "gemini":
+                continue
+            if block.text and foreign:
+                # The text to read; the signature (carrying the text too) rides on the next
+                # part, the first functionCall where Gemini 3 puts it (issue 11 bug 10).
+                parts.append(wire.Part(text=block.text, thought=True))
+            if signature:
                 if pending:
                     parts.append(wire.Part(text="", thoughtSignature=pending))
-                pending = signature
-            elif signature:
-                parts.append(wire.Part(text="", thought=True, thoughtSignature=signature))
+                pending, call_only = signature, foreign
             continue
         part = _content_part(block, for_client=for_client, names=names or {})
         if part is None:
             continue
-        if pending:
+        if pending and (part.functionCall is not None or not call_only):
             part.thoughtSignature, pending = pending, None
         parts.append(part)
     if pending:

@@ -39,6 +39,7 @@ class StreamEncoder:
         self._calls: list[int] = []  # tool calls not sent yet, in the order they started
         self._stopped: set[int] = set()
         self._pending: str | None = None
+        self._pending_call_only = False  # another family's token waits for a functionCall
         self._usage: ir.Usage | None = None
         self._done = False
         self._templates: DeltaTemplates[bool] = DeltaTemplates(self._marked_chunk)  # by thought
@@ -97,7 +98,7 @@ class StreamEncoder:
     def _text_chunk(self, text: str, *, thought: bool) -> bytes:
         """`_chunk` of one text part, by concatenation around a cached template unless a held
         signature rides on it (the per-token hot path)."""
-        if self._pending is not None and not thought:
+        if self._pending is not None and not thought and not self._pending_call_only:
             return self._chunk([self._signed(wire.Part(text=text))])
         return self._templates.render(thought, text)
 
@@ -120,14 +121,17 @@ class StreamEncoder:
         signature = client_signature(block)
         if signature is None:
             return []
-        if block.text or block.origin != "gemini":
+        if block.text and block.origin == "gemini":
             return [self._chunk([wire.Part(text="", thought=True, thoughtSignature=signature)])]
+        # Another family's token (its text inside) or Gemini's signature alone waits for the
+        # next part: the first functionCall where Gemini 3 puts it (issue 11 bug 10).
         out = (
             [self._chunk([wire.Part(text="", thoughtSignature=self._pending)])]
             if self._pending
             else []
         )
         self._pending = signature
+        self._pending_call_only = block.origin != "gemini"
         return out
 
     def _send_calls(self, *, finishing: bool) -> list[bytes]:

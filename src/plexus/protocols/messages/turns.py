@@ -59,6 +59,9 @@ def encode_messages(request: ir.Request) -> tuple[list[Json], list[Json]]:
     return system, [{"role": turn.role, "content": turn.content()} for turn in turns]
 
 
+_THINKING = frozenset({"thinking", "redacted_thinking"})
+
+
 def _encode_turn(message: ir.Message) -> _Turn:
     turn = _Turn(message.role)
     for block in message.content:
@@ -68,6 +71,10 @@ def _encode_turn(message: ir.Message) -> _Turn:
         encoded = _encode_block(block)
         if encoded is not None:
             turn.others.append(encoded)
+    if message.role == "assistant":
+        # Thinking opens an assistant turn (the API refuses it after text or a call); one a
+        # client gave back on a later part (Gemini's functionCall) moves to the front.
+        turn.others.sort(key=lambda block: block["type"] not in _THINKING)
     return turn
 
 
