@@ -5,7 +5,10 @@ Each of ``concurrency`` keep-alive connections sends a prebuilt POST, waits for 
 latency (send to last byte), for streams the time to the first SSE event (first ``data:`` line) and
 the number of events; optionally the gaps between events. Warm-up is excluded: only responses that
 complete inside the measuring window count. A response is an error unless it has status 200 and its
-body holds the expected marker (e.g. ``[DONE]`` for a Chat Completions stream).
+body holds the expected marker (e.g. ``[DONE]`` for a Chat Completions stream). Also counted: how
+many streams were open at once (first event received, last byte not yet) at the peak. Connections
+can be opened in batches (``open_batch`` every ``open_every`` seconds), so that thousands of them
+do not overflow the server's listen backlog at once.
 
 Two modes:
 - ``python bench/loadgen.py serve``: read one JSON job per line on stdin, answer one JSON result per
@@ -54,6 +57,17 @@ class Job:
     gaps: bool = False  # record the gaps between events of streams
     drain: float = 2.0  # seconds to let in-flight requests finish after the window
     progress_every: int = 0  # if > 0 (with total): print {"progress": n} lines
+    open_batch: int = 0  # if > 0: connections are opened this many at a time...
+    open_every: float = 0.0  # ...one batch every this many seconds
+
+
+@dataclass(slots=True)
+class Open:
+    """Streams open at once: their first event is in, their last byte not yet."""
+
+    now: int = 0
+    peak: int = 0
+    t_peak: float = 0.0  # perf_counter() when the peak was reached
 
 
 def summarize(v: list[float]) -> dict[str, float | int | None]:
@@ -78,7 +92,7 @@ def summarize(v: list[float]) -> dict[str, float | int | None]:
 class Conn(asyncio.Protocol):
     """One keep-alive client connection; ``request()`` sends and resolves with the outcome."""
 
-    def __init__(self, gaps: bool) -> None:
+    def __init__(self, gaps: bool, live: Open | None = None) -> None:
         self.tr: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.fut: asyncio.Future[tuple[int, int, float, bool]] | None = None
@@ -98,6 +112,8 @@ class Conn(asyncio.Protocol):
         self.last_event = 0.0
         self.abort_first = False
         self.is_stream = False
+        self.live = live  # shared by the job's connections
+        self.counted = False  # this stream is counted in ``live.now``
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -116,6 +132,7 @@ class Conn(asyncio.Protocol):
         self._fail(f"connection lost: {exc!r}" if exc else "connection closed by server")
 
     def _fail(self, why: str) -> None:
+        self._uncount()
         fut = self.fut
         if fut is not None and not fut.done():
             fut.set_exception(ConnectionError(why))
@@ -140,11 +157,18 @@ class Conn(asyncio.Protocol):
             now = time.perf_counter()
             if not self.events:
                 self.first_event = now
+                live = self.live
+                if live is not None:
+                    live.now += 1
+                    self.counted = True
+                    if live.now > live.peak:
+                        live.peak, live.t_peak = live.now, now
             elif self.want_gaps:
                 self.gaps.append(now - self.last_event)
             self.last_event = now
             self.events += n
             if self.abort_first and self.tr is not None:
+                self._uncount()
                 self.tr.abort()
                 fut = self.fut
                 if fut is not None and not fut.done():
@@ -157,7 +181,13 @@ class Conn(asyncio.Protocol):
                 self.found = True
             self.tail = mscan[-len(self.expect) :]
 
+    def _uncount(self) -> None:
+        if self.counted and self.live is not None:
+            self.live.now -= 1
+        self.counted = False
+
     def on_message_complete(self) -> None:
+        self._uncount()
         fut = self.fut
         self.fut = None
         if fut is not None and not fut.done():
@@ -185,9 +215,9 @@ class Conn(asyncio.Protocol):
         return self.fut
 
 
-async def _connect(host: str, port: int, gaps: bool) -> Conn:
+async def _connect(host: str, port: int, gaps: bool, live: Open | None = None) -> Conn:
     loop = asyncio.get_running_loop()
-    _, proto = await loop.create_connection(lambda: Conn(gaps), host, port)
+    _, proto = await loop.create_connection(lambda: Conn(gaps, live), host, port)
     return proto
 
 
@@ -210,14 +240,18 @@ async def run_job(job: Job, on_progress: Callable[[int], None] | None = None) ->
     error_samples: list[str] = []
     conns: list[Conn] = []
     fixed = job.total > 0 or job.per_conn > 0
+    live = Open()
+    last_open = [t_start]  # when the last connection (of the ramp) was made
 
     def note_error(msg: str) -> None:
         if len(error_samples) < 5:
             error_samples.append(msg[:400])
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
         conn: Conn | None = None
         mine = 0
+        if job.open_batch and k >= job.open_batch:
+            await asyncio.sleep(k // job.open_batch * job.open_every)
         while not stop.is_set():
             if job.per_conn and mine >= job.per_conn:
                 return
@@ -228,9 +262,9 @@ async def run_job(job: Job, on_progress: Callable[[int], None] | None = None) ->
             t0 = time.perf_counter()
             try:
                 if conn is None or conn.closed:
-                    conn = await _connect(job.host, job.port, job.gaps)
+                    conn = await _connect(job.host, job.port, job.gaps, live)
                     conns.append(conn)
-                    t0 = time.perf_counter()
+                    t0 = last_open[0] = time.perf_counter()
                 status, events, first, found = await conn.request(req)
             except (OSError, ConnectionError) as e:
                 done.append((time.perf_counter(), 0, 0.0, -1.0, 0, 0))
@@ -269,7 +303,7 @@ async def run_job(job: Job, on_progress: Callable[[int], None] | None = None) ->
                 if job.total and n >= job.total:
                     stop.set()
 
-    tasks = [asyncio.ensure_future(worker()) for _ in range(job.concurrency)]
+    tasks = [asyncio.ensure_future(worker(k)) for k in range(job.concurrency)]
     if fixed:
         _, pending = await asyncio.wait(tasks, timeout=job.max_time)
         t_measure, t_end = t_start, time.perf_counter()
@@ -314,6 +348,12 @@ async def run_job(job: Job, on_progress: Callable[[int], None] | None = None) ->
         "gap_ms": summarize(gaps),
         "error_samples": error_samples,
         "connections": len(conns),
+        # streams open at once at the peak, and when (seconds from the start of the job)
+        "open_peak": live.peak,
+        "open_peak_s": round(live.t_peak - t_start, 3) if live.peak else None,
+        "last_connect_s": round(last_open[0] - t_start, 3),
+        "first_done_s": round(min(d[0] for d in done) - t_start, 3) if done else None,
+        "wall_s": round(time.perf_counter() - t_start, 3),
     }
 
 
@@ -355,6 +395,8 @@ def job_from_json(d: dict[str, Any]) -> Job:
         gaps=bool(d.get("gaps", False)),
         drain=float(d.get("drain", 2.0)),
         progress_every=int(d.get("progress_every", 0)),
+        open_batch=int(d.get("open_batch", 0)),
+        open_every=float(d.get("open_every", 0.0)),
     )
 
 
