@@ -89,6 +89,28 @@ def cpu_s(pid: int) -> float:
         return 0.0
 
 
+def open_fds(pid: int) -> int:
+    """How many files (here: almost all sockets) a process has open."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+def listen_overflows() -> int | None:
+    """The kernel's count of connections dropped because a listen backlog was full (whole
+    machine, since boot: TcpExt ListenOverflows); None where /proc does not say."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:") and "ListenOverflows" in names.split():
+            return int(values.split()[names.split().index("ListenOverflows")])
+    return None
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or "?"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -142,6 +164,9 @@ class Proc:
 
     def cpu(self) -> float:
         return sum(cpu_s(p) for p in self.pids)
+
+    def fds(self) -> int:
+        return sum(open_fds(p) for p in self.pids)
 
     def worker_rss_mb(self) -> list[float]:
         """RSS of each serving process (the leaves of the process tree)."""
@@ -283,8 +308,9 @@ class LoadGen:
 
 
 @contextlib.contextmanager
-def sampling(proc: Proc | None, mock_pid: int) -> Iterator[dict[str, float]]:
-    """CPU (cores busy) and peak RSS of a contender's process tree while the block runs."""
+def sampling(proc: Proc | None, mock_pid: int, fds: bool = False) -> Iterator[dict[str, float]]:
+    """CPU (cores busy) and peak RSS of a contender's process tree while the block runs; with
+    ``fds``, also the peak of its open files (sockets), sampled every 0.5 s."""
     out: dict[str, float] = {}
     if proc is None:
         t0, m0 = time.monotonic(), cpu_s(mock_pid)
@@ -295,10 +321,15 @@ def sampling(proc: Proc | None, mock_pid: int) -> Iterator[dict[str, float]]:
     proc.refresh_pids()
     stop = threading.Event()
     peak = [proc.rss_mb()]
+    peak_fds = [proc.fds() if fds else 0]
 
     def sampler() -> None:
+        ticks = 0
         while not stop.wait(0.1):
             peak[0] = max(peak[0], proc.rss_mb())
+            ticks += 1
+            if fds and ticks % 5 == 0:  # listing 16,000 fds is not free
+                peak_fds[0] = max(peak_fds[0], proc.fds())
 
     th = threading.Thread(target=sampler, daemon=True)
     t0, c0, m0 = time.monotonic(), proc.cpu(), cpu_s(mock_pid)
@@ -312,3 +343,5 @@ def sampling(proc: Proc | None, mock_pid: int) -> Iterator[dict[str, float]]:
         out["cpu"] = round((proc.cpu() - c0) / wall, 2)
         out["mock_cpu"] = round((cpu_s(mock_pid) - m0) / wall, 2)
         out["peak_rss_mb"] = round(max(peak[0], proc.rss_mb()), 1)
+        if fds:
+            out["peak_fds"] = peak_fds[0]
