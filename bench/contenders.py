@@ -18,7 +18,7 @@ from typing import Any
 
 from processes import BENCH, PY, Proc, free_port, spawn, tail_log, wait_healthy
 from progress import Progress
-from scenarios import LITELLM_KEY
+from scenarios import LITELLM_KEY, SlowMany
 
 LITELLM_VERSION = "1.108.7"
 LITELLM_VENV = BENCH / ".venv-litellm"
@@ -93,9 +93,16 @@ def plexus_cmd() -> list[str] | None:
     return [str(exe)]
 
 
-def plexus_config(mock_port: int, events: list[int]) -> str:
+def plexus_config(mock_port: int, events: list[int], slow_many: SlowMany | None = None) -> str:
     base = f"http://127.0.0.1:{mock_port}"
-    lines = ["providers:"]
+    lines = []
+    if slow_many is not None and slow_many.n:
+        # Every provider here is the same origin (the mock), and Plexus opens at most
+        # `max_connections_per_origin` (default 1024) connections to one origin: the other
+        # streams would wait for one and fail (504) after the 10 s connect timeout. Each stream
+        # holds one upstream connection; the margin covers those the earlier steps left idle.
+        lines += ["server:", f"  max_connections_per_origin: {slow_many.n + 1024}"]
+    lines.append("providers:")
     for t in PROTOCOLS:
         api = f"{base}/v1beta" if t == "gemini" else f"{base}/v1"
         lines.append(f'  mock{t}: {{type: {t}, api_base_url: "{api}", api_key: x}}')
@@ -105,6 +112,9 @@ def plexus_config(mock_port: int, events: list[int]) -> str:
             alias, model = event_alias(t, e)
             lines.append(f"  {alias}: {{targets: [{{provider: mock{t}, model: {model}}}]}}")
     lines.append("  bench-chat-slow: {targets: [{provider: mockchat, model: m-e100-d20}]}")
+    if slow_many is not None and slow_many.n:
+        target = f"{{provider: mockchat, model: {slow_many.upstream_model}}}"
+        lines.append(f"  {slow_many.alias}: {{targets: [{target}]}}")
     return "\n".join(lines) + "\n"
 
 
@@ -115,13 +125,14 @@ def start_plexus(
     events: list[int],
     tmp: Path,
     notes: list[str],
+    slow_many: SlowMany | None = None,
 ) -> None:
     pcmd = plexus_cmd()
     if pcmd is None:
         notes.append("Plexus skipped: `plexus --help` does not offer `serve` yet.")
         return
     cfg = tmp / "plexus.yaml"
-    cfg.write_text(plexus_config(mport, events))
+    cfg.write_text(plexus_config(mport, events, slow_many))
     for w in worker_counts:
         port = free_port()
         cmd = [*pcmd, "serve", "--config", str(cfg), "--host", "127.0.0.1"]
@@ -360,12 +371,13 @@ def start_contenders(
     tmp: Path,
     notes: list[str],
     progress: Progress,
+    slow_many: SlowMany | None = None,
 ) -> None:
     """Spawn every wanted gateway into ``procs`` (the caller stops them, even on failure)."""
     if "bare" in wanted:
         start_bare(procs, worker_counts, mport, tmp)
     if "plexus" in wanted:
-        start_plexus(procs, worker_counts, mport, events, tmp, notes)
+        start_plexus(procs, worker_counts, mport, events, tmp, notes, slow_many)
     lt_wanted = [c for c in wanted if c.startswith("litellm")]
     if lt_wanted:
         start_litellm(procs, lt_wanted, worker_counts, mport, events, tmp, notes, progress)

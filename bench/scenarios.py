@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 LITELLM_KEY = "sk-bench-7f3c9a2e5b1d4f6a8c0e2b4d6f8a1c3e"
 CLIENT_PATHS = {
@@ -82,6 +82,24 @@ ALL_SCENARIOS = [
     Scenario("chat", "gemini", False),
     Scenario("chat", "gemini", True),
 ]
+
+
+@dataclass(frozen=True)
+class SlowMany:
+    """Many slow streams held open at once on one worker: ``n`` Chat Completions streams of
+    ``events`` content events, one every ``delay_ms`` (the mock's model ``m-e{events}-d{delay}``,
+    Plexus's alias ``bench-chat-slowmany``)."""
+
+    n: int
+    events: int
+    delay_ms: int
+
+    alias: ClassVar[str] = "bench-chat-slowmany"
+
+    @property
+    def upstream_model(self) -> str:
+        return f"m-e{self.events}-d{self.delay_ms}"
+
 
 SOAK_MIX = [
     (Scenario("chat", "chat", False), False),
