@@ -1,5 +1,6 @@
 """The measurements, each one job for the load generator: the interleaved sweep of points
-(scenario × concurrency × contender), the memory soak and the slow streams held open.
+(scenario × concurrency × contender), the memory soak, the slow streams held open and the many
+slow streams held open at once on one worker.
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from processes import LoadGen, Proc, sampling
+from processes import LoadGen, Proc, cpu_s, listen_overflows, sampling
 from progress import Progress
-from scenarios import SOAK_MIX, Scenario, request_spec, serves
+from scenarios import SOAK_MIX, Scenario, SlowMany, request_spec, serves
 
 Point = tuple[int, Scenario, int, str]  # repetition, scenario, concurrency, contender
 
@@ -202,3 +203,89 @@ def run_slow(
         f"{r['gap_ms']['p50']} p99 {r['gap_ms']['p99']} ms"
     )
     return {"contender": name, "streams": n, "result": r, **usage}
+
+
+# ---------------------------------------------------------------------------------------------
+# Many slow streams at once on one worker
+
+# The load generator opens the connections this many at a time, one batch every OPEN_EVERY s
+# (2,000 a second): all at once, 8,000 connects overflow uvicorn's listen backlog (2048) while
+# the gateway is busy starting the streams already in, and the dropped ones are retried by the
+# kernel a second or more later. At this pace none are dropped on 2 cores, and the last stream
+# is open (4 s) long before the first ends (~10 s).
+OPEN_BATCH = 200
+OPEN_EVERY = 0.1
+
+
+def slow_many_targets(order: list[str], n: int) -> list[str]:
+    """The direct call (the reference) and Plexus with one worker: no other gateway."""
+    return [c for c in ("direct", "plexus") if c in order] if n else []
+
+
+def slow_many_spec(name: str, shape: SlowMany) -> dict[str, Any]:
+    """A Chat Completions stream of ``shape.events`` events, ``shape.delay_ms`` apart."""
+    sc = Scenario("chat", "chat", True, shape.events)
+    spec = request_spec(sc, name)
+    body = json.loads(spec["body"])
+    body["model"] = shape.upstream_model if name == "direct" else shape.alias
+    spec["body"] = json.dumps(body)
+    return spec
+
+
+def run_slow_many(
+    lg: LoadGen,
+    name: str,
+    proc: Proc | None,
+    mport: int,
+    shape: SlowMany,
+    mock_pid: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    """``shape.n`` streams opened in batches, held while the mock sends their events, let end.
+
+    Measured: streams that ended well, errors, how many were open at once at the peak (by the
+    load generator: first event in, last byte not yet), the gaps between events, the gateway's
+    peak RSS and open sockets, CPU of gateway, mock and load generator, and the listen
+    backlog overflows of the machine meanwhile (0 means no connect was dropped)."""
+    ramp_s = (shape.n - 1) // OPEN_BATCH * OPEN_EVERY
+    job = {
+        "host": "127.0.0.1",
+        "port": mport if proc is None else proc.port,
+        "concurrency": shape.n,
+        "per_conn": 1,
+        "gaps": True,
+        "open_batch": OPEN_BATCH,
+        "open_every": OPEN_EVERY,
+        # the ramp, the streams' own length, and room for a slow gateway
+        "max_time": ramp_s + shape.events * shape.delay_ms / 1000 + 60.0,
+        "requests": [slow_many_spec(name, shape)],
+    }
+    progress.say(
+        f"{shape.n:,} slow streams on {name}: {shape.events} events {shape.delay_ms} ms apart, "
+        f"opened {OPEN_BATCH} every {OPEN_EVERY * 1000:.0f} ms ..."
+    )
+    overflows0, lg0 = listen_overflows(), cpu_s(lg.p.pid)
+    with sampling(proc, mock_pid, fds=True) as usage:
+        r = lg.run(job)
+    overflows1 = listen_overflows()
+    lg_cpu = round((cpu_s(lg.p.pid) - lg0) / max(r["wall_s"], 1e-9), 2)
+    progress.step(
+        f"{shape.n:,} slow streams {name}: {r['ok']}/{shape.n} ok, {r['errors']} errors, "
+        f"{r['open_peak']:,} open at once, gap p50 {r['gap_ms']['p50']} p99 "
+        f"{r['gap_ms']['p99']} max {r['gap_ms']['max']} ms, peak RSS "
+        f"{usage.get('peak_rss_mb', '–')} MB, {r['wall_s']:.1f} s"
+    )
+    return {
+        "contender": name,
+        "streams": shape.n,
+        "events": shape.events,
+        "delay_ms": shape.delay_ms,
+        "open_batch": OPEN_BATCH,
+        "open_every_s": OPEN_EVERY,
+        "listen_overflows": None
+        if overflows0 is None or overflows1 is None
+        else overflows1 - overflows0,
+        "loadgen_cpu": lg_cpu,
+        "result": r,
+        **usage,
+    }

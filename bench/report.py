@@ -1,5 +1,5 @@
 """RESULTS.md from the results: medians over repetitions, the Plexus summary, one table per
-scenario, start and idle memory, the memory soak, slow streams and error samples.
+scenario, start and idle memory, the memory soak, slow streams (few and many) and error samples.
 """
 
 from __future__ import annotations
@@ -253,6 +253,7 @@ def render_resources(res: dict[str, Any]) -> list[str]:
     out = render_start(res["contenders"])
     out += render_soak(res.get("soak") or [])
     out += render_slow(res.get("slow") or [])
+    out += render_slow_many(res.get("slow_many") or [])
     out += render_errors(res.get("error_samples") or {})
     return out
 
@@ -311,6 +312,53 @@ def render_slow(slow: list[dict[str, Any]]) -> list[str]:
             f"{fmt(g['p50'], 1)} | {fmt(g['p99'], 1)} | {fmt(g['max'], 1)} | "
             f"{fmt(t['p50'], 1)} | {fmt(t['p99'], 1)} | {fmt(s.get('peak_rss_mb'), 0)} | "
             f"{fmt(s.get('cpu'), 2)} |"
+        )
+    out.append("")
+    return out
+
+
+def render_slow_many(many: list[dict[str, Any]]) -> list[str]:
+    if not many:
+        return []
+    s0 = many[0]
+    n, delay = s0["streams"], s0["delay_ms"]
+    out = [
+        f"## {n:,} slow streams held open on one worker",
+        "",
+        f"{n:,} Chat Completions streams at once, each of {s0['events']} events from the mock, "
+        f"one every {delay} ms; the mock sends every stream's next event in the same tick, so "
+        f"a gateway relays bursts of {n:,} events every {delay} ms "
+        f"({n * 1000 / delay:,.0f} events/s in all). The load generator opens the connections "
+        f"{s0['open_batch']} at a time, one batch every {s0['open_every_s'] * 1000:.0f} ms "
+        "(`opened`: seconds until the last one was), holds them while the events flow, and lets "
+        "them end (`first end`: seconds until the first one did). `open at once`: streams whose "
+        "first event was in and whose last byte was not, at the peak (seen by the load "
+        "generator). `fds`: the gateway's peak open files (its client and upstream sockets, "
+        "sampled every 0.5 s). `overflows`: connections the kernel dropped meanwhile "
+        "because a listen backlog was full (whole machine; 0: none). CPU in cores busy. Plexus "
+        "runs with 1 worker and `server.max_connections_per_origin` raised above the streams: "
+        "at its default (1,024) the other streams wait for an upstream connection and fail "
+        "with 504 after the 10 s connect timeout.",
+        "",
+        "| contender | streams | ok | errors | open at once | opened | first end "
+        "| event gap p50 ms | p99 ms | max ms | TTFE p50 ms | TTFE p99 ms | peak RSS MB | fds "
+        "| CPU | mock CPU | load gen CPU | overflows | time s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "---:|",
+    ]
+    for s in many:
+        r = s["result"]
+        g, t = r["gap_ms"], r["ttfe_ms"]
+        overflows = s.get("listen_overflows")
+        out.append(
+            f"| {s['contender']} | {s['streams']:,} | {r['ok']:,} | {r['errors']:,} | "
+            f"{r['open_peak']:,} | {fmt(r['last_connect_s'], 1)} | "
+            f"{fmt(r['first_done_s'], 1)} | {fmt(g['p50'], 1)} | "
+            f"{fmt(g['p99'], 1)} | {fmt(g['max'], 1)} | {fmt(t['p50'], 1)} | "
+            f"{fmt(t['p99'], 1)} | {fmt(s.get('peak_rss_mb'), 0)} | "
+            f"{fmt(s.get('peak_fds'), 0)} | {fmt(s.get('cpu'), 2)} | "
+            f"{fmt(s.get('mock_cpu'), 2)} | {fmt(s.get('loadgen_cpu'), 2)} | "
+            f"{'–' if overflows is None else overflows} | {fmt(r['wall_s'], 1)} |"
         )
     out.append("")
     return out

@@ -46,6 +46,8 @@ def test_tiny_run_measures_direct_and_bare(tmp_path: Path) -> None:
         "200",
         "--slow-streams",
         "10",
+        "--slow-many",
+        "40",
     )
     runs = res["runs"]
     seen = {(r["contender"], r["scenario"]) for r in runs}
@@ -72,9 +74,17 @@ def test_tiny_run_measures_direct_and_bare(tmp_path: Path) -> None:
     for r in slow.values():
         assert r["ok"] == 10 and r["errors"] == 0
         assert 15 < r["gap_ms"]["p50"] < 60  # the mock sends one event every 20 ms
+    # many slow streams: only direct and plexus take part (--tiny: 3 events, 100 ms apart)
+    (many,) = res["slow_many"]
+    assert many["contender"] == "direct" and many["streams"] == 40
+    r = many["result"]
+    assert r["ok"] == 40 and r["errors"] == 0 and r["unfinished"] == 0
+    assert r["open_peak"] == 40  # all open at once
+    assert 80 < r["gap_ms"]["p50"] < 200
     md = (tmp_path / "RESULTS.md").read_text()
     assert "### chat>chat full" in md
     assert "| bare | 1 |" in md
+    assert "## 40 slow streams held open on one worker" in md
     assert res["machine"]["nproc"] >= 1
     # --render rebuilds the same RESULTS.md from the raw numbers alone
     raw, again = tmp_path / "raw" / "results.json", tmp_path / "again"
@@ -134,3 +144,32 @@ def test_portkey_is_told_provider_and_upstream_in_headers() -> None:
     plan = measure.plan_points(["direct", "portkey"], scenarios.ALL_SCENARIOS, [1, 64], 1)
     assert {sc.key for _, sc, _, n in plan if n == "portkey"} == served
     assert len([p for p in plan if p[3] == "direct"]) == 2 * len(scenarios.ALL_SCENARIOS)
+
+
+def test_plexus_holds_many_streams_by_its_config() -> None:
+    """The many slow streams reach the mock's slow model through Plexus's alias, and Plexus may
+    open a connection to the mock for each of them (its default cap is 1,024 per origin)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import contenders
+        import measure
+        import scenarios
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    import yaml
+
+    shape = scenarios.SlowMany(8000, 20, 500)
+    cfg = yaml.safe_load(contenders.plexus_config(9, [50], shape))
+    assert cfg["server"]["max_connections_per_origin"] > 8000
+    target = cfg["models"][shape.alias]["targets"][0]
+    assert target == {"provider": "mockchat", "model": "m-e20-d500"}
+    assert "server" not in yaml.safe_load(contenders.plexus_config(9, [50]))
+    for name, model in (("direct", "m-e20-d500"), ("plexus", shape.alias)):
+        spec = measure.slow_many_spec(name, shape)
+        assert json.loads(spec["body"])["model"] == model
+        assert spec["stream"] and spec["expect"] == "[DONE]"
+    assert measure.slow_many_targets(["direct", "bare", "plexus", "litellm"], 8000) == [
+        "direct",
+        "plexus",
+    ]
+    assert measure.slow_many_targets(["direct", "plexus"], 0) == []
