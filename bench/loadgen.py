@@ -7,8 +7,9 @@ the number of events; optionally the gaps between events. Warm-up is excluded: o
 complete inside the measuring window count. A response is an error unless it has status 200 and its
 body holds the expected marker (e.g. ``[DONE]`` for a Chat Completions stream). Also counted: how
 many streams were open at once (first event received, last byte not yet) at the peak. Connections
-can be opened in batches (``open_batch`` every ``open_every`` seconds), so that thousands of them
-do not overflow the server's listen backlog at once.
+can be opened in batches (``open_batch`` every ``open_every`` seconds), and no faster than the
+server answers them (at most ``open_window`` new connections waiting for their answer's head), so
+that thousands of them do not overflow the server's listen backlog, even when it is slowed down.
 
 Two modes:
 - ``python bench/loadgen.py serve``: read one JSON job per line on stdin, answer one JSON result per
@@ -59,6 +60,7 @@ class Job:
     progress_every: int = 0  # if > 0 (with total): print {"progress": n} lines
     open_batch: int = 0  # if > 0: connections are opened this many at a time...
     open_every: float = 0.0  # ...one batch every this many seconds
+    open_window: int = 0  # if > 0: new connections waiting for their answer's head, at most
 
 
 @dataclass(slots=True)
@@ -114,6 +116,7 @@ class Conn(asyncio.Protocol):
         self.is_stream = False
         self.live = live  # shared by the job's connections
         self.counted = False  # this stream is counted in ``live.now``
+        self.on_head: Callable[[], None] | None = None  # called once: head in, or failed
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -131,7 +134,13 @@ class Conn(asyncio.Protocol):
         self.closed = True
         self._fail(f"connection lost: {exc!r}" if exc else "connection closed by server")
 
+    def _head_in(self) -> None:
+        cb, self.on_head = self.on_head, None
+        if cb is not None:
+            cb()
+
     def _fail(self, why: str) -> None:
+        self._head_in()
         self._uncount()
         fut = self.fut
         if fut is not None and not fut.done():
@@ -140,6 +149,7 @@ class Conn(asyncio.Protocol):
 
     # httptools callbacks
     def on_headers_complete(self) -> None:
+        self._head_in()
         self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()
 
@@ -242,6 +252,21 @@ async def run_job(job: Job, on_progress: Callable[[int], None] | None = None) ->
     fixed = job.total > 0 or job.per_conn > 0
     live = Open()
     last_open = [t_start]  # when the last connection (of the ramp) was made
+    opening = asyncio.Semaphore(job.open_window) if job.open_window else None
+
+    async def connect() -> Conn:
+        """A new connection; with ``open_window``, once fewer than that many new ones wait
+        for their answer's head (the slot is given back when it is in, or the request fails)."""
+        if opening is None:
+            return await _connect(job.host, job.port, job.gaps, live)
+        await opening.acquire()
+        try:
+            conn = await _connect(job.host, job.port, job.gaps, live)
+        except BaseException:
+            opening.release()
+            raise
+        conn.on_head = opening.release
+        return conn
 
     def note_error(msg: str) -> None:
         if len(error_samples) < 5:
@@ -262,7 +287,7 @@ async def run_job(job: Job, on_progress: Callable[[int], None] | None = None) ->
             t0 = time.perf_counter()
             try:
                 if conn is None or conn.closed:
-                    conn = await _connect(job.host, job.port, job.gaps, live)
+                    conn = await connect()
                     conns.append(conn)
                     t0 = last_open[0] = time.perf_counter()
                 status, events, first, found = await conn.request(req)
@@ -397,6 +422,7 @@ def job_from_json(d: dict[str, Any]) -> Job:
         progress_every=int(d.get("progress_every", 0)),
         open_batch=int(d.get("open_batch", 0)),
         open_every=float(d.get("open_every", 0.0)),
+        open_window=int(d.get("open_window", 0)),
     )
 
 
