@@ -158,13 +158,13 @@ def test_plexus_holds_many_streams_by_its_config() -> None:
         sys.path.remove(str(ROOT / "bench"))
     import yaml
 
-    shape = scenarios.SlowMany(8000, 20, 500)
+    shape = scenarios.SlowMany(8000, 20, 1000)
     cfg = yaml.safe_load(contenders.plexus_config(9, [50], shape))
     assert cfg["server"]["max_connections_per_origin"] > 8000
     target = cfg["models"][shape.alias]["targets"][0]
-    assert target == {"provider": "mockchat", "model": "m-e20-d500"}
+    assert target == {"provider": "mockchat", "model": "m-e20-d1000"}
     assert "server" not in yaml.safe_load(contenders.plexus_config(9, [50]))
-    for name, model in (("direct", "m-e20-d500"), ("plexus", shape.alias)):
+    for name, model in (("direct", "m-e20-d1000"), ("plexus", shape.alias)):
         spec = measure.slow_many_spec(name, shape)
         assert json.loads(spec["body"])["model"] == model
         assert spec["stream"] and spec["expect"] == "[DONE]"
