@@ -1,7 +1,7 @@
 """Plexus benchmark: Plexus against the direct call, a bare forwarder, LiteLLM and Portkey, in
 one run.
 
-``make bench`` (full, < 10 minutes on 2 cores) or ``make bench-quick``; see ``bench/README.md``.
+``make bench`` (full, ~10 minutes on 2 cores) or ``make bench-quick``; see ``bench/README.md``.
 
 Processes: one mock upstream (``mock_upstream.py``), one load generator (``loadgen.py``, fed jobs
 over stdin), and the contenders, all pointed at the same mock and started before any measurement:
@@ -100,7 +100,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "contenders": "direct,bare,plexus,litellm,portkey",
     },
     "full": {
-        # Sized so the whole run, LiteLLM's start-ups included, stays under 10 min on 2 cores.
+        # Sized so the whole run, LiteLLM's start-ups included, takes ~10 min on 2 cores.
         "duration": 0.6,
         "warmup": 0.2,
         "reps": 2,
