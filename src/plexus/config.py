@@ -51,6 +51,10 @@ class ServerConfig(_Strict):
     direct_models: Literal["listed", "any", "none"] = "listed"
     # With no gateway key, serving on an address other than loopback needs this on.
     open: bool = False
+    # The embedded usage store and the workers' metrics snapshots live here ($PLEXUS_DATA_DIR).
+    data_dir: str = msgspec.field(default_factory=lambda: os.environ.get("PLEXUS_DATA_DIR", "data"))
+    # A token `/metrics` takes besides the gateway keys (`Authorization: Bearer`), for scrapers.
+    metrics_token: str | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
 
 
@@ -124,10 +128,21 @@ class AliasConfig(_Strict):
     selector: Selector = "random"
 
 
+class UsageConfig(_Strict):
+    """The usage store: one row per request, an hourly roll-up."""
+
+    # `sqlite` (a file in server.data_dir), `sqlite:///path/usage.db`, `postgres://…`, `none`.
+    database: str = "sqlite"
+    retention_days: float = 90.0  # rows older than this are deleted (0: kept)
+    buffer_rows: int = 50_000  # rows held while the store is slow or down; beyond: dropped
+    flush_seconds: float = 1.0
+
+
 class Config(_Strict):
     """The whole gateway configuration."""
 
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    usage: UsageConfig = msgspec.field(default_factory=UsageConfig)
     keys: dict[str, KeyConfig] = msgspec.field(default_factory=dict)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
     models: dict[str, AliasConfig] = msgspec.field(default_factory=dict)
@@ -192,8 +207,11 @@ def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
     sections: dict[str, Any] = {}
     for name in data:
         if name not in Config.__struct_fields__:
-            problems.append(f"{name}: unknown section (expected server, keys, providers, models)")
+            problems.append(
+                f"{name}: unknown section (expected server, usage, keys, providers, models)"
+            )
     sections["server"] = _convert(data.get("server") or {}, ServerConfig, "server", problems)
+    sections["usage"] = _convert(data.get("usage") or {}, UsageConfig, "usage", problems)
     sections["keys"] = _convert_map(data.get("keys"), KeyConfig, "keys", problems)
     sections["providers"] = _convert_providers(data.get("providers"), unset, problems)
     sections["models"] = _convert_map(data.get("models"), AliasConfig, "models", problems)

@@ -1,0 +1,96 @@
+"""The embedded usage store: SQLite (stdlib, WAL) in a file; several workers may share it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from plexus.ledger.migrate import VERSION_TABLE, pending, statements
+from plexus.ledger.record import UsageRecord
+from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
+
+COLUMNS = tuple(UsageRecord.__struct_fields__)
+_INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_UPSERT = (
+    f"INSERT INTO usage_hourly ({', '.join(ROLLUP_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(ROLLUP_COLUMNS))}) "
+    "ON CONFLICT (hour, key, alias, provider, upstream_model, client_api) DO UPDATE SET "
+    + ", ".join(f"{name} = {name} + excluded.{name}" for name in SUMMED)
+)
+PRUNE_SLICE = 5000  # rows deleted per statement, so a prune never holds the lock for long
+
+
+class SQLiteBackend:
+    """Writes batches to one SQLite file; used from one thread (the store's writer)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        """Connect, switch to WAL, and apply the migrations the file lacks."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened at start in a worker thread, then used by the writer thread alone.
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=10000")
+        self._db = db
+        db.execute("BEGIN IMMEDIATE")  # one worker migrates at a time
+        try:
+            db.execute(VERSION_TABLE)
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            for version, sql in pending(self.dialect, row[0] or 0):
+                for statement in statements(sql):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def write(self, records: list[UsageRecord]) -> None:
+        """Insert the rows and add them to the hourly roll-up, in one transaction."""
+        db = self._connection()
+        rows = [tuple(_value(getattr(record, name)) for name in COLUMNS) for record in records]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(_INSERT, rows)
+            db.executemany(_UPSERT, rollup(records))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def prune(self, before: float) -> int:
+        """Delete rows older than `before`, a slice at a time; return how many went."""
+        db = self._connection()
+        gone = 0
+        while True:
+            cursor = db.execute(
+                "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE time < ? LIMIT ?)",
+                (before, PRUNE_SLICE),
+            )
+            gone += cursor.rowcount
+            if cursor.rowcount < PRUNE_SLICE:
+                break
+        db.execute("DELETE FROM usage_hourly WHERE hour < ?", (int(before),))
+        return gone
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.open()
+        assert self._db is not None
+        return self._db
+
+
+def _value(value: object) -> object:
+    return int(value) if isinstance(value, bool) else value

@@ -1,0 +1,130 @@
+"""The usage store's front: records go into a bounded buffer without waiting (the request path
+never awaits a database); a writer thread flushes them in batches to the backend.
+
+When the backend is down or slow the buffer absorbs the rows; beyond its bound rows are
+counted as dropped, never waited for. A failed batch goes back to the buffer's head and is
+retried with a growing pause. `close()` (SIGTERM, lifespan shutdown) flushes what is left.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Protocol
+
+import structlog
+
+from plexus.ledger.record import UsageRecord
+
+_log = structlog.get_logger("plexus")
+BATCH_ROWS = 500
+PRUNE_EVERY = 3600.0  # seconds between retention passes
+MAX_PAUSE = 30.0  # seconds between retries while the backend is down
+
+
+class Backend(Protocol):
+    """Where batches go: SQLite or Postgres."""
+
+    def open(self) -> None: ...
+
+    def write(self, records: list[UsageRecord]) -> None: ...
+
+    def prune(self, before: float) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class UsageStore:
+    """Takes records on the request path; writes them off it."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        buffer_rows: int = 50_000,
+        flush_seconds: float = 1.0,
+        retention_days: float = 0.0,
+    ) -> None:
+        self.backend = backend
+        self._buffer: deque[UsageRecord] = deque()
+        self._limit = buffer_rows
+        self._flush_seconds = flush_seconds
+        self._retention = retention_days * 86400
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.dropped = 0
+        self.failures = 0
+        self.healthy = True
+
+    @property
+    def queued(self) -> int:
+        """Rows waiting for the writer."""
+        return len(self._buffer)
+
+    def add(self, record: UsageRecord) -> None:
+        """Take a record (never blocks); past the buffer's bound it is counted as dropped."""
+        buffer = self._buffer
+        if len(buffer) >= self._limit:
+            self.dropped += 1
+            return
+        buffer.append(record)
+        if len(buffer) >= BATCH_ROWS:
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush what is buffered (within `timeout`) and stop the writer."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        pause = self._flush_seconds
+        next_prune = time.monotonic()
+        while True:
+            self._wake.wait(pause)
+            self._wake.clear()
+            stopping = self._stopping
+            try:
+                self._flush()
+                if self._retention and time.monotonic() >= next_prune:
+                    self.backend.prune(time.time() - self._retention)
+                    next_prune = time.monotonic() + PRUNE_EVERY
+                pause, self.healthy = self._flush_seconds, True
+            except Exception as error:  # the store is down or refused: keep the rows, retry later
+                self.failures += 1
+                if self.healthy:
+                    _log.warning("usage store unavailable, rows kept in memory", error=str(error))
+                self.healthy = False
+                pause = min(MAX_PAUSE, max(pause * 2, self._flush_seconds))
+                if stopping:
+                    break
+            if stopping and not self._buffer:
+                break
+        self.backend.close()
+
+    def _flush(self) -> None:
+        buffer = self._buffer
+        while buffer:
+            batch = [buffer.popleft() for _ in range(min(BATCH_ROWS, len(buffer)))]
+            try:
+                self.backend.write(batch)
+            except BaseException:
+                self._requeue(batch)
+                raise
+            self.written += len(batch)
+
+    def _requeue(self, batch: list[UsageRecord]) -> None:
+        """Put a failed batch back at the head, as far as the bound allows."""
+        room = max(0, self._limit - len(self._buffer))
+        self.dropped += max(0, len(batch) - room)
+        self._buffer.extendleft(reversed(batch[:room]))
