@@ -110,6 +110,14 @@ class Upstreams:
         return parse_config(raw)
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own data directory (usage store, metrics snapshots), never the repo's."""
+    directory = tmp_path / "plexus-data"
+    monkeypatch.setenv("PLEXUS_DATA_DIR", str(directory))
+    return directory
+
+
 @pytest.fixture
 async def upstreams() -> AsyncIterator[Upstreams]:
     """Start every mock upstream on a loopback port."""

@@ -7,17 +7,14 @@ import hmac
 import itertools
 import os
 import secrets
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 from urllib.parse import parse_qs
 
-import msgspec
 import structlog
 
 from plexus import http, ir, log
-from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter, read_request
+from plexus.call import ClientRequest, ResponseWriter, read_request
 from plexus.config import Config, config_secrets
 from plexus.count_tokens import count_tokens
 from plexus.errors import (
@@ -27,9 +24,13 @@ from plexus.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
+from plexus.exchange import Exchange, log_fields, make_record
 from plexus.health import Health
 from plexus.items import ItemStore
+from plexus.ledger import open_store
+from plexus.ledger.migrate import SchemaTooNew
 from plexus.media import MediaFetches, MediaLimits
+from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
 from plexus.proxy import Proxy, Slots
@@ -42,25 +43,10 @@ from plexus.services import Services
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
+METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
-@dataclass(slots=True)
-class _Exchange:
-    """What one HTTP exchange got as far as, for its log line (written only in this module)."""
-
-    route: Route | None
-    api: ir.ApiType
-    headers: dict[str, str]
-    writer: ResponseWriter
-    started: float = field(default_factory=time.perf_counter)
-    key: str = ""  # the name of the gateway key presented
-    request: ClientRequest | None = None
-    trail: list[Attempt] = field(default_factory=list)
-    outcome: Outcome | None = None
-    watch: http.CancelOnDisconnect | None = None
-
-
-_Handler = Callable[["Gateway", _Exchange, http.Receive], Awaitable[None]]
+_Handler = Callable[["Gateway", Exchange, http.Receive], Awaitable[None]]
 
 
 class Gateway:
@@ -77,6 +63,10 @@ class Gateway:
         server = config.server
         self.media = MediaFetches(self.upstream, MediaLimits(), server.media_fetches)
         self.services = Services(self.upstream, self.media, ItemStore())
+        # The usage store and the metrics' place are fixed at start (a reload keeps them).
+        self.store = open_store(config.usage, server.data_dir)
+        self.metrics = Metrics(Path(server.data_dir) / "metrics")
+        self._snapshots: asyncio.Task[None] | None = None
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
 
@@ -115,33 +105,74 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.upstream.start()
-                if self.watcher is not None:
-                    self.watcher.start()
-                if self._open:
-                    _log.warning("no gateway keys configured: the API is open to anyone")
+                try:
+                    await self._start()
+                except SchemaTooNew as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.watcher is not None:
-                    await self.watcher.stop()
-                await self.upstream.close()
-                log.flush()
+                await self._stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start(self) -> None:
+        await self.upstream.start()
+        if self.store is not None:
+            try:
+                await asyncio.to_thread(self.store.backend.open)
+            except SchemaTooNew:
+                raise
+            except Exception as error:  # down at start: requests go on, the writer retries
+                _log.warning("usage store unavailable at start", error=str(error))
+            self.store.start()
+        self._snapshots = asyncio.create_task(self._write_snapshots())
+        if self.watcher is not None:
+            self.watcher.start()
+        if self._open:
+            _log.warning("no gateway keys configured: the API is open to anyone")
+
+    async def _stop(self) -> None:
+        if self.watcher is not None:
+            await self.watcher.stop()
+        if self._snapshots is not None:
+            self._snapshots.cancel()
+        await self.upstream.close()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)  # SIGTERM flushes what is buffered
+        self._update_gauges()
+        self.metrics.write_snapshot()
+        log.flush()
+
+    async def _write_snapshots(self) -> None:
+        """Every second: this worker's gauges, and its snapshot for the other workers."""
+        while True:
+            await asyncio.sleep(1.0)
+            self._update_gauges()
+            try:
+                await asyncio.to_thread(self.metrics.write_snapshot)
+            except OSError as error:
+                _log.warning("cannot write the metrics snapshot", error=str(error))
+
+    def _update_gauges(self) -> None:
+        live, store = self.metrics.live, self.store
+        if store is not None:
+            live.queued, live.dropped = store.queued, store.dropped
+            live.store_up = int(store.healthy)
 
     async def _http(self, scope: http.Scope, receive: http.Receive, send: http.Send) -> None:
         """Dispatch by the route table; every failure is answered here, in the client's format."""
         route = self.routes.match(scope["method"], scope["path"])
         api = route.api if route is not None else self.routes.error_api(scope["path"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        exchange = _Exchange(route, api, headers, ResponseWriter(send))
         request_id = headers.get("x-request-id") or self._next_request_id()
+        exchange = Exchange(route, api, headers, request_id, ResponseWriter(send, request_id))
         try:
             if route is None:
                 unknown = f"Unknown route: {scope['method']} {scope['path']}"
                 raise NotFound(unknown, kind="unknown_path")
             if route.authenticated:
-                exchange.key = self._authenticate(headers, scope.get("query_string", b""))
+                exchange.key = self._authenticate(headers, scope.get("query_string", b""), route)
             await _HANDLERS[route.kind](self, exchange, receive)
         except asyncio.CancelledError:
             if exchange.watch is None or not exchange.watch.disconnected:
@@ -151,14 +182,14 @@ class Gateway:
             if task is not None:
                 task.uncancel()
             exchange.writer.status = 499
-            _log_exchange(exchange, request_id, "client disconnected")
+            self._finish(exchange, "client disconnected")
             return
         except GatewayError as error:
             if exchange.writer.started:
                 exchange.writer.status = error.status
             else:
                 await _send_error(exchange.writer, api, error)
-            _log_exchange(exchange, request_id, error)
+            self._finish(exchange, error)
             return
         except Exception as error:  # the request boundary: never a stack trace to the client
             _log.exception("unhandled error", request_id=request_id)
@@ -167,29 +198,42 @@ class Gateway:
                 await _send_error(exchange.writer, api, internal)
             return
         if route.kind == "generate":
-            _log_exchange(exchange, request_id, None)
+            self._finish(exchange, None)
 
-    async def _generate(self, exchange: _Exchange, receive: http.Receive) -> None:
+    async def _generate(self, exchange: Exchange, receive: http.Receive) -> None:
         request = await self._read_request(exchange, receive)
-        with http.CancelOnDisconnect(receive) as watch:
-            exchange.watch = watch
-            exchange.outcome = await self.proxy.handle(request, exchange.writer, exchange.trail)
+        live = self.metrics.live
+        live.in_flight += 1
+        try:
+            with http.CancelOnDisconnect(receive) as watch:
+                exchange.watch = watch
+                exchange.outcome = await self.proxy.handle(request, exchange.writer, exchange.trail)
+        finally:
+            live.in_flight -= 1
 
-    async def _count_tokens(self, exchange: _Exchange, receive: http.Receive) -> None:
+    async def _count_tokens(self, exchange: Exchange, receive: http.Receive) -> None:
         request = await self._read_request(exchange, receive)
         await count_tokens(request, self.router, self.upstream, exchange.writer, exchange.trail)
 
-    async def _models(self, exchange: _Exchange, receive: http.Receive) -> None:
+    async def _models(self, exchange: Exchange, receive: http.Receive) -> None:
         anthropic = "anthropic-version" in exchange.headers
         entries = self.router.models()
         model = exchange.route.model if exchange.route is not None else None
         body = one_body(entries, model, anthropic) if model else list_body(entries, anthropic)
         await exchange.writer.body(200, body)
 
-    async def _health(self, exchange: _Exchange, receive: http.Receive) -> None:
+    async def _metrics(self, exchange: Exchange, receive: http.Receive) -> None:
+        self._update_gauges()
+        cooling = [
+            (t.provider_name, t.model, self.health.cooling(t.key)) for t in self.router.targets()
+        ]
+        body = await asyncio.to_thread(self.metrics.render, cooling)
+        await exchange.writer.body(200, body, [(b"content-type", METRICS_CONTENT_TYPE)])
+
+    async def _health(self, exchange: Exchange, receive: http.Receive) -> None:
         await exchange.writer.body(200, b'{"status":"ok"}')
 
-    async def _read_request(self, exchange: _Exchange, receive: http.Receive) -> ClientRequest:
+    async def _read_request(self, exchange: Exchange, receive: http.Receive) -> ClientRequest:
         route = exchange.route
         assert route is not None
         body = await _read_body(receive, exchange.headers, self.config.server.max_body_bytes)
@@ -201,14 +245,27 @@ class Gateway:
         exchange.request = request
         return request
 
+    def _finish(self, exchange: Exchange, error: GatewayError | str | None) -> None:
+        """Hand the exchange's record to the log line, the usage store and the metrics."""
+        record = make_record(exchange, error)
+        log.access(log_fields(record, error))
+        if self.store is not None:
+            self.store.add(record)
+        self.metrics.observe(record)
+
     def _next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._request_ids):x}"
 
-    def _authenticate(self, headers: dict[str, str], query: bytes) -> str:
-        """The name of the gateway key presented ("" when the API is open); 401 otherwise."""
+    def _authenticate(self, headers: dict[str, str], query: bytes, route: Route) -> str:
+        """The name of the gateway key presented ("" when the API is open); 401 otherwise.
+        `/metrics` also takes the metrics token, and needs one of the two whenever keys exist."""
         if self._open:
             return ""
         presented = _presented_key(headers, query)
+        token = self.config.server.metrics_token
+        metrics = route.kind == "metrics" and presented and token
+        if metrics and hmac.compare_digest(str(presented).encode(), str(token).encode()):
+            return ""
         if presented is not None:
             candidate = presented.encode()
             # Compare against every key so timing does not reveal which one matched.
@@ -226,6 +283,7 @@ _HANDLERS: dict[RouteKind, _Handler] = {
     "count_tokens": Gateway._count_tokens,
     "models": Gateway._models,
     "health": Gateway._health,
+    "metrics": Gateway._metrics,
 }
 
 
@@ -276,31 +334,3 @@ async def _send_error(writer: ResponseWriter, api: ir.ApiType, error: GatewayErr
     if error.retry_after:
         headers.append((b"retry-after", error.retry_after.encode()))
     await writer.body(status, body, headers)
-
-
-def _log_exchange(exchange: _Exchange, request_id: str, error: GatewayError | str | None) -> None:
-    """The one line a request gets."""
-    request, writer, last = exchange.request, exchange.writer, exchange.trail[-1:]
-    outcome = exchange.outcome
-    fields: dict[str, Any] = {
-        "request_id": request_id,
-        "client_api": exchange.api,
-        "model": request.model if request is not None else "",
-        "provider": last[0].provider if last else "",
-        "upstream_model": last[0].model if last else "",
-        "status": writer.status,
-        "stream": request.stream if request is not None else False,
-        "latency_ms": round((time.perf_counter() - exchange.started) * 1000, 2),
-        "usage": msgspec.to_builtins(outcome.usage) if outcome and outcome.usage else None,
-    }
-    if writer.first_byte is not None and request is not None and request.stream:
-        fields["ttfb_ms"] = round((writer.first_byte - exchange.started) * 1000, 2)
-    if len(exchange.trail) > 1:
-        fields["attempts"] = len(exchange.trail)
-    if isinstance(error, GatewayError):
-        fields["error"] = error.message
-        if error.detail:
-            fields["error_detail"] = error.detail
-    elif error is not None:
-        fields["error"] = error
-    log.access(fields)

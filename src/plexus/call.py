@@ -96,10 +96,11 @@ class ResponseWriter:
     status, whether anything was sent (then errors must go inside the stream), and when the
     first byte of content went out."""
 
-    __slots__ = ("_send", "first_byte", "started", "status")
+    __slots__ = ("_extra", "_send", "first_byte", "started", "status")
 
-    def __init__(self, send: http.Send) -> None:
+    def __init__(self, send: http.Send, request_id: str = "") -> None:
         self._send = send
+        self._extra = ((b"x-request-id", request_id.encode("latin-1")),) if request_id else ()
         self.status = 0
         self.started = False
         self.first_byte: float | None = None
@@ -110,12 +111,12 @@ class ResponseWriter:
         """Send a complete answer."""
         self.status, self.started = status, True
         self.first_byte = time.perf_counter()
-        await http.send_body(self._send, status, body, headers)
+        await http.send_body(self._send, status, body, headers, self._extra)
 
     async def start_stream(self) -> None:
         """Send the head of an SSE answer."""
         self.status, self.started = 200, True
-        await http.start_stream(self._send)
+        await http.start_stream(self._send, 200, self._extra)
 
     async def chunk(self, data: bytes) -> None:
         """Send part of a streamed body."""
@@ -138,6 +139,9 @@ class Outcome:
 
     usage: ir.Usage | None = None
     passthrough: bool = False
+    stop_reason: str | None = None  # the IR's closed set, when the answer was read
+    first_token: float | None = None  # `perf_counter()` when the first content went out
+    upstream_seconds: float | None = None  # from sending the request to the answer's end
 
 
 @dataclass(slots=True)

@@ -24,21 +24,26 @@ async def send_body(
     status: int,
     body: bytes,
     headers: list[tuple[bytes, bytes]] | None = None,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    """Send a complete response."""
+    """Send a complete response (`extra`: headers every answer carries, e.g. x-request-id)."""
+    length = (b"content-length", str(len(body)).encode())
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [*(headers or JSON_HEADERS), (b"content-length", str(len(body)).encode())],
+            "headers": [*(headers or JSON_HEADERS), *extra, length],
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def start_stream(send: Send, status: int = 200) -> None:
+async def start_stream(
+    send: Send, status: int = 200, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     """Send the head of an SSE response."""
-    await send({"type": "http.response.start", "status": status, "headers": SSE_HEADERS})
+    headers = [*SSE_HEADERS, *extra] if extra else SSE_HEADERS
+    await send({"type": "http.response.start", "status": status, "headers": headers})
 
 
 async def send_chunk(send: Send, body: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Mapping
 
@@ -34,15 +35,17 @@ async def passthrough(
     headers = await upstream_headers(
         target.provider_name, provider, request.stream, request.headers
     )
+    sent = time.perf_counter()
     if not request.stream:
         answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
+        waited = time.perf_counter() - sent
         if answer.status in RETRYABLE_STATUS:
             raise upstream_error(
                 answer.status, answer.body, answer.headers, upstream.redactor, provider.type
             )
         await _relay_whole(writer, answer.status, answer.body, answer.headers, upstream)
         usage = request.codec.decode_usage_of(answer.body) if answer.status < 400 else None
-        return Outcome(usage, passthrough=True)
+        return Outcome(usage, passthrough=True, upstream_seconds=waited)
     async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as response:
         if response.status >= 400:
             error_body = await response.read()
@@ -54,7 +57,8 @@ async def passthrough(
             return Outcome(passthrough=True)
         converter = _ByteRelay(request.codec)
         await relay(writer, response.chunks(), converter, request.codec.TRANSPORT.keepalive)
-        return Outcome(converter.usage, passthrough=True)
+        waited = time.perf_counter() - sent
+        return Outcome(converter.usage, passthrough=True, upstream_seconds=waited)
 
 
 def _rewrite_body(request: ClientRequest, target: Target) -> bytes:
@@ -96,10 +100,11 @@ class _ByteRelay:
     """Relays upstream bytes untouched, keeping the last chunks (by reference, not copied per
     event) to read the usage from at the end."""
 
-    __slots__ = ("_codec", "_tail", "_tail_size", "at_boundary", "usage")
+    __slots__ = ("_codec", "_head", "_tail", "_tail_size", "at_boundary", "usage")
 
     def __init__(self, codec: Codec) -> None:
         self._codec = codec
+        self._head = b""  # the first read: where Anthropic's message_start carries the input
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
         self.at_boundary = True  # a keep-alive may only go between two relayed events
@@ -114,13 +119,17 @@ class _ByteRelay:
             self._tail_size -= len(tail.popleft())
         return chunk
 
-    feed_first = feed
+    def feed_first(self, chunk: bytes) -> bytes:
+        self._head = chunk
+        return self.feed(chunk)
 
     def drain(self) -> bytes:
         return b""
 
     def finish(self) -> bytes:
-        self.usage = self._usage_of_tail(b"".join(self._tail)[-TAIL_BYTES:])
+        tail = self._usage_in(b"".join(self._tail)[-TAIL_BYTES:], last=True)
+        head = self._usage_in(self._head[:TAIL_BYTES], last=False)
+        self.usage = _merged(head, tail)
         return b""
 
     def fail(self, error: GatewayError) -> bytes:
@@ -129,13 +138,29 @@ class _ByteRelay:
         body = self._codec.encode_error(error.status, error.message, error.kind)
         return sse.encode(body, transport.error_event)
 
-    def _usage_of_tail(self, tail: bytes) -> ir.Usage | None:
-        """The last usage found in the whole events of the stream's tail."""
-        start = tail.find(b"\n\n")
-        events = sse.Decoder().feed(tail[start + 2 :] if start >= 0 else tail)
-        for event in reversed(events):
+    def _usage_in(self, data: bytes, *, last: bool) -> ir.Usage | None:
+        """The last (or first) usage in the whole events of `data`."""
+        start = data.find(b"\n\n") if last else -2
+        events = sse.Decoder().feed(data[start + 2 :] if start >= 0 or not last else data)
+        for event in reversed(events) if last else events:
             if "sage" in event.data:  # usage or usageMetadata: a cheap pre-filter
                 usage = self._codec.decode_usage_of(event.data.encode())
                 if usage is not None:
                     return usage
         return None
+
+
+def _merged(head: ir.Usage | None, tail: ir.Usage | None) -> ir.Usage | None:
+    """Counts are cumulative: each bucket's largest value, the stream's start (input, cache)
+    and end (output) together."""
+    if head is None or tail is None:
+        return tail or head
+    return ir.Usage(
+        input_tokens=max(head.input_tokens, tail.input_tokens),
+        output_tokens=max(head.output_tokens, tail.output_tokens),
+        cache_read_tokens=max(head.cache_read_tokens, tail.cache_read_tokens),
+        cache_write_tokens=max(head.cache_write_tokens, tail.cache_write_tokens),
+        reasoning_tokens=tail.reasoning_tokens
+        if tail.reasoning_tokens is not None
+        else head.reasoning_tokens,
+    )

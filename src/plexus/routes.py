@@ -8,7 +8,7 @@ from typing import Literal
 from plexus import ir
 from plexus.protocols import CODECS, DEFAULT_API
 
-RouteKind = Literal["generate", "count_tokens", "models", "health"]
+RouteKind = Literal["generate", "count_tokens", "models", "health", "metrics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class RouteTable:
             ("GET", "/v1/models"): Route("models", DEFAULT_API),
             ("GET", "/models"): Route("models", DEFAULT_API),
             ("GET", "/health"): Route("health", DEFAULT_API),
+            ("GET", "/metrics"): Route("metrics", DEFAULT_API),
         }
         self._model_prefixes: list[tuple[str, ir.ApiType]] = []
         self._error_prefixes: list[tuple[str, ir.ApiType]] = []

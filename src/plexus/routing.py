@@ -98,6 +98,14 @@ class Router:
                 return shuffled
         return [targets[first], *targets[:first], *targets[first + 1 :]]
 
+    def targets(self) -> list[Target]:
+        """Every alias target, each once (for health and metrics)."""
+        seen: dict[tuple[str, str], Target] = {}
+        for targets in self._aliases.values():
+            for target in targets:
+                seen.setdefault(target.key, target)
+        return list(seen.values())
+
     def models(self) -> list[ModelEntry]:
         """Every name a client can ask for: aliases, then models listed under providers."""
         entries = [ModelEntry(name, "plexus") for name in self._aliases]

@@ -8,6 +8,8 @@ URLs inlined for a provider that cannot fetch them (media.py).
 from __future__ import annotations
 
 import dataclasses
+import time
+from typing import cast
 
 import msgspec
 
@@ -52,8 +54,10 @@ async def translate(
     body = msgspec.json.encode(payload)
     url = upstream_url(provider, target.model, decoded.stream)
     headers = await upstream_headers(target.provider_name, provider, decoded.stream)
+    sent = time.perf_counter()
     if not decoded.stream:
         answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
+        waited = time.perf_counter() - sent
         if answer.status >= 400:
             raise upstream_error(
                 answer.status, answer.body, answer.headers, upstream.redactor, provider.type
@@ -64,7 +68,7 @@ async def translate(
         await writer.body(200, encoded)
         if item_ids:
             services.items.remember(request.key, client.output_items(encoded))
-        return Outcome(response.usage)
+        return Outcome(response.usage, stop_reason=response.stop_reason, upstream_seconds=waited)
     async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as streamed:
         if streamed.status >= 400:
             error_body = await streamed.read()
@@ -73,10 +77,16 @@ async def translate(
             )
         converter = _Translator(provider_codec, client, adapter, decoded)
         await relay(writer, streamed.chunks(), converter, client.TRANSPORT.keepalive)
+        waited = time.perf_counter() - sent
         if item_ids:
             for event in sse.Decoder().feed(converter.last_frames):
                 services.items.remember(request.key, client.output_items(event.data.encode()))
-        return Outcome(converter.usage)
+        return Outcome(
+            converter.usage,
+            stop_reason=converter.stop_reason,
+            first_token=converter.first_token,
+            upstream_seconds=waited,
+        )
 
 
 def _with_items(services: Services, request: ClientRequest) -> ClientRequest:
@@ -85,6 +95,9 @@ def _with_items(services: Services, request: ClientRequest) -> ClientRequest:
     key = request.key
     body = request.codec.resolve_items(request.body, lambda item: services.items.get(key, item))
     return request if body is request.body else dataclasses.replace(request, body=body)
+
+
+_CONTENT = frozenset({ir.TextDelta, ir.ThinkingDelta, ir.ToolArgumentsDelta, ir.BlockStart})
 
 
 class _Translator:
@@ -101,6 +114,8 @@ class _Translator:
         self._pending: list[sse.Event] = []
         self.usage: ir.Usage | None = None
         self.last_frames = b""  # the last bytes written: the stream's closing events
+        self.stop_reason: str | None = None
+        self.first_token: float | None = None  # when the first content event was converted
         # Most adapters leave stream events alone: skip the per-event call for them.
         overridden = type(adapter).patch_event is not Adapter.patch_event
         self._patch = adapter.patch_event if overridden else None
@@ -114,8 +129,14 @@ class _Translator:
             if names:
                 patched = restore_event(patched, names)
             # `type() is`: a Struct isinstance that misses, as on nearly every event, is costly.
-            if type(patched) is ir.UsageUpdate or type(patched) is ir.Finish:
-                self.usage = patched.usage or self.usage
+            kind = type(patched)
+            if self.first_token is None and kind in _CONTENT:
+                self.first_token = time.perf_counter()
+            if kind is ir.UsageUpdate:
+                self.usage = cast(ir.UsageUpdate, patched).usage or self.usage
+            elif kind is ir.Finish:
+                finish = cast(ir.Finish, patched)
+                self.usage, self.stop_reason = finish.usage or self.usage, finish.stop_reason
             out.extend(encoder.feed(patched))
 
     def feed(self, chunk: bytes) -> bytes:

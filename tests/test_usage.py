@@ -1,0 +1,94 @@
+"""The usage ledger end to end: a record per request in the store, x-request-id on every answer,
+`/metrics` in Prometheus's format, whose totals match the requests sent."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from plexus.app import Gateway
+from tests.conftest import Upstreams, run_gateway
+
+HI: Any = [{"role": "user", "content": "hi"}]
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+async def test_every_request_is_a_row_and_a_metric(upstreams: Upstreams, data_dir: Path) -> None:
+    gateway = Gateway(upstreams.config())
+    async with run_gateway(gateway.config, gateway) as url:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        for model in ("chat-model", "messages-model", "gemini-model", "responses-model"):
+            await client.chat.completions.create(model=model, messages=HI)
+        stream = await client.chat.completions.create(
+            model="messages-model", messages=HI, stream=True, stream_options={"include_usage": True}
+        )
+        async for _ in stream:
+            pass
+        with pytest.raises(openai.NotFoundError):
+            await client.chat.completions.create(model="nope", messages=HI)
+        async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as answer:
+            assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+            metrics = _samples(await answer.text())
+    # Closing the gateway flushed the store (as SIGTERM does).
+    with sqlite3.connect(data_dir / "usage.db") as db:
+        rows = db.execute(
+            "SELECT alias, provider, stream, status, input_tokens, output_tokens FROM requests "
+            "ORDER BY id"
+        ).fetchall()
+    assert [row[:4] for row in rows] == [
+        ("chat-model", "mock-chat", 0, 200),
+        ("messages-model", "mock-messages", 0, 200),
+        ("gemini-model", "mock-gemini", 0, 200),
+        ("responses-model", "mock-responses", 0, 200),
+        ("messages-model", "mock-messages", 1, 200),
+        ("nope", "", 0, 404),
+    ]
+    assert all(row[5] == 7 for row in rows[:5])  # the mocks' output tokens, every path
+    ok = {"client_api": "chat", "alias": "messages-model", "provider": "mock-messages"}
+    labels = tuple(sorted((ok | {"status_class": "2xx"}).items()))
+    assert metrics["plexus_requests_total", labels] == 2
+    assert metrics["plexus_tokens_total", (("type", "output"),)] == 35
+    assert metrics["plexus_errors_total", (("kind", "not_found"),)] == 1
+    assert metrics["plexus_request_duration_seconds_count", ()] == 6
+
+
+async def test_every_answer_carries_a_request_id(gateway: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        body = {"model": "chat-model", "messages": HI}
+        url = gateway + "/v1/chat/completions"
+        async with session.post(url, json=body) as answer:
+            assert answer.headers["x-request-id"]
+        mine = {"x-request-id": "trace-123"}
+        async with session.post(url, json=body, headers=mine) as answer:
+            assert answer.headers["x-request-id"] == "trace-123"
+        async with session.post(url, json={**body, "stream": True}, headers=mine) as answer:
+            await answer.read()
+            assert answer.headers["x-request-id"] == "trace-123"
+        async with session.post(url, json={"model": "nope", "messages": HI}) as answer:
+            assert answer.status == 404 and answer.headers["x-request-id"]
+
+
+async def test_metrics_need_a_key_or_the_token_when_keys_exist(upstreams: Upstreams) -> None:
+    config = upstreams.config(
+        {"keys": {"ops": {"secret": "ops-secret-123"}}, "server": {"metrics_token": "scrape-1"}}
+    )
+    async with run_gateway(config) as url, aiohttp.ClientSession() as session:
+        async with session.get(url + "/metrics") as answer:
+            assert answer.status == 401
+        for secret in ("ops-secret-123", "scrape-1"):
+            headers = {"authorization": f"Bearer {secret}"}
+            async with session.get(url + "/metrics", headers=headers) as answer:
+                assert answer.status == 200
