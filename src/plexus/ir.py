@@ -214,13 +214,15 @@ class Request(msgspec.Struct):
 
 class Usage(msgspec.Struct):
     """Token usage in disjoint buckets: `input_tokens` excludes cache reads and writes;
-    `output_tokens` includes reasoning, of which `reasoning_tokens` is the part known."""
+    `output_tokens` includes reasoning, of which `reasoning_tokens` is the part known.
+    `cost` is what the provider says the call cost in USD, when it says (OpenRouter, Vercel)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int | None = None
+    cost: float | None = None
 
     @property
     def total_input_tokens(self) -> int:
