@@ -400,6 +400,23 @@ def test_deepseek_cache_hit_tokens_count_as_cache_reads() -> None:
 
 
 @pytest.mark.parametrize(
+    ("reported", "expected"),
+    [(0.00123, 0.00123), (0, 0.0), ("0.5", 0.5), (None, None), ("n/a", None), (-1, None)],
+)
+def test_provider_reported_cost_is_read(reported: object, expected: float | None) -> None:
+    # OpenRouter and Vercel put the USD cost of the call in usage.cost (issue 12).
+    usage = {"prompt_tokens": 5, "completion_tokens": 1, "cost": reported}
+    response = chat.decode_response(_completion({"content": "x"}, "stop", usage))
+    assert response.usage.cost == expected
+
+
+def test_provider_reported_cost_is_read_from_a_stream_tail() -> None:
+    chunk = b'{"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "cost": 0.25}}'
+    usage = chat.decode_usage_of(chunk)
+    assert usage == ir.Usage(input_tokens=3, output_tokens=2, cost=0.25)
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [
         ("stop", "end"),

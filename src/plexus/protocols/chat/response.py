@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -72,7 +73,20 @@ def decode_usage(usage: wire.Usage) -> ir.Usage:
         cache_read_tokens=cached,
         cache_write_tokens=written,
         reasoning_tokens=reasoning,
+        cost=_decode_cost(usage.cost),
     )
+
+
+def _decode_cost(cost: float | str | None) -> float | None:
+    """The reported USD cost, if it is a finite non-negative number."""
+    if isinstance(cost, str):
+        try:
+            cost = float(cost)
+        except ValueError:
+            return None
+    if cost is None or not 0 <= cost < math.inf:
+        return None
+    return cost
 
 
 def encode_usage(usage: ir.Usage) -> dict[str, Any]:

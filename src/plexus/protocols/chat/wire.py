@@ -273,7 +273,8 @@ class CompletionTokensDetails(msgspec.Struct):
 
 
 class Usage(msgspec.Struct):
-    """Usage, with DeepSeek cache fields and MiniMax's top-level `reasoning_tokens`."""
+    """Usage, with DeepSeek cache fields, MiniMax's top-level `reasoning_tokens` and the USD
+    `cost` OpenRouter and Vercel report (a string is tolerated: it must not fail the answer)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -282,6 +283,7 @@ class Usage(msgspec.Struct):
     completion_tokens_details: CompletionTokensDetails | None = None
     prompt_cache_hit_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cost: float | str | None = None
 
 
 class ResponseMessage(msgspec.Struct):
