@@ -146,3 +146,36 @@ def test_no_keys_on_a_public_address_needs_open_on(
     with pytest.raises(SystemExit) as caught:
         main(["serve", "--config", str(path)])
     assert caught.value.code == 2 and "no gateway keys" in capsys.readouterr().err
+
+
+def test_pricing_overrides_load_as_usd_per_million_tokens() -> None:
+    pricing = {
+        "my-model": {"input": 1, "output": "2.5", "cache_read": 0.1},
+        "*": {"input": 0, "output": 0},
+    }
+    config = parse_config(
+        {"providers": {"p": {"type": "chat", "api_base_url": "http://x", "pricing": pricing}}}
+    )
+    loaded = config.providers["p"].pricing
+    assert (loaded["my-model"].input, loaded["my-model"].output) == (1.0, 2.5)
+    assert (loaded["my-model"].cache_read, loaded["my-model"].cache_write) == (0.1, None)
+    assert loaded["*"].input == 0.0
+
+
+@pytest.mark.parametrize(
+    ("price", "problem"),
+    [
+        ({"input": -1, "output": 1}, "pricing.m.input: Expected `float` >= 0.0"),
+        ({"input": 1, "output": 1, "cache_reads": 1}, "pricing.m: Object contains unknown field"),
+        ({"input": 1}, "pricing.m: Object missing required field `output`"),
+        ({"input": "cheap", "output": 1}, "pricing.m.input: Expected `float`"),
+        ({"input": 1, "output": float("inf")}, "pricing.m.output: expected a finite price"),
+    ],
+)
+def test_bad_pricing_overrides_are_refused(price: dict[str, object], problem: str) -> None:
+    raw = {"type": "chat", "api_base_url": "http://x", "pricing": {"m": price}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"providers": {"p": raw}})
+    assert any(line.startswith(f"providers.p.{problem}") for line in caught.value.problems), (
+        caught.value.problems
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -84,6 +85,19 @@ class VertexConfig(_Strict):
     credentials: str | None = None
 
 
+USDPerMillion = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class PricingConfig(_Strict):
+    """A model's price at a provider in USD per million tokens, over the shipped table's; cache
+    reads and writes cost the input price unless given."""
+
+    input: USDPerMillion
+    output: USDPerMillion
+    cache_read: USDPerMillion | None = None
+    cache_write: USDPerMillion | None = None
+
+
 class ProviderConfig(_Strict):
     """An upstream provider; `preset` fills in `type` and `api_base_url` when they are absent."""
 
@@ -109,6 +123,8 @@ class ProviderConfig(_Strict):
     # operator's key is billed to, so only when the operator says so.
     forward_headers: list[str] = msgspec.field(default_factory=list)
     queue_timeout: float = 0.0  # how long a request waits for a slot; 0 fails fast with 429
+    # Prices by model name as sent upstream, `*` for any other model (pricing/, README "Cost").
+    pricing: dict[str, PricingConfig] = msgspec.field(default_factory=dict)
     # Set by the loader: the variable named by `api_key` that is not set in the environment.
     api_key_missing: str | None = None
 
@@ -273,9 +289,12 @@ def _convert_providers(value: Any, unset: dict[str, str], problems: list[str]) -
         missing = unset.pop(f"{path}.api_key", None)
         if missing is not None:
             item = {**item, "api_key": None, "api_key_missing": missing}
+        # Apart, so that a problem names its model (msgspec writes a dict key as `[...]`).
+        pricing = _convert_map(item.get("pricing"), PricingConfig, f"{path}.pricing", problems)
+        item = {key: value for key, value in item.items() if key != "pricing"}
         provider = _convert(item, ProviderConfig, path, problems)
-        if provider is not None:
-            providers[name] = provider
+        if provider is not None and pricing is not None:
+            providers[name] = msgspec.structs.replace(provider, pricing=pricing)
     return providers
 
 
@@ -353,6 +372,10 @@ def _check_provider(name: str, provider: ProviderConfig, problems: list[str]) ->
     for header in provider.forward_headers:
         if _LINE_BREAKS.search(header):
             problems.append(f"{path}.forward_headers: line breaks are not allowed in a header")
+    for model, price in provider.pricing.items():
+        for field in PricingConfig.__struct_fields__:
+            if getattr(price, field) == math.inf:
+                problems.append(f"{path}.pricing.{model}.{field}: expected a finite price")
     if provider.proxy is not None and provider.proxy != "none":
         proxy = urlsplit(provider.proxy)
         if proxy.scheme != "http" or not proxy.hostname:
