@@ -16,6 +16,7 @@ from plexus.errors import (
     BadRequest,
     GatewayError,
     ProviderUnavailable,
+    Unsupported,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnreachable,
@@ -102,7 +103,10 @@ def _request(model: str = "chain") -> ClientRequest:
 
 
 async def _handle(
-    behaviours: dict[str, Behaviour], monkeypatch: pytest.MonkeyPatch, max_attempts: int = 3
+    behaviours: dict[str, Behaviour],
+    monkeypatch: pytest.MonkeyPatch,
+    max_attempts: int = 3,
+    strategy: proxy.Strategy = proxy.GENERATE,
 ) -> tuple[Strategies, list[Attempt], Outcome | GatewayError, Health]:
     strategies = Strategies(behaviours)
     strategies.install(monkeypatch)
@@ -114,7 +118,7 @@ async def _handle(
     trail: list[Attempt] = []
     try:
         result: Outcome | GatewayError = await gateway_proxy.handle(
-            _request(), ResponseWriter(_ignore), trail
+            _request(), ResponseWriter(_ignore), trail, strategy
         )
     except GatewayError as error:
         result = error
@@ -200,6 +204,49 @@ async def test_max_attempts_caps_the_targets_tried(monkeypatch: pytest.MonkeyPat
     down = fails(UpstreamUnreachable("down"))
     _, trail, result, _ = await _handle({"a": down, "b": down, "c": answers}, monkeypatch, 2)
     assert isinstance(result, UpstreamUnreachable) and [a.provider for a in trail] == ["a", "b"]
+
+
+def refusing(*providers: str) -> proxy.Strategy:
+    """Generation, except that `providers` cannot serve the request's kind."""
+
+    def refuse(request: ClientRequest, target: Target) -> Unsupported | None:
+        if target.provider_name in providers:
+            return Unsupported(f"{target.provider_name} cannot")
+        return None
+
+    return proxy.Strategy(proxy.generate, refuse)
+
+
+async def test_targets_that_cannot_serve_the_kind_are_skipped_for_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 11: an alias may mix providers with and without embeddings; a target without them
+    # is no failure, is never called, and leaves max_attempts to the others.
+    strategies, trail, result, health = await _handle(
+        {"c": answers}, monkeypatch, max_attempts=1, strategy=refusing("a", "b")
+    )
+    assert isinstance(result, Outcome)
+    assert strategies.calls == [("translate", "c")]
+    assert [(a.provider, a.error) for a in trail] == [
+        ("a", "a cannot"),
+        ("b", "b cannot"),
+        ("c", None),
+    ]
+    assert not health.cooling(("a", "a-1"))
+
+
+async def test_when_no_target_can_serve_the_kind_the_first_refusal_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, _, result, _ = await _handle({}, monkeypatch, strategy=refusing("a", "b", "c"))
+    assert isinstance(result, Unsupported) and result.message == "a cannot"
+    assert result.status == 400
+
+
+async def test_a_real_failure_beats_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    down = UpstreamUnreachable("down")
+    _, _, result, _ = await _handle({"b": fails(down)}, monkeypatch, strategy=refusing("a", "c"))
+    assert result is down
 
 
 async def test_slots_outlive_a_reload_and_follow_a_changed_limit() -> None:

@@ -2,6 +2,7 @@
 
     GatewayError                 status, message, kind (a canonical error type)
     ├── BadRequest               400  malformed JSON, wrong types, invalid request
+    │   └── Unsupported          400  the target cannot serve this kind of request
     ├── Unauthorized             401  missing or wrong gateway key
     ├── NotFound                 404  unknown model or route
     ├── PayloadTooLarge          413  body above the configured limit
@@ -54,6 +55,11 @@ class BadRequest(GatewayError):
 
     status = 400
     kind = "invalid_request"
+
+
+class Unsupported(BadRequest):
+    """The target cannot serve this kind of request (no embeddings, no text completions, an
+    input its API cannot take); another target of the alias may."""
 
 
 class Unauthorized(GatewayError):

@@ -1,15 +1,18 @@
-"""The attempt loop: resolve the model, try its targets in turn with a strategy each
-(passthrough or translation), and report what was tried."""
+"""The attempt loop: resolve the model, try its targets in turn with the strategy of the
+request's kind (generation, embeddings, text completions), and report what was tried."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
 from plexus.config import ProviderConfig
 from plexus.errors import (
     GatewayError,
     ProviderUnavailable,
+    Unsupported,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnreachable,
@@ -19,9 +22,39 @@ from plexus.routing import Router, Target
 from plexus.services import Services
 from plexus.translate import translate
 
+Serve = Callable[[Services, ClientRequest, Target, ResponseWriter], Awaitable[Outcome]]
+Refuse = Callable[[ClientRequest, Target], Unsupported | None]
+
+
+def _serves_all(request: ClientRequest, target: Target) -> Unsupported | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """How one kind of request is served from a target, and which targets cannot serve it
+    (checked before a concurrency slot is taken)."""
+
+    serve: Serve
+    refuse: Refuse = _serves_all
+
+
+async def generate(
+    services: Services, request: ClientRequest, target: Target, writer: ResponseWriter
+) -> Outcome:
+    """Serve a generation: passed through to a provider of the client's API, translated
+    for any other (or for one that opts out of passthrough)."""
+    provider = target.provider
+    same_api = provider.type == request.api and provider.passthrough
+    strategy = passthrough if same_api else translate
+    return await strategy(services, request, target, writer)
+
+
+GENERATE = Strategy(generate)
+
 
 class Proxy:
-    """Serves generation requests through the router and the upstream pool."""
+    """Serves requests through the router and the upstream pool."""
 
     def __init__(
         self, router: Router, services: Services, slots: Slots, max_attempts: int = 3
@@ -32,20 +65,35 @@ class Proxy:
         self.max_attempts = max(1, max_attempts)
 
     async def handle(
-        self, request: ClientRequest, writer: ResponseWriter, trail: list[Attempt]
+        self,
+        request: ClientRequest,
+        writer: ResponseWriter,
+        trail: list[Attempt],
+        strategy: Strategy = GENERATE,
     ) -> Outcome:
-        """Answer `request`, appending each target tried to `trail`; raise GatewayError when
-        nothing was sent to the client yet.
+        """Answer `request` with `strategy`, appending each target tried to `trail`; raise
+        GatewayError when nothing was sent to the client yet.
 
         Targets are tried in the router's order while failures happen before the answer
-        started and are worth retrying elsewhere (protocols.md 6.18; issue 4)."""
+        started and are worth retrying elsewhere (protocols.md 6.18; issue 4), up to
+        `max_attempts` of them; a target that cannot serve this kind of request is skipped
+        without counting as an attempt or cooling down (issue 11)."""
         health = self.router.health
         errors: list[GatewayError] = []
-        for target in self.router.resolve(request.model)[: self.max_attempts]:
+        refusals: list[Unsupported] = []
+        for target in self.router.resolve(request.model):
+            if len(errors) >= self.max_attempts:
+                break
             attempt = Attempt(target.provider_name, target.model)
             trail.append(attempt)
             try:
-                outcome = await self._serve(request, target, writer)
+                outcome = await self._serve(strategy, request, target, writer)
+            except Unsupported as refusal:
+                attempt.error = refusal.message
+                if writer.started:
+                    raise
+                refusals.append(refusal)
+                continue
             except GatewayError as error:
                 attempt.error = error.detail or error.message
                 if writer.started or not retryable(error):
@@ -58,20 +106,21 @@ class Proxy:
                 target.key, None if first_byte is None else first_byte - request.started
             )
             return outcome
-        raise most_useful(errors)
+        raise most_useful(errors) if errors else refusals[0]
 
     async def _serve(
-        self, request: ClientRequest, target: Target, writer: ResponseWriter
+        self, strategy: Strategy, request: ClientRequest, target: Target, writer: ResponseWriter
     ) -> Outcome:
+        refusal = strategy.refuse(request, target)
+        if refusal is not None:
+            raise refusal
         provider = target.provider
-        same_api = provider.type == request.api and provider.passthrough
-        strategy = passthrough if same_api else translate
         if provider.max_concurrency is None:
-            return await strategy(self.services, request, target, writer)
+            return await strategy.serve(self.services, request, target, writer)
         semaphore = self.slots.semaphore(target.provider_name, provider.max_concurrency)
         await _acquire(semaphore, provider, target.provider_name)
         try:
-            return await strategy(self.services, request, target, writer)
+            return await strategy.serve(self.services, request, target, writer)
         finally:
             semaphore.release()
 
