@@ -27,11 +27,23 @@ TAIL_BYTES = 16 * 1024  # how much of a relayed stream's end is kept to read its
 async def passthrough(
     services: Services, request: ClientRequest, target: Target, writer: ResponseWriter
 ) -> Outcome:
-    """Serve `request` from a provider of the client's own API type. An answer worth trying
-    elsewhere (a retryable status) is raised; any other is relayed as the upstream sent it."""
+    """Serve a generation from a provider of the client's own API type."""
+    url = upstream_url(target.provider, target.model, request.stream)
+    return await forward(services, request, target, writer, url, rewrite_body(request, target))
+
+
+async def forward(
+    services: Services,
+    request: ClientRequest,
+    target: Target,
+    writer: ResponseWriter,
+    url: str,
+    body: bytes,
+) -> Outcome:
+    """POST `body` to `url` and relay the answer's bytes, streamed when the request asks for
+    a stream. An answer worth trying elsewhere (a retryable status) is raised; any other is
+    relayed as the upstream sent it."""
     upstream, provider = services.upstream, target.provider
-    body = _rewrite_body(request, target)
-    url = upstream_url(provider, target.model, request.stream)
     headers = await upstream_headers(
         target.provider_name, provider, request.stream, request.headers
     )
@@ -61,11 +73,12 @@ async def passthrough(
         return Outcome(converter.usage, passthrough=True, upstream_seconds=waited)
 
 
-def _rewrite_body(request: ClientRequest, target: Target) -> bytes:
-    """The client's body with the model replaced, client-only fields dropped, the provider
-    adapter's wire quirks applied and the provider's extra_body merged; the rest is untouched."""
-    extra = target.provider.extra_body
-    adapter = target.provider.adapter
+def rewrite_body(request: ClientRequest, target: Target, *, quirks: bool = True) -> bytes:
+    """The client's body with the model replaced and client-only fields dropped; with
+    `quirks`, the provider adapter's wire quirks applied and the provider's extra_body merged
+    too (both are about generation requests). The rest is untouched."""
+    extra = target.provider.extra_body if quirks else None
+    adapter = target.provider.adapter if quirks else None
     transport = request.codec.TRANSPORT
     if transport.model_in_url and not extra and adapter is None:
         return request.body
