@@ -343,3 +343,22 @@ StreamEvent = (
     | Finish
     | StreamError
 )
+
+
+class EmbeddingRequest(msgspec.Struct):
+    """A request for embedding vectors, one per input; an input is a text or token ids."""
+
+    model: str
+    inputs: list[str | list[int]]
+    batched: bool = False  # the input was a list (of texts or of token lists), not a single one
+    dimensions: int | None = None
+    encoding: Literal["float", "base64"] = "float"  # how the client wants the vectors written
+    user: str | None = None
+
+
+class Embeddings(msgspec.Struct):
+    """Embedding vectors in the order of the inputs, and the input tokens they took."""
+
+    model: str
+    vectors: list[list[float]]
+    usage: Usage = msgspec.field(default_factory=Usage)

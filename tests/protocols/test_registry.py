@@ -47,3 +47,13 @@ def test_transport_paths_are_consistent(api: ir.ApiType) -> None:
 def test_client_paths_are_distinct() -> None:
     paths = [codec.TRANSPORT.client_path for codec in CODECS.values()]
     assert len(set(paths)) == len(paths)
+
+
+@pytest.mark.parametrize("api", list(CODECS))
+def test_embeddings_transport_matches_the_operation(api: ir.ApiType) -> None:
+    codec = CODECS[api]
+    transport = codec.TRANSPORT
+    has_embeddings = codec.EMBEDDINGS is not None
+    assert (transport.upstream_embeddings_path is not None) == has_embeddings
+    if transport.upstream_batch_embeddings_path is not None or transport.embeddings_path:
+        assert has_embeddings

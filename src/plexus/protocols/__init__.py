@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from plexus.ir import ApiType
 from plexus.protocols import chat, gemini, messages, responses
-from plexus.protocols.codec import Codec, StreamDecoding, StreamEncoding, Transport
+from plexus.protocols.codec import (
+    Codec,
+    EmbeddingCodec,
+    StreamDecoding,
+    StreamEncoding,
+    Transport,
+)
 
 CODECS: dict[ApiType, Codec] = {
     "chat": chat,
@@ -24,6 +30,7 @@ __all__ = [
     "CODECS",
     "DEFAULT_API",
     "Codec",
+    "EmbeddingCodec",
     "StreamDecoding",
     "StreamEncoding",
     "Transport",

@@ -25,6 +25,8 @@ class Transport:
     model_in_url: bool = False  # the model and the stream flag travel in the URL, not the body
     url_actions: tuple[tuple[str, bool], ...] = ()  # `{model}:{action}` → stream flag
     count_tokens_path: str | None = None  # the client's token-counting route, if it has one
+    embeddings_path: str | None = None  # the client's embeddings route (needs `EMBEDDINGS`)
+    completions_path: str | None = None  # the client's legacy text-completions route
     error_paths: tuple[str, ...] = ()  # unknown paths under these answer in this format
     client_only_fields: tuple[str, ...] = ()  # fields only the vendor's own backend accepts
     keepalive: bytes = b": ping\n\n"  # sent on a silent stream; the client's SDK ignores it
@@ -34,6 +36,9 @@ class Transport:
     upstream_stream_path: str = ""
     upstream_model_path: str = "/models/{model}"  # model_in_url: where the model goes
     upstream_count_tokens_path: str | None = None
+    upstream_embeddings_path: str | None = None  # one input; None: no embeddings (`EMBEDDINGS`)
+    upstream_batch_embeddings_path: str | None = None  # a list of inputs; None: the path above
+    upstream_completions_path: str | None = None  # legacy text completions, passed through only
     auth_header: str = "authorization"
     auth_prefix: str = "Bearer "
     default_headers: tuple[tuple[str, str], ...] = ()  # sent unless the client sent them
@@ -67,11 +72,38 @@ class StreamEncoding(Protocol):
     def finish(self) -> list[bytes]: ...
 
 
+class EmbeddingCodec(Protocol):
+    """The embeddings operation of a wire protocol, client side and provider side; apart from
+    `Codec`'s generation surface because it shares none of its shapes."""
+
+    def decode_request(self, body: bytes) -> ir.EmbeddingRequest:
+        """Client wire body → IR; raises `BadRequest` with the JSON path of the problem."""
+        ...
+
+    def encode_request(self, request: ir.EmbeddingRequest) -> dict[str, Any]:
+        """IR → the upstream JSON body (for the batch path when `request.batched`); raises
+        `Unsupported` for an input the protocol cannot take."""
+        ...
+
+    def decode_response(self, body: bytes) -> ir.Embeddings:
+        """An upstream's answer → IR."""
+        ...
+
+    def encode_response(self, response: ir.Embeddings, request: ir.EmbeddingRequest) -> bytes:
+        """IR → the client's body, vectors written as `request.encoding` asks."""
+        ...
+
+
 class Codec(Protocol):
     """The decode/encode surface of one wire protocol, client side and provider side."""
 
     @property
     def TRANSPORT(self) -> Transport: ...
+
+    @property
+    def EMBEDDINGS(self) -> EmbeddingCodec | None:
+        """The protocol's embeddings operation, if it has one."""
+        ...
 
     @property
     def StreamDecoder(self) -> Callable[[], StreamDecoding]: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from plexus.protocols.chat import embeddings
 from plexus.protocols.chat.request_decoder import decode_request
 from plexus.protocols.chat.request_encoder import encode_request
 from plexus.protocols.chat.response import (
@@ -13,21 +14,29 @@ from plexus.protocols.chat.response import (
 )
 from plexus.protocols.chat.stream_decoder import StreamDecoder
 from plexus.protocols.chat.stream_encoder import StreamEncoder
-from plexus.protocols.codec import Transport
+from plexus.protocols.codec import EmbeddingCodec, Transport
 from plexus.protocols.common import decode_error
 from plexus.protocols.common import no_item_references as resolve_items
 from plexus.protocols.common import no_output_items as output_items
 from plexus.protocols.counting import decode_count
 from plexus.protocols.counting import no_counter as encode_count_request
 
+EMBEDDINGS: EmbeddingCodec = embeddings
+"""The embeddings operation of this protocol."""
+
 TRANSPORT = Transport(
     client_path="/v1/chat/completions",
+    embeddings_path="/v1/embeddings",
+    completions_path="/v1/completions",
     upstream_path="/chat/completions",
     upstream_stream_path="/chat/completions",
+    upstream_embeddings_path="/embeddings",
+    upstream_completions_path="/completions",
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 
 __all__ = [
+    "EMBEDDINGS",
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",

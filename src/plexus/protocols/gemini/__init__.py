@@ -1,9 +1,10 @@
 """Google Gemini generateContent codec (protocols.md part 4), client and provider side."""
 
-from plexus.protocols.codec import Transport
+from plexus.protocols.codec import EmbeddingCodec, Transport
 from plexus.protocols.common import no_item_references as resolve_items
 from plexus.protocols.common import no_output_items as output_items
 from plexus.protocols.counting import decode_count
+from plexus.protocols.gemini import embeddings
 from plexus.protocols.gemini.request_decoder import decode_request
 from plexus.protocols.gemini.request_encoder import encode_count_request, encode_request
 from plexus.protocols.gemini.response import (
@@ -17,6 +18,9 @@ from plexus.protocols.gemini.response import (
 from plexus.protocols.gemini.stream_decoder import StreamDecoder
 from plexus.protocols.gemini.stream_encoder import StreamEncoder
 
+EMBEDDINGS: EmbeddingCodec = embeddings
+"""The embeddings operation of this protocol."""
+
 TRANSPORT = Transport(
     client_path="/v1beta/models/",
     model_in_url=True,
@@ -27,6 +31,8 @@ TRANSPORT = Transport(
     upstream_path=":generateContent",
     upstream_stream_path=":streamGenerateContent?alt=sse",
     upstream_count_tokens_path=":countTokens",
+    upstream_embeddings_path=":embedContent",
+    upstream_batch_embeddings_path=":batchEmbedContents",
     auth_header="x-goog-api-key",
     auth_prefix="",
     fetches_media_urls=False,  # Gemini reads inline data and its own Files API only
@@ -34,6 +40,7 @@ TRANSPORT = Transport(
 """Routes, upstream addressing and stream framing of this protocol."""
 
 __all__ = [
+    "EMBEDDINGS",
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",

@@ -19,6 +19,9 @@ from plexus.protocols.messages.response import (
 from plexus.protocols.messages.stream_decoder import StreamDecoder
 from plexus.protocols.messages.stream_encoder import StreamEncoder
 
+EMBEDDINGS = None
+"""This protocol has no embeddings operation."""
+
 TRANSPORT = Transport(
     client_path="/v1/messages",
     count_tokens_path="/v1/messages/count_tokens",
@@ -36,6 +39,7 @@ TRANSPORT = Transport(
 """Routes, upstream addressing and stream framing of this protocol."""
 
 __all__ = [
+    "EMBEDDINGS",
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",

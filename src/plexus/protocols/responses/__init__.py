@@ -18,6 +18,9 @@ from plexus.protocols.responses.response import (
 from plexus.protocols.responses.stream_decoder import StreamDecoder
 from plexus.protocols.responses.stream_encoder import StreamEncoder
 
+EMBEDDINGS = None
+"""This protocol has no embeddings operation."""
+
 TRANSPORT = Transport(
     client_path="/v1/responses",
     error_paths=("/v1/responses",),
@@ -31,6 +34,7 @@ TRANSPORT = Transport(
 """Routes, upstream addressing and stream framing of this protocol."""
 
 __all__ = [
+    "EMBEDDINGS",
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
