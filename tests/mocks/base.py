@@ -69,3 +69,10 @@ class MockState:
     def next_reply(self) -> Reply:
         """Return the next queued reply, or the standing one."""
         return self.replies.pop(0) if self.replies else self.reply
+
+
+def mock_vector(text: str, dimensions: int = 8) -> list[float]:
+    """The vector the mocks embed `text` as: deterministic, in eighths (exact in float32, so
+    a vector survives base64 unchanged)."""
+    seed = sum(text.encode())
+    return [((seed * (position + 3)) % 17 - 8) / 8 for position in range(dimensions)]

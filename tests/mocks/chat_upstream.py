@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
+from tests.mocks.chat_endpoints import add_routes
 
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
@@ -63,7 +64,8 @@ def _error(
 
 
 def create_app(state: MockState) -> web.Application:
-    """Return the mock's aiohttp application, serving `POST /v1/chat/completions`."""
+    """Return the mock's aiohttp application, serving `POST /v1/chat/completions` (and
+    `/v1/embeddings`, `/v1/completions`: chat_endpoints.py)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -105,6 +107,7 @@ def create_app(state: MockState) -> web.Application:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handle)
+    add_routes(app, state, _error)
     return app
 
 

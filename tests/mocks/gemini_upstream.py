@@ -1,4 +1,5 @@
-"""A strict mock of the Gemini API (`:generateContent`, `:streamGenerateContent?alt=sse`).
+"""A strict mock of the Gemini API (`:generateContent`, `:streamGenerateContent?alt=sse`; the
+embeddings actions are in gemini_embeddings.py).
 
 Written without Plexus code. It validates requests as the real API does (protocols.md part 4):
 `x-goog-api-key` (a wrong key is a 400 API_KEY_INVALID, as on the real API), the path, unknown
@@ -18,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.mocks import gemini_embeddings
 from tests.mocks.base import MockState, Received, Reply
 
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
@@ -407,13 +409,16 @@ def create_app(state: MockState) -> web.Application:
         model, _, action = request.match_info["tail"].rpartition(":")
         if action == "countTokens" and model:
             return _count_tokens(request, body, model)
-        if not model or action not in ("generateContent", "streamGenerateContent"):
+        generate = ("generateContent", "streamGenerateContent")
+        if not model or action not in generate + gemini_embeddings.ACTIONS:
             return _error(404, f"models/{request.match_info['tail']} is not found")
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         if key != state.api_key:
             return _error(400, "API key not valid. Please pass a valid API key.", "API_KEY_INVALID")
         if not isinstance(body, dict):
             return _error(400, "Invalid JSON payload received.")
+        if action in gemini_embeddings.ACTIONS:
+            return gemini_embeddings.answer(state, body, model, action, _error)
         stream = action == "streamGenerateContent"
         if stream and request.query.get("alt") != "sse":
             return _error(400, "this mock streams only with alt=sse")
