@@ -33,7 +33,7 @@ from plexus.media import MediaFetches, MediaLimits
 from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
-from plexus.proxy import Proxy, Slots
+from plexus.proxy import EMBED, GENERATE, Proxy, Slots, Strategy
 from plexus.redact import Redactor
 from plexus.reload import ConfigWatcher
 from plexus.routes import Route, RouteKind, RouteTable
@@ -197,17 +197,22 @@ class Gateway:
                 internal = GatewayError(f"internal error: {type(error).__name__}")
                 await _send_error(exchange.writer, api, internal)
             return
-        if route.kind == "generate":
+        if route.kind in _STRATEGIES:
             self._finish(exchange, None)
 
-    async def _generate(self, exchange: Exchange, receive: http.Receive) -> None:
+    async def _proxy(self, exchange: Exchange, receive: http.Receive) -> None:
+        """Serve a generation, embeddings or text-completion request through the attempt loop."""
+        assert exchange.route is not None
+        strategy = _STRATEGIES[exchange.route.kind]
         request = await self._read_request(exchange, receive)
         live = self.metrics.live
         live.in_flight += 1
         try:
             with http.CancelOnDisconnect(receive) as watch:
                 exchange.watch = watch
-                exchange.outcome = await self.proxy.handle(request, exchange.writer, exchange.trail)
+                exchange.outcome = await self.proxy.handle(
+                    request, exchange.writer, exchange.trail, strategy
+                )
         finally:
             live.in_flight -= 1
 
@@ -278,8 +283,14 @@ class Gateway:
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
 
+_STRATEGIES: dict[RouteKind, Strategy] = {
+    "generate": GENERATE,
+    "embeddings": EMBED,
+}
+
 _HANDLERS: dict[RouteKind, _Handler] = {
-    "generate": Gateway._generate,
+    "generate": Gateway._proxy,
+    "embeddings": Gateway._proxy,
     "count_tokens": Gateway._count_tokens,
     "models": Gateway._models,
     "health": Gateway._health,

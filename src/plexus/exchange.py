@@ -88,6 +88,8 @@ def log_fields(record: UsageRecord, error: GatewayError | str | None) -> dict[st
         "latency_ms": record.duration_ms,
         "usage": _usage(record),
     }
+    if record.route != "generate":
+        fields["operation"] = record.route
     if record.key:
         fields["key"] = record.key
     if record.ttfb_ms is not None and record.stream:

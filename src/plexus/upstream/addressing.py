@@ -26,6 +26,16 @@ def count_tokens_url(provider: ProviderConfig, model: str) -> str | None:
     return None if path is None else _url(provider, model, path)
 
 
+def embeddings_url(provider: ProviderConfig, model: str, batched: bool) -> str | None:
+    """Return the URL to POST embeddings to (its batch path for a list of inputs, when the
+    protocol has one), or None when the provider's protocol has no embeddings."""
+    transport = codec_for(provider.type).TRANSPORT
+    path = transport.upstream_embeddings_path
+    if batched and transport.upstream_batch_embeddings_path is not None:
+        path = transport.upstream_batch_embeddings_path
+    return None if path is None else _url(provider, model, path)
+
+
 def _url(provider: ProviderConfig, model: str, path: str) -> str:
     transport = codec_for(provider.type).TRANSPORT
     if not transport.model_in_url:
