@@ -16,6 +16,7 @@ ROUTES = RouteTable()
         ("POST", "/v1/messages", Route("generate", "messages")),
         ("POST", "/v1/messages/count_tokens", Route("count_tokens", "messages")),
         ("POST", "/v1/embeddings", Route("embeddings", "chat")),
+        ("POST", "/v1/completions", Route("completions", "chat")),
         ("POST", "/v1/responses", Route("generate", "responses")),
         (
             "POST",

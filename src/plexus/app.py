@@ -33,7 +33,7 @@ from plexus.media import MediaFetches, MediaLimits
 from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
 from plexus.protocols import codec_for
-from plexus.proxy import EMBED, GENERATE, Proxy, Slots, Strategy
+from plexus.proxy import COMPLETE, EMBED, GENERATE, Proxy, Slots, Strategy
 from plexus.redact import Redactor
 from plexus.reload import ConfigWatcher
 from plexus.routes import Route, RouteKind, RouteTable
@@ -286,11 +286,13 @@ class Gateway:
 _STRATEGIES: dict[RouteKind, Strategy] = {
     "generate": GENERATE,
     "embeddings": EMBED,
+    "completions": COMPLETE,
 }
 
 _HANDLERS: dict[RouteKind, _Handler] = {
     "generate": Gateway._proxy,
     "embeddings": Gateway._proxy,
+    "completions": Gateway._proxy,
     "count_tokens": Gateway._count_tokens,
     "models": Gateway._models,
     "health": Gateway._health,

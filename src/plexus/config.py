@@ -114,6 +114,9 @@ class ProviderConfig(_Strict):
     # False re-encodes same-API traffic through the IR too, for servers whose own streams are
     # not conformant (llama.cpp's Responses stream lacks sequence numbers and indexes).
     passthrough: bool = True
+    # Serves OpenAI's legacy text completions (`/completions`, fill-in-the-middle `suffix`), as
+    # vLLM, llama.cpp and Ollama's /v1 do, and OpenAI for some models; off: refused with a 400.
+    completions: bool = False
     max_concurrency: int | None = None  # requests in flight to this provider at most
     # An HTTP proxy (`http://[user:pass@]host:port`), or `none` to go direct; unset: the
     # HTTPS_PROXY / HTTP_PROXY / NO_PROXY environment.

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from plexus import embeddings
+from plexus import completions, embeddings
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
 from plexus.config import ProviderConfig
 from plexus.errors import (
@@ -53,6 +53,7 @@ async def generate(
 
 GENERATE = Strategy(generate)
 EMBED = Strategy(embeddings.embed, embeddings.refuse)
+COMPLETE = Strategy(completions.complete, completions.refuse)
 
 
 class Proxy:

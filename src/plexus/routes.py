@@ -8,7 +8,9 @@ from typing import Literal
 from plexus import ir
 from plexus.protocols import CODECS, DEFAULT_API
 
-RouteKind = Literal["generate", "embeddings", "count_tokens", "models", "health", "metrics"]
+RouteKind = Literal[
+    "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class RouteTable:
                 self._exact["POST", transport.count_tokens_path] = Route("count_tokens", api)
             if transport.embeddings_path is not None:
                 self._exact["POST", transport.embeddings_path] = Route("embeddings", api)
+            if transport.completions_path is not None:
+                self._exact["POST", transport.completions_path] = Route("completions", api)
             self._error_prefixes.extend((prefix, api) for prefix in transport.error_paths)
 
     def match(self, method: str, path: str) -> Route | None:

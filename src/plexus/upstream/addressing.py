@@ -36,6 +36,12 @@ def embeddings_url(provider: ProviderConfig, model: str, batched: bool) -> str |
     return None if path is None else _url(provider, model, path)
 
 
+def completions_url(provider: ProviderConfig, model: str) -> str | None:
+    """Return the URL of the provider's legacy text completions, if its protocol has them."""
+    path = codec_for(provider.type).TRANSPORT.upstream_completions_path
+    return None if path is None else _url(provider, model, path)
+
+
 def _url(provider: ProviderConfig, model: str, path: str) -> str:
     transport = codec_for(provider.type).TRANSPORT
     if not transport.model_in_url:
