@@ -7,6 +7,10 @@ Opaque reasoning tokens are always `ThinkingBlock`s. A Gemini `thoughtSignature`
 function-call or text part becomes a `ThinkingBlock(text="", signature=..., origin="gemini")` placed
 just before that part, so every client codec carries one kind of token and the Gemini encoder
 re-attaches it to the part that follows.
+
+Tools the provider runs itself (web search, code execution) are a `ServerToolCallBlock` and a
+`ServerToolResultBlock` with their origin family and its native JSON: that family gets them back
+untouched, any other a shape of its own where one exists, else readable text.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ ApiType = Literal["chat", "messages", "responses", "gemini"]
 """A wire protocol, used both for the client's API and for a provider's `type:`."""
 
 Origin = Literal["anthropic", "gemini", "openai", "openai-compatible"]
-"""Which provider family minted an opaque reasoning token; tokens only go back to their family."""
+"""Which provider family minted an opaque reasoning token or ran a server tool; what it minted
+only goes back to that family."""
 
 Role = Literal["user", "assistant", "system"]
 
@@ -116,6 +121,42 @@ class RefusalBlock(msgspec.Struct, tag="refusal"):
     text: str
 
 
+class ServerToolSource(msgspec.Struct):
+    """A page a provider-run search found."""
+
+    url: str
+    title: str | None = None
+
+
+class ServerToolCallBlock(msgspec.Struct, tag="server_tool_call", omit_defaults=True):
+    """A tool the provider ran itself (web search, code execution), never the client.
+
+    `name` is its kind (`web_search`, `code_execution`, ...), `input` its JSON input as text.
+    `origin` is the family that ran it; `payload` the block or item as that family wrote it,
+    which goes back only to that family, untouched (docs/mapping.md, server tools).
+    """
+
+    id: str
+    name: str
+    input: str = ""
+    origin: Origin | None = None
+    payload: msgspec.Raw = msgspec.Raw()
+
+
+class ServerToolResultBlock(msgspec.Struct, tag="server_tool_result", omit_defaults=True):
+    """What a provider-run tool returned, paired with its call by `call_id`: readable `text`
+    (output, fetched text, error code) and the `sources` a search found, which any API can
+    show; `origin` and `payload` as in ServerToolCallBlock."""
+
+    call_id: str
+    name: str
+    text: str = ""
+    sources: list[ServerToolSource] = msgspec.field(default_factory=list)
+    is_error: bool = False
+    origin: Origin | None = None
+    payload: msgspec.Raw = msgspec.Raw()
+
+
 Block = (
     TextBlock
     | ImageBlock
@@ -124,6 +165,8 @@ Block = (
     | ToolResultBlock
     | ThinkingBlock
     | RefusalBlock
+    | ServerToolCallBlock
+    | ServerToolResultBlock
 )
 
 
@@ -258,7 +301,8 @@ class MessageStart(msgspec.Struct, tag="message_start"):
 
 
 class BlockStart(msgspec.Struct, tag="block_start"):
-    """A block opens; `block` is its initial state (a tool call's id and name, empty text)."""
+    """A block opens; `block` is its initial state (a tool call's id and name, empty text);
+    server tool blocks arrive whole, with no deltas."""
 
     index: int
     block: Block

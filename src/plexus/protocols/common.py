@@ -15,7 +15,7 @@ import msgspec
 from plexus.errors import BadRequest
 from plexus.ir import Effort, ErrorReport, Origin
 
-_ORIGINS: tuple[Origin, ...] = ("anthropic", "gemini", "openai", "openai-compatible")
+ORIGINS: tuple[Origin, ...] = ("anthropic", "gemini", "openai", "openai-compatible")
 _TOKEN_PREFIX = "plx1."
 
 
@@ -33,7 +33,7 @@ def untag_token(value: str) -> tuple[Origin | None, str]:
     """Undo `tag_token`; a value without the tag is returned with origin None."""
     if value.startswith(_TOKEN_PREFIX):
         origin, _, token = value[len(_TOKEN_PREFIX) :].partition(".")
-        for known in _ORIGINS:
+        for known in ORIGINS:
             if origin == known:
                 return known, token
     return None, value
