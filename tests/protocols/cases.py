@@ -163,3 +163,102 @@ def decode_stream(decoder: StreamDecoding, data: bytes) -> list[ir.StreamEvent]:
     events = [out for event in framing.feed(data) for out in decoder.feed(event)]
     events += [out for event in framing.flush() for out in decoder.feed(event)]
     return events + decoder.finish()
+
+
+# --- provider-run tools, as each family's decoder makes them ---------------------------------
+
+ServerTool = tuple[ir.ServerToolCallBlock, ir.ServerToolResultBlock]
+SEARCH_SOURCES = [ir.ServerToolSource("https://meteo.example/paris", "Paris weather")]
+ANTHROPIC_SEARCH_USE: dict[str, Any] = {
+    "type": "server_tool_use",
+    "id": "srvtoolu_01",
+    "name": "web_search",
+    "input": {"query": "weather Paris"},
+}
+ANTHROPIC_SEARCH_RESULT: dict[str, Any] = {
+    "type": "web_search_tool_result",
+    "tool_use_id": "srvtoolu_01",
+    "content": [
+        {
+            "type": "web_search_result",
+            "url": "https://meteo.example/paris",
+            "title": "Paris weather",
+            "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5LTQ1",
+            "page_age": None,
+        }
+    ],
+}
+ANTHROPIC_SEARCH: ServerTool = (
+    ir.ServerToolCallBlock(
+        "srvtoolu_01",
+        "web_search",
+        '{"query":"weather Paris"}',
+        origin="anthropic",
+        payload=msgspec.Raw(msgspec.json.encode(ANTHROPIC_SEARCH_USE)),
+    ),
+    ir.ServerToolResultBlock(
+        "srvtoolu_01",
+        "web_search",
+        sources=SEARCH_SOURCES,
+        origin="anthropic",
+        payload=msgspec.Raw(msgspec.json.encode(ANTHROPIC_SEARCH_RESULT)),
+    ),
+)
+OPENAI_SEARCH_ITEM: dict[str, Any] = {
+    "id": "ws_01",
+    "type": "web_search_call",
+    "status": "completed",
+    "action": {
+        "type": "search",
+        "query": "weather Paris",
+        "sources": [{"type": "url", "url": "https://meteo.example/paris"}],
+    },
+}
+OPENAI_SEARCH: ServerTool = (
+    ir.ServerToolCallBlock(
+        "ws_01",
+        "web_search",
+        '{"query":"weather Paris"}',
+        origin="openai",
+        payload=msgspec.Raw(msgspec.json.encode(OPENAI_SEARCH_ITEM)),
+    ),
+    ir.ServerToolResultBlock(
+        "ws_01",
+        "web_search",
+        sources=[ir.ServerToolSource("https://meteo.example/paris")],
+        origin="openai",
+    ),
+)
+GEMINI_CODE_PARTS: list[dict[str, Any]] = [
+    {"executableCode": {"language": "PYTHON", "code": "print(6 * 7)"}},
+    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42\n"}},
+]
+GEMINI_CODE: ServerTool = (
+    ir.ServerToolCallBlock(
+        "exec_1",
+        "code_execution",
+        '{"code":"print(6 * 7)"}',
+        origin="gemini",
+        payload=msgspec.Raw(msgspec.json.encode(GEMINI_CODE_PARTS[0])),
+    ),
+    ir.ServerToolResultBlock(
+        "exec_1",
+        "code_execution",
+        text="42\n",
+        origin="gemini",
+        payload=msgspec.Raw(msgspec.json.encode(GEMINI_CODE_PARTS[1])),
+    ),
+)
+SEARCH_TEXT = "[web_search] weather Paris"
+SEARCH_RESULT_TEXT = "[web_search result]\n- Paris weather: https://meteo.example/paris"
+CODE_TEXT = "[code_execution]\n```\nprint(6 * 7)\n```"
+CODE_RESULT_TEXT = "[code_execution result]\n42\n"
+
+
+def server_round(*blocks: ir.Block) -> ir.Request:
+    """Question, an assistant turn of provider-run `blocks` then an answer, and a follow-up."""
+    return ask(
+        user(ir.TextBlock(text="Weather in Paris?")),
+        assistant(*blocks, ir.TextBlock(text="Sunny, 22°C.")),
+        user(ir.TextBlock(text="And tomorrow?")),
+    )

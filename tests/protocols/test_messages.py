@@ -306,11 +306,12 @@ def test_decode_response_maps_usage_and_blocks() -> None:
     )
     assert response.content[0] == ir.ThinkingBlock(text="t", signature="sig", origin="anthropic")
     assert response.content[1] == ir.ThinkingBlock(redacted="r", origin="anthropic")
-    assert len(response.content) == 4 and response.stop_reason == "tool_use"
+    assert len(response.content) == 5 and response.stop_reason == "tool_use"
     round_trip = json.loads(messages.encode_response(response, ir.Request(model="m", messages=[])))
     assert round_trip["content"] == [
         {"type": "thinking", "thinking": "t", "signature": "sig"},
         {"type": "redacted_thinking", "data": "r"},
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
         {"type": "text", "text": "hi"},
         {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": [1, 2]}},
     ]

@@ -65,8 +65,14 @@ def result_text(block: ir.ServerToolResultBlock) -> str:
     lines = [f"[{block.name} {'error' if block.is_error else 'result'}]"]
     if block.text:
         lines.append(block.text)
-    lines += [f"- {s.title}: {s.url}" if s.title else f"- {s.url}" for s in block.sources]
+    lines += [_source_line(source) for source in block.sources]
     return "\n".join(lines)
+
+
+def _source_line(source: ir.ServerToolSource) -> str:
+    if source.title and source.title != source.url:
+        return f"- {source.title}: {source.url}"
+    return f"- {source.url}"
 
 
 def text_of(block: ir.Block) -> str | None:

@@ -10,7 +10,7 @@ import msgspec
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
-from plexus.protocols.messages import wire
+from plexus.protocols.messages import server_tools, wire
 
 _DATED_TOOL = re.compile(r"^(.*)_\d{8}$")
 _EFFORTS: dict[str, ir.Effort] = {
@@ -84,18 +84,25 @@ def _decode_system(system: str | list[wire.Block] | None) -> list[ir.TextBlock]:
     ]
 
 
-def _decode_content(content: str | list[wire.Block], path: str) -> list[ir.Block]:
+def _decode_content(content: str | list[msgspec.Raw], path: str) -> list[ir.Block]:
     if isinstance(content, str):
         return [ir.TextBlock(text=content)] if content else []
     blocks: list[ir.Block] = []
-    for position, block in enumerate(content):
-        decoded = _decode_block(block, f"{path}.content[{position}]")
+    for position, raw in enumerate(content):
+        where = f"{path}.content[{position}]"
+        try:
+            block = wire.BLOCK_DECODER.decode(raw)
+        except msgspec.DecodeError as error:
+            raise BadRequest(f"{error} (within `{where}`)") from error
+        decoded = _decode_block(block, bytes(raw), where)
         if decoded is not None:
             blocks.append(decoded)
     return blocks
 
 
-def _decode_block(block: wire.Block, path: str) -> ir.Block | None:
+def _decode_block(block: wire.Block, raw: bytes, path: str) -> ir.Block | None:
+    if server_tools.is_server_block(block.type):
+        return server_tools.decode_block(block, raw, from_client=True)
     match block.type:
         case "text":
             return ir.TextBlock(text=block.text or "", cache=_cache(block.cache_control))
@@ -117,8 +124,7 @@ def _decode_block(block: wire.Block, path: str) -> ir.Block | None:
             origin, token = common.untag_token(block.data or "")
             return ir.ThinkingBlock(redacted=token, origin=origin or "anthropic")
         case _:
-            # Server-tool blocks and future types have no IR form (known gap): dropped.
-            return None
+            return None  # search results, container uploads, future types: no IR form
 
 
 def _decode_image(block: wire.Block) -> ir.ImageBlock | None:

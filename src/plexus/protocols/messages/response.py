@@ -10,7 +10,7 @@ import msgspec
 from plexus import ir
 from plexus.errors import UpstreamError
 from plexus.protocols import common
-from plexus.protocols.messages import wire
+from plexus.protocols.messages import server_tools, wire
 
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ID_CHARACTERS = re.compile(r"[^a-zA-Z0-9_-]")
@@ -127,9 +127,9 @@ def decode_response(body: bytes) -> ir.Response:
     """Decode a non-streamed Anthropic response body into the IR."""
     try:
         message = wire.MESSAGE_DECODER.decode(body)
+        content = [block for block in map(decode_block, message.content) if block is not None]
     except msgspec.DecodeError as error:
         raise UpstreamError(f"malformed upstream response: {error}", status=502) from error
-    content = [block for block in map(decode_block, message.content) if block is not None]
     return ir.Response(
         id=message.id,
         model=message.model,
@@ -141,8 +141,11 @@ def decode_response(body: bytes) -> ir.Response:
     )
 
 
-def decode_block(block: wire.Block) -> ir.Block | None:
-    """Decode one response content block; server-tool and unknown blocks give None."""
+def decode_block(raw: msgspec.Raw) -> ir.Block | None:
+    """Decode one response content block; unknown blocks give None."""
+    block = wire.BLOCK_DECODER.decode(raw)
+    if server_tools.is_server_block(block.type):
+        return server_tools.decode_block(block, bytes(raw), from_client=False)
     match block.type:
         case "text":
             return ir.TextBlock(text=block.text or "")
@@ -194,6 +197,8 @@ def encode_block(block: ir.Block) -> dict[str, Any] | None:
                 "name": name,
                 "input": common.parse_arguments(arguments),
             }
+        case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+            return server_tools.encode_for_client(block)
         case _:
             return None
 

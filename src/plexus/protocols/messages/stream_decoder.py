@@ -8,7 +8,7 @@ import msgspec
 
 from plexus import ir, sse
 from plexus.protocols.blocks import OpenBlocks
-from plexus.protocols.messages import wire
+from plexus.protocols.messages import server_tools, wire
 from plexus.protocols.messages.response import decode_usage, map_stop_reason, stream_error
 
 _State = Literal["waiting", "streaming", "done", "failed"]
@@ -21,7 +21,9 @@ class StreamDecoder:
     close; `message_delta` records the stop reason and cumulative usage) -> `done` after
     `message_stop` (emits Finish), or `failed` after an `error` event or a malformed payload.
     Events after `done`/`failed` are ignored. Upstream block indexes map to IR indexes 0, 1, …;
-    blocks with no IR form (server tools) are skipped with their deltas.
+    blocks with no IR form are skipped with their deltas. A `server_tool_use` is held until its
+    `content_block_stop` and goes out whole (BlockStart, BlockStop) with the input its deltas
+    carried; server tool results come whole in their `content_block_start`.
     """
 
     def __init__(self) -> None:
@@ -30,6 +32,7 @@ class StreamDecoder:
         self._usage = ir.Usage()
         self._raw_stop: str | None = None
         self._stop_sequence: str | None = None
+        self._server_calls: dict[int, tuple[bytes, list[str]]] = {}  # shell, input fragments
 
     def feed(self, event: sse.Event) -> list[ir.StreamEvent]:
         """Return the IR events for one upstream SSE event."""
@@ -79,10 +82,21 @@ class StreamDecoder:
         return [ir.MessageStart(id=message.id, model=message.model, usage=_copy(usage))]
 
     def _block_start(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
-        block = payload.content_block
-        if block is None or payload.index is None:
+        raw = payload.content_block
+        if not raw or payload.index is None:
             return []
+        try:
+            block = wire.BLOCK_DECODER.decode(raw)
+        except msgspec.DecodeError as error:
+            return self._fail(ir.StreamError(message=f"malformed upstream block: {error}"))
         out: list[ir.StreamEvent] = []
+        if block.type == server_tools.SERVER_TOOL_USE:
+            self._server_calls[payload.index] = (bytes(raw), [])
+            return out
+        if server_tools.is_server_block(block.type):
+            result = server_tools.decode_block(block, bytes(raw), from_client=False)
+            self._blocks.open(payload.index, result, out)
+            return out
         match block.type:
             case "text":
                 index = self._blocks.open(payload.index, ir.TextBlock(text=""), out)
@@ -108,6 +122,10 @@ class StreamDecoder:
 
     def _block_delta(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
         delta = payload.delta
+        server_call = self._server_calls.get(payload.index if payload.index is not None else -1)
+        if server_call is not None and delta is not None and delta.partial_json:
+            server_call[1].append(delta.partial_json)
+            return []
         index = self._blocks.get(payload.index if payload.index is not None else -1)
         if delta is None or index is None:
             return []
@@ -125,7 +143,18 @@ class StreamDecoder:
 
     def _block_stop(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
         out: list[ir.StreamEvent] = []
-        self._blocks.close(payload.index if payload.index is not None else -1, out)
+        key = payload.index if payload.index is not None else -1
+        server_call = self._server_calls.pop(key, None)
+        if server_call is not None:
+            shell, fragments = server_call
+            try:
+                call = server_tools.completed_call(shell, "".join(fragments))
+            except msgspec.DecodeError as error:
+                return self._fail(ir.StreamError(message=f"malformed server tool input: {error}"))
+            index = self._blocks.start(call, out)
+            out.append(ir.BlockStop(index))
+            return out
+        self._blocks.close(key, out)
         return out
 
     def _message_delta(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:

@@ -10,7 +10,7 @@ import msgspec
 from plexus import ir, sse
 from plexus.protocols import common
 from plexus.protocols.frames import DELTA_MARKER, DeltaTemplates
-from plexus.protocols.messages import wire
+from plexus.protocols.messages import server_tools, wire
 from plexus.protocols.messages.response import (
     client_signature,
     client_tool_id,
@@ -22,7 +22,7 @@ from plexus.protocols.messages.response import (
 )
 
 _State = Literal["idle", "open", "closed"]
-_Kind = Literal["text", "thinking", "redacted", "tool_use"]
+_Kind = Literal["text", "thinking", "redacted", "tool_use", "server"]
 _BlockDelta = ir.TextDelta | ir.ThinkingDelta | ir.SignatureDelta | ir.ToolArgumentsDelta
 
 
@@ -43,7 +43,9 @@ class StreamEncoder:
     Anthropic clients allow one open block at a time with indexes 0, 1, 2…, so a block the
     upstream opens while another is open (interleaved parallel tool calls) is queued with its
     deltas and replayed when the open one stops. A thinking block's signature is held and sent
-    as one `signature_delta` just before its `content_block_stop`.
+    as one `signature_delta` just before its `content_block_stop`. A server tool block comes
+    whole: its `content_block_start` carries it (a `server_tool_use` its input as one
+    `input_json_delta`, as Anthropic streams it), or a text block carries its text.
     """
 
     def __init__(self, request: ir.Request) -> None:
@@ -139,6 +141,9 @@ class StreamEncoder:
                 self._kind = "text"
                 shell = {"type": "text", "text": ""}
                 follow = ir.TextDelta(index=index, text=text) if text else None
+            case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+                self._open_server(block, out)
+                return
             case _:
                 self._kind = "text"
                 shell = {"type": "text", "text": ""}
@@ -147,6 +152,24 @@ class StreamEncoder:
         )
         if follow is not None:
             self._delta(follow, out)
+
+    def _open_server(
+        self, block: ir.ServerToolCallBlock | ir.ServerToolResultBlock, out: list[bytes]
+    ) -> None:
+        encoded = server_tools.encode_for_client(block)
+        start = {"type": "content_block_start", "index": self._next_index}
+        if encoded["type"] == "text":
+            self._kind = "text"
+            self._emit(out, {**start, "content_block": {"type": "text", "text": ""}})
+            out.append(self._delta_frame("text_delta", "text", encoded["text"]))
+            return
+        self._kind = "server"
+        if encoded["type"] != server_tools.SERVER_TOOL_USE:
+            self._emit(out, {**start, "content_block": encoded})
+            return
+        self._emit(out, {**start, "content_block": {**encoded, "input": {}}})
+        arguments = common.dump_json(encoded.get("input") or {})
+        out.append(self._delta_frame("input_json_delta", "partial_json", arguments))
 
     def _route_delta(self, event: _BlockDelta, out: list[bytes]) -> None:
         if event.index == self._active:

@@ -12,6 +12,7 @@ from typing import Any
 
 from plexus import ir
 from plexus.protocols import common
+from plexus.protocols.messages.server_tools import encode_for_provider
 
 _NO_OUTPUT = "(no output)"
 _INTERRUPTED = "tool call was interrupted"
@@ -145,6 +146,8 @@ def _encode_block(block: ir.Block) -> Json | None:
             }
         case ir.ThinkingBlock():
             return _encode_thinking(block)
+        case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+            return encode_for_provider(block)
         case _:
             return None
 

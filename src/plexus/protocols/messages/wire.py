@@ -1,8 +1,10 @@
 """Wire Structs of Anthropic Messages (protocols.md part 2); unknown fields are ignored.
 
 Blocks are one permissive Struct keyed by `type` rather than a tagged union, so block types we
-do not model (server tools, search results, future types) decode instead of failing.
-Nested JSON that only some block types carry (`content`, `input`) stays `Raw` until read.
+do not model (search results, future types) decode instead of failing. Message content stays a
+list of `Raw` blocks, each decoded on its own, so a server tool block keeps the exact JSON it
+came as. Nested JSON that only some block types carry (`content`, `input`) stays `Raw` until
+read.
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ class Block(msgspec.Struct):
 
 
 class InputMessage(msgspec.Struct):
-    """One entry of the request `messages` array."""
+    """One entry of the request `messages` array; each block is decoded with BLOCK_DECODER."""
 
     role: str
-    content: str | list[Block]
+    content: str | list[msgspec.Raw]
 
 
 class InputTool(msgspec.Struct):
@@ -152,7 +154,7 @@ class WireMessage(msgspec.Struct):
 
     id: str = ""
     model: str = ""
-    content: list[Block] = msgspec.field(default_factory=list)
+    content: list[msgspec.Raw] = msgspec.field(default_factory=list)
     stop_reason: str | None = None
     stop_sequence: str | None = None
     usage: WireUsage | None = None
@@ -183,14 +185,15 @@ class StreamPayload(msgspec.Struct):
     type: str
     message: WireMessage | None = None
     index: int | None = None
-    content_block: Block | None = None
+    content_block: msgspec.Raw = msgspec.Raw()  # a Block, decoded on `content_block_start`
     delta: Delta | None = None
     usage: WireUsage | None = None
     error: ErrorObject | None = None
 
 
 REQUEST_DECODER = msgspec.json.Decoder(InputRequest)
-BLOCKS_DECODER = msgspec.json.Decoder(str | list[Block])
+BLOCK_DECODER = msgspec.json.Decoder(Block)
+BLOCKS_DECODER = msgspec.json.Decoder(str | list[msgspec.Raw])
 MESSAGE_DECODER = msgspec.json.Decoder(WireMessage)
 PAYLOAD_DECODER = msgspec.json.Decoder(StreamPayload)
 ENCODER = msgspec.json.Encoder()
