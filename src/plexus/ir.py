@@ -121,7 +121,7 @@ class RefusalBlock(msgspec.Struct, tag="refusal"):
     text: str
 
 
-class ServerToolSource(msgspec.Struct):
+class ServerToolSource(msgspec.Struct, omit_defaults=True):
     """A page a provider-run search found."""
 
     url: str

@@ -25,6 +25,17 @@ class ToolCall:
 
 
 @dataclass
+class ServerTool:
+    """A tool the mock provider runs itself before it answers (tests/mocks/server_tools.py)."""
+
+    kind: str = "web_search"  # or code_execution
+    input: str = "weather Paris"  # the query, or the code run
+    urls: list[str] = field(default_factory=lambda: ["https://meteo.example/paris"])
+    output: str = ""  # what the code printed
+    pending: bool = False  # Anthropic: the turn paused before its result (stop "pause")
+
+
+@dataclass
 class Reply:
     """The answer a mock upstream gives, described independently of any protocol."""
 
@@ -35,11 +46,12 @@ class Reply:
     # encrypted_content, OpenRouter reasoning_details signature.
     signature: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
+    server_tools: list[ServerTool] = field(default_factory=list)  # run before the answer
     input_tokens: int = 11  # the whole prompt, cached tokens included (as OpenAI counts it)
     output_tokens: int = 7  # reasoning included
     cached_tokens: int = 0  # the part of input_tokens read from the cache
     reasoning_tokens: int = 0  # the part of output_tokens spent reasoning
-    stop: str = "end"  # end | length | tool_use | stop_sequence | content_filter
+    stop: str = "end"  # end | length | tool_use | stop_sequence | content_filter | pause
     error_status: int | None = None
     error_message: str = "mock upstream error"
     cut_after_events: int | None = None  # stream: drop the connection after N events

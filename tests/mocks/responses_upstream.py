@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
+from tests.mocks.server_tools import Refused, check_hosted_item, responses_items
 
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
@@ -95,6 +96,11 @@ def _validate_item(item: dict[str, Any], index: int, store: bool) -> None:
     elif kind in ("function_call_output", "custom_tool_call_output"):
         if not isinstance(item.get("call_id"), str) or "output" not in item:
             raise Invalid(f"Missing required parameter: '{where}.output'.", where)
+    elif kind in ("web_search_call", "code_interpreter_call"):
+        try:
+            check_hosted_item(item, where)
+        except Refused as refused:
+            raise Invalid(str(refused), where) from refused
     elif kind not in ("custom_tool_call", "item_reference"):
         raise Invalid(f"Invalid value: '{kind}'.", f"{where}.type", "invalid_value")
 
@@ -189,7 +195,7 @@ def validate(body: dict[str, Any]) -> None:
 
 
 def _output(reply: Reply) -> list[dict[str, Any]]:
-    output: list[dict[str, Any]] = []
+    output: list[dict[str, Any]] = responses_items(reply)
     if reply.reasoning or reply.signature:
         summary = [{"type": "summary_text", "text": reply.reasoning}] if reply.reasoning else []
         output.append(
@@ -311,6 +317,11 @@ def _item_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
                 "part": item["content"][0],
             }
         )
+    elif kind in ("web_search_call", "code_interpreter_call"):
+        events.append({"type": "response.output_item.added", "output_index": index, "item": shell})
+        phases = ("in_progress", "searching" if kind == "web_search_call" else "interpreting")
+        events.extend({"type": f"response.{kind}.{phase}", **where} for phase in phases)
+        events.append({"type": f"response.{kind}.completed", **where})
     elif kind == "function_call":
         shell["arguments"] = ""
         events.append({"type": "response.output_item.added", "output_index": index, "item": shell})

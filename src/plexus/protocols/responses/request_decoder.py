@@ -9,7 +9,7 @@ import msgspec
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
-from plexus.protocols.responses import wire
+from plexus.protocols.responses import hosted, wire
 from plexus.protocols.responses.reasoning import thinking_from_reasoning
 from plexus.protocols.responses.wire import ContentPart, InputItem, ToolSpec
 
@@ -66,7 +66,7 @@ def decode_request(body: bytes) -> ir.Request:
         items = [InputItem(role="user", content=raw.input)]
     elif isinstance(raw.input, list):
         items = raw.input
-    messages = _decode_items(items, system)
+    messages = _decode_items(items, system, body)
     return ir.Request(
         model=raw.model,
         messages=messages,
@@ -84,11 +84,18 @@ def decode_request(body: bytes) -> ir.Request:
     )
 
 
-def _decode_items(items: list[InputItem], system: list[ir.TextBlock]) -> list[ir.Message]:
+def _decode_items(
+    items: list[InputItem], system: list[ir.TextBlock], body: bytes
+) -> list[ir.Message]:
     messages: list[ir.Message] = []
     names: dict[str, str] = {}
+    raws: list[msgspec.Raw] = []  # the items as JSON, read once a hosted tool item needs it
     for position, item in enumerate(items):
         kind = item.type
+        if hosted.is_hosted(kind):
+            raws = raws or hosted.raw_items(body, "input")
+            _add_assistant(messages, hosted.decode_item(raws[position], from_client=True))
+            continue
         if kind == "message" and item.role in ("system", "developer"):
             blocks = _decode_parts(item.content, position)
             if not messages:
@@ -97,12 +104,8 @@ def _decode_items(items: list[InputItem], system: list[ir.TextBlock]) -> list[ir
                 messages.append(ir.Message("system", blocks))
         elif (kind == "message" and item.role == "assistant") or kind in _ASSISTANT_ITEMS:
             block = _decode_assistant_item(item, position, names)
-            if block is None:
-                continue
-            if messages and messages[-1].role == "assistant":
-                messages[-1].content.extend(block)
-            else:
-                messages.append(ir.Message("assistant", block))
+            if block is not None:
+                _add_assistant(messages, block)
         elif kind in _TOOL_OUTPUT_ITEMS:
             result = _decode_tool_output(item, position, names)
             if messages and messages[-1].role == "user" and _ends_with_result(messages[-1]):
@@ -124,8 +127,15 @@ def _decode_items(items: list[InputItem], system: list[ir.TextBlock]) -> list[ir
                 "holds: send the item itself",
                 param=f"input[{position}]",
             )
-        # Other item types (hosted-tool calls) only make sense to OpenAI itself.
+        # Other item types (client-run computer and shell calls) only make sense to OpenAI.
     return messages
+
+
+def _add_assistant(messages: list[ir.Message], blocks: list[ir.Block]) -> None:
+    if messages and messages[-1].role == "assistant":
+        messages[-1].content.extend(blocks)
+    else:
+        messages.append(ir.Message("assistant", blocks))
 
 
 def _ends_with_result(message: ir.Message) -> bool:

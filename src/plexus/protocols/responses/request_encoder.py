@@ -7,6 +7,7 @@ from typing import Any
 from plexus import ir
 from plexus.protocols import common
 from plexus.protocols.counting import responses_count_request
+from plexus.protocols.responses import hosted
 from plexus.protocols.responses.reasoning import unpack_token
 
 _OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
@@ -70,7 +71,7 @@ def _encode_message(message: ir.Message, freeform: set[str]) -> list[dict[str, A
 def _encode_assistant(blocks: list[ir.Block], freeform: set[str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
-    for block in blocks:
+    for block in hosted.for_provider(blocks):
         if isinstance(block, ir.TextBlock | ir.RefusalBlock):
             if isinstance(block, ir.RefusalBlock):
                 parts.append({"type": "refusal", "refusal": block.text})
@@ -81,6 +82,8 @@ def _encode_assistant(blocks: list[ir.Block], freeform: set[str]) -> list[dict[s
             items.append({"type": "message", "role": "assistant", "content": parts})
             parts = []
         match block:
+            case dict():  # OpenAI's own hosted tool item, as it came
+                items.append(block)
             case ir.ToolCallBlock(id=call_id, name=name, arguments=arguments) if name in freeform:
                 raw_input = common.parse_arguments(arguments).get("input", "")
                 items.append(

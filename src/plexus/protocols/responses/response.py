@@ -10,7 +10,7 @@ import msgspec
 from plexus import ir
 from plexus.errors import UpstreamError
 from plexus.protocols import common
-from plexus.protocols.responses import wire
+from plexus.protocols.responses import hosted, wire
 from plexus.protocols.responses.reasoning import (
     REDACTED_PREFIX,
     thinking_from_reasoning,
@@ -65,7 +65,7 @@ def decode_usage(usage: wire.UsageBody) -> ir.Usage:
 
 
 def decode_item(item: wire.OutputItem) -> list[ir.Block]:
-    """Convert one output item into IR blocks (hosted-tool items are skipped)."""
+    """Convert one output item into IR blocks (hosted tool items: hosted.decode_item)."""
     match item.type:
         case "message":
             blocks: list[ir.Block] = []
@@ -100,7 +100,7 @@ def decode_response(body: bytes) -> ir.Response:
     if raw.status == "failed":
         message = raw.error.message if raw.error else "upstream response failed"
         raise UpstreamError(message, status=502)
-    content = [block for item in raw.output or [] for block in decode_item(item)]
+    content = _decode_output(raw.output or [], body)
     has_calls = any(isinstance(block, ir.ToolCallBlock) for block in content)
     reason, raw_reason = stop_reason_of(raw, has_calls)
     return ir.Response(
@@ -112,6 +112,17 @@ def decode_response(body: bytes) -> ir.Response:
         usage=decode_usage(raw.usage) if raw.usage else ir.Usage(),
         created=int(raw.created_at or 0),
     )
+
+
+def _decode_output(output: list[wire.OutputItem], body: bytes) -> list[ir.Block]:
+    if not any(hosted.is_hosted(item.type) for item in output):
+        return [block for item in output for block in decode_item(item)]
+    raws = hosted.raw_items(body, "output")  # hosted tool items are kept as they came
+    blocks: list[ir.Block] = []
+    for item, raw in zip(output, raws, strict=True):
+        hosted_item = hosted.is_hosted(item.type)
+        blocks += hosted.decode_item(raw, from_client=False) if hosted_item else decode_item(item)
+    return blocks
 
 
 # --- encode (Responses is the client's API) --------------------------------------------------
@@ -289,7 +300,8 @@ def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     )
     output: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
-    for block in response.content:
+    hosted_items = hosted.ClientItems()
+    for block in map(hosted.as_text, response.content):
         if isinstance(block, ir.TextBlock | ir.RefusalBlock):
             parts.append(text_part(block))
             continue
@@ -300,6 +312,11 @@ def encode_response(response: ir.Response, request: ir.Request) -> bytes:
             output.append(reasoning_item(block, reasoning_item_id(block)))
         elif isinstance(block, ir.ToolCallBlock):
             output.append(call_item(block, common.mint_id("fc_"), request.tools, "completed"))
+        elif isinstance(block, ir.ServerToolCallBlock):
+            output.append(hosted_items.call(block))
+        elif isinstance(block, ir.ServerToolResultBlock):
+            hosted_items.result(block)  # completes its call's item, in place
+    hosted_items.pending()
     if parts:
         output.append(message_item(common.mint_id("msg_"), parts, "completed"))
     body["output"] = output

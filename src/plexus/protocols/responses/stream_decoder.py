@@ -7,7 +7,7 @@ import msgspec
 from plexus import ir, sse
 from plexus.protocols import common
 from plexus.protocols.blocks import OpenBlocks
-from plexus.protocols.responses import wire
+from plexus.protocols.responses import hosted, wire
 from plexus.protocols.responses.reasoning import thinking_from_reasoning
 from plexus.protocols.responses.response import decode_item, decode_usage, stop_reason_of
 
@@ -20,7 +20,8 @@ class StreamDecoder:
     States: waiting (nothing seen) → streaming (MessageStart sent; blocks open and close as items
     and content parts do) → ended (a terminal or `error` event was seen; later events ignored).
     Items are keyed by `item_id`, falling back to `output_index` and then to the last item added,
-    because compatible servers (llama.cpp) omit `sequence_number` and `output_index`.
+    because compatible servers (llama.cpp) omit `sequence_number` and `output_index`. A hosted
+    tool item (web search, code interpreter) becomes whole blocks at its `output_item.done`.
     """
 
     def __init__(self) -> None:
@@ -50,7 +51,7 @@ class StreamDecoder:
             self._started = True
             response = body.response or wire.ResponseBody()
             out.append(ir.MessageStart(id=response.id, model=response.model))
-        out.extend(self._dispatch(body))
+        out.extend(self._dispatch(body, event.data))
         return out
 
     def finish(self) -> list[ir.StreamEvent]:
@@ -61,11 +62,13 @@ class StreamDecoder:
 
     # --- dispatch --------------------------------------------------------------------------
 
-    def _dispatch(self, body: wire.StreamEventBody) -> list[ir.StreamEvent]:
+    def _dispatch(self, body: wire.StreamEventBody, data: str) -> list[ir.StreamEvent]:
         kind = body.type
         if kind in _TERMINAL and body.response is not None:
             return self._terminal(body.response)
         match kind:
+            case "response.output_item.done" if body.item and hosted.is_hosted(body.item.type):
+                return self._hosted_item(data)
             case "response.output_item.added" if body.item is not None:
                 return self._item_added(body, body.item)
             case "response.output_item.done" if body.item is not None:
@@ -154,6 +157,15 @@ class StreamDecoder:
         elif item.type in ("function_call", "custom_tool_call"):
             out.extend(self._complete_arguments(index, item.arguments, item.input))
         return out + self._close("item:" + key)
+
+    def _hosted_item(self, data: str) -> list[ir.StreamEvent]:
+        # A hosted tool item goes out whole once done: its call, then its result.
+        out: list[ir.StreamEvent] = []
+        for raw in hosted.raw_items(data, "item"):
+            for block in hosted.decode_item(raw, from_client=False):
+                index = self._blocks.start(block, out)
+                out.append(ir.BlockStop(index))
+        return out
 
     def _whole_message(self, item: wire.OutputItem) -> list[ir.StreamEvent]:
         # A server that sent the message only in `output_item.done`.

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from plexus import ir, sse
 from plexus.protocols import common
 from plexus.protocols.frames import DELTA_MARKER, SEQUENCE_MARKER, DeltaTemplates
-from plexus.protocols.responses import wire
+from plexus.protocols.responses import hosted, wire
 from plexus.protocols.responses.response import (
     call_item,
     envelope,
@@ -56,9 +56,10 @@ class StreamEncoder:
     """Turns IR stream events into a Responses SSE stream a strict client accepts.
 
     States: idle (nothing sent) → open (`response.created` and `response.in_progress` sent; items
-    open and close, text blocks as content parts of one message item, reasoning and tool calls as
-    their own items, several tool items may be open at once) → ended (exactly one terminal event
-    sent: completed, incomplete or failed). `sequence_number` counts every event from 0.
+    open and close, text blocks as content parts of one message item, reasoning, tool calls and
+    hosted tool calls as their own items, several tool items may be open at once) → ended
+    (exactly one terminal event sent: completed, incomplete or failed). `sequence_number` counts
+    every event from 0.
     """
 
     def __init__(self, request: ir.Request) -> None:
@@ -74,6 +75,7 @@ class StreamEncoder:
         self._slots: dict[int, _Slot] = {}
         self._message: _Message | None = None
         self._usage: ir.Usage | None = None
+        self._hosted = hosted.StreamItems(self._add_item, self._done_item, self._emit)
 
     def feed(self, event: ir.StreamEvent) -> list[bytes]:
         """Return the framed SSE events for one IR event."""
@@ -178,6 +180,7 @@ class StreamEncoder:
     def _block_start(self, index: int, block: ir.Block) -> list[bytes]:
         if index in self._slots:
             return []
+        block = hosted.as_text(block)  # a server tool with no item is a text part
         if isinstance(block, ir.TextBlock | ir.RefusalBlock):
             return self._open_part(index, block)
         out = self._close_message()
@@ -208,6 +211,8 @@ class StreamEncoder:
                 # Arguments the block starts with go out as a delta, like a block's first text:
                 # a client that reads only deltas must see the whole input (protocols.md 3.7).
                 out += self._arguments_delta(index, block.arguments)
+            case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+                out += self._hosted.start(block)  # whole: nothing left open
             case _:
                 pass  # images and tool results never stream from a model
         return out
@@ -352,7 +357,7 @@ class StreamEncoder:
         out: list[bytes] = []
         for index in sorted(self._slots):
             out += self._block_stop(index)
-        return out + self._close_message()
+        return out + self._hosted.close() + self._close_message()
 
     # --- termination -------------------------------------------------------------------------
 
