@@ -88,10 +88,10 @@ SETUPS: dict[ApiType, GoldenSetup] = {
         ),
         stable_sse=_stable_responses_sse,
     ),
-    # Gemini calls carry no id on the wire: the decoder mints `call_…` ones.
+    # Gemini calls and code carry no id on the wire: the decoder mints `call_…`, `exec_…` ones.
     "gemini": GoldenSetup(
         ir.Request(model="gemini-client-model", messages=[]),
-        stable_ir=_numbered(r"call_[0-9a-f]{24}", lambda m, n: f"call_minted{n}"),
+        stable_ir=_numbered(r"(call|exec)_[0-9a-f]{24}", lambda m, n: f"{m.group(1)}_minted{n}"),
     ),
 }
 

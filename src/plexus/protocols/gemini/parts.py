@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols import common
-from plexus.protocols.gemini import wire
+from plexus.protocols.gemini import server_tools, wire
 
 _REDACTED = "redacted."
 _TEXT = "~"  # between a tagged token and the thinking text it carries (not a base64 character)
@@ -74,6 +74,7 @@ class CallLedger:
 
     def __init__(self) -> None:
         self._open: list[tuple[str, str]] = []
+        self._server = ""  # the last server tool call's id
 
     def model_turn(self) -> None:
         """Forget the calls of earlier turns."""
@@ -84,6 +85,16 @@ class CallLedger:
         call_id = call.id or common.mint_id("call_")
         self._open.append((call.name, call_id))
         return call_id
+
+    def server(self, part: wire.Part) -> str:
+        """The id of a server tool part: a call's own or a minted one; a result's own, else
+        that of the call before it."""
+        call = part.executableCode or part.toolCall
+        if call is not None:
+            self._server = call.id or common.mint_id("exec_")
+            return self._server
+        result = part.codeExecutionResult or part.toolResponse
+        return (result.id if result else None) or self._server or common.mint_id("exec_")
 
     def result(self, response: wire.FunctionResponse) -> str:
         """Return the id of the call this result answers."""
@@ -184,6 +195,9 @@ def decode_parts(
             )
         elif part.functionResponse is not None:
             blocks.append(_tool_result(part.functionResponse, ledger.result(part.functionResponse)))
+        elif server_tools.is_server_part(part):
+            part_id = ledger.server(part)
+            blocks.append(server_tools.decode_part(part, part_id, from_client=from_client))
         elif part.inlineData is not None:
             blocks.append(_media_block(part.inlineData.mimeType, data=part.inlineData.data))
         elif part.fileData is not None:
@@ -258,6 +272,10 @@ def _content_part(block: ir.Block, *, for_client: bool, names: dict[str, str]) -
             if not name:
                 raise BadRequest(f"tool result {block.call_id!r} answers no earlier tool call")
             return _result_part(block, name)
+        case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+            if for_client:
+                return server_tools.client_part(block)
+            return server_tools.upstream_part(block)
         case _:
             return None
 

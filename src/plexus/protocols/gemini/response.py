@@ -9,6 +9,7 @@ from plexus.errors import UpstreamError
 from plexus.protocols import common
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import CallLedger, decode_parts, encode_parts
+from plexus.protocols.gemini.server_tools import grounding_blocks, grounding_of
 
 _FILTERED = frozenset(
     {
@@ -126,6 +127,7 @@ def decode_response(body: bytes) -> ir.Response:
     candidate = payload.candidates[0] if payload.candidates else None
     parts = candidate.content.parts if candidate and candidate.content else []
     content = decode_parts(parts, CallLedger(), from_client=False)
+    content += grounding_blocks(candidate.groundingMetadata if candidate else None)
     stop, raw = stop_for(candidate, payload.promptFeedback)
     if stop == "end" and any(isinstance(block, ir.ToolCallBlock) for block in content):
         stop = "tool_use"
@@ -147,6 +149,7 @@ def encode_response(response: ir.Response, request: ir.Request) -> bytes:
         content=wire.Content(role="model", parts=parts),
         finishReason=finish_reason_for(response.stop_reason, response.raw_stop_reason),
         index=0,
+        groundingMetadata=grounding_of(response.content),
     )
     payload = wire.GenerateContentResponse(
         candidates=[candidate],

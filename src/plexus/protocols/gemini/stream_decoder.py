@@ -11,7 +11,7 @@ from plexus import ir, sse
 from plexus.errors import kind_for_status
 from plexus.protocols import common
 from plexus.protocols.blocks import OpenBlocks
-from plexus.protocols.gemini import wire
+from plexus.protocols.gemini import server_tools, wire
 from plexus.protocols.gemini.parts import CallLedger
 from plexus.protocols.gemini.response import (
     decode_usage,
@@ -27,8 +27,10 @@ class StreamDecoder:
     States:
       idle       no chunk yet; the first chunk emits MessageStart.
       streaming  text and thought parts extend the open block of their kind or open a new one; a
-                 functionCall part is a whole block (start, one arguments delta, stop); a
+                 functionCall part is a whole block (start, one arguments delta, stop), a server
+                 tool part (executableCode, codeExecutionResult) a whole block with no delta; a
                  signature on a non-thought part is a signature-only thinking block before it.
+                 The last groundingMetadata seen becomes a web search call and result at the end.
       finishing  a finishReason (or a prompt blockReason) was seen; later chunks may still bring
                  usage. The stream ends by connection close: finish() emits Finish.
       done       an error chunk was read or finish() ran; nothing more is emitted.
@@ -45,6 +47,7 @@ class StreamDecoder:
         self._raw_stop: str | None = None
         # Every chunk repeats the running counts: keep the last, convert it only when used.
         self._usage: wire.UsageMetadata | None = None
+        self._grounding: wire.GroundingMetadata | None = None  # the last seen, sent at the end
 
     def feed(self, event: sse.Event) -> list[ir.StreamEvent]:
         """Return the IR events of one upstream SSE event."""
@@ -67,6 +70,8 @@ class StreamDecoder:
         if candidate is not None and candidate.content is not None:
             for part in candidate.content.parts:
                 self._part(part, out)
+        if candidate is not None and candidate.groundingMetadata is not None:
+            self._grounding = candidate.groundingMetadata
         if candidate is not None and candidate.finishReason:
             self._finish_with(map_stop_reason(candidate.finishReason), candidate.finishReason)
         elif candidate is None and chunk.promptFeedback and chunk.promptFeedback.blockReason:
@@ -84,6 +89,9 @@ class StreamDecoder:
             message = "the Gemini upstream ended the stream without a finishReason"
             out.append(ir.StreamError(message=message, kind="api_error", status=502))
             return out
+        for block in server_tools.grounding_blocks(self._grounding):
+            index = self._blocks.start(block, out)
+            out.append(ir.BlockStop(index=index))
         stop = "tool_use" if self._saw_tool_call and self._stop == "end" else self._stop
         usage = decode_usage(self._usage) if self._usage is not None else None
         out.append(ir.Finish(stop_reason=stop, raw_stop_reason=self._raw_stop, usage=usage))
@@ -132,6 +140,11 @@ class StreamDecoder:
             out.append(ir.ToolArgumentsDelta(index=index, json=common.dump_json(call.args or {})))
             out.append(ir.BlockStop(index=index))
             self._saw_tool_call = True
+        elif server_tools.is_server_part(part):
+            self._blocks.close_all(out)
+            tool = server_tools.decode_part(part, self._ledger.server(part), from_client=False)
+            index = self._blocks.start(tool, out)
+            out.append(ir.BlockStop(index=index))
         elif part.text:
             index = self._ensure_open("text", out)
             out.append(ir.TextDelta(index=index, text=part.text))

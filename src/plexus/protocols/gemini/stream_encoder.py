@@ -15,6 +15,7 @@ from plexus.protocols.gemini.response import (
     error_body,
     finish_reason_for,
 )
+from plexus.protocols.gemini.server_tools import client_part, grounding_of
 
 _OpenKind = Literal["text", "thinking"]
 
@@ -27,8 +28,10 @@ class StreamEncoder:
                  to BlockStop and sent whole as one functionCall part, calls in the order they
                  started (a call that stops first waits for the ones before it); a Gemini
                  signature-only thinking block waits in `_pending` and rides on the next part.
+                 A server tool block is one part at its start (Python code execution as
+                 executableCode / codeExecutionResult, else text); web searches wait for the end.
       done       Finish sent the calls still open, then the last chunk (finishReason,
-                 usageMetadata), or an error chunk was
+                 usageMetadata, groundingMetadata of the web searches), or an error chunk was
                  written; the stream then just ends, as Gemini's does (no terminator).
     """
 
@@ -41,6 +44,7 @@ class StreamEncoder:
         self._pending: str | None = None
         self._pending_call_only = False  # another family's token waits for a functionCall
         self._usage: ir.Usage | None = None
+        self._server_blocks: list[ir.Block] = []  # web searches end as the grounding metadata
         self._done = False
         self._templates: DeltaTemplates[bool] = DeltaTemplates(self._marked_chunk)  # by thought
 
@@ -75,6 +79,8 @@ class StreamEncoder:
                 )
             case ir.BlockStart(block=ir.TextBlock(text=text) | ir.RefusalBlock(text=text)) if text:
                 return [self._text_chunk(text, thought=False)]
+            case ir.BlockStart(block=ir.ServerToolCallBlock() | ir.ServerToolResultBlock() as tool):
+                return self._server_part(tool)
             case ir.SignatureDelta():
                 block = self._open.get(event.index)
                 if isinstance(block, ir.ThinkingBlock):
@@ -109,6 +115,15 @@ class StreamEncoder:
         if self._pending is not None:
             part.thoughtSignature, self._pending = self._pending, None
         return part
+
+    def _server_part(self, block: ir.ServerToolCallBlock | ir.ServerToolResultBlock) -> list[bytes]:
+        self._server_blocks.append(block)
+        part = client_part(block)
+        if part is None:
+            return []
+        if not self._pending_call_only:
+            part = self._signed(part)
+        return [self._chunk([part])]
 
     def _stop_block(self, index: int) -> list[bytes]:
         block = self._open.get(index)
@@ -153,7 +168,8 @@ class StreamEncoder:
         usage = event.usage or self._usage
         part = self._signed(wire.Part(text=""))
         reason = finish_reason_for(event.stop_reason, event.raw_stop_reason)
-        out.append(self._chunk([part], reason, encode_usage(usage) if usage else None))
+        grounding = grounding_of(self._server_blocks)
+        out.append(self._chunk([part], reason, encode_usage(usage) if usage else None, grounding))
         return out
 
     def _error(self, status: int, message: str, kind: str) -> list[bytes]:
@@ -166,9 +182,13 @@ class StreamEncoder:
         parts: list[wire.Part],
         reason: str | None = None,
         usage: wire.UsageMetadata | None = None,
+        grounding: wire.GroundingMetadata | None = None,
     ) -> bytes:
         candidate = wire.Candidate(
-            content=wire.Content(role="model", parts=parts), finishReason=reason, index=0
+            content=wire.Content(role="model", parts=parts),
+            finishReason=reason,
+            index=0,
+            groundingMetadata=grounding,
         )
         payload = wire.GenerateContentResponse(
             candidates=[candidate],

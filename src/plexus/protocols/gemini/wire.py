@@ -48,6 +48,38 @@ class FunctionResponse(_Wire):
     parts: list[Part] | None = None
 
 
+class ExecutableCode(_Wire):
+    """`executableCode`: code the model wrote for the code execution tool, which Google runs."""
+
+    code: str = ""
+    language: str | None = None
+    id: str | None = None
+
+
+class CodeExecutionResult(_Wire):
+    """`codeExecutionResult`: the outcome of the `executableCode` before it, stdout or stderr."""
+
+    outcome: str | None = None
+    output: str | None = None
+    id: str | None = None
+
+
+class ToolCall(_Wire):
+    """`toolCall`: a server-side tool the model invoked (search, URL context, maps)."""
+
+    id: str | None = None
+    toolType: str | None = None
+    args: dict[str, Any] | None = None
+
+
+class ToolResponse(_Wire):
+    """`toolResponse`: what a server-side `toolCall` returned."""
+
+    id: str | None = None
+    toolType: str | None = None
+    response: dict[str, Any] | None = None
+
+
 class Part(_Wire):
     """One part; exactly one data field is set, `thought`/`thoughtSignature` are metadata."""
 
@@ -58,6 +90,10 @@ class Part(_Wire):
     fileData: FileData | None = None
     functionCall: FunctionCall | None = None
     functionResponse: FunctionResponse | None = None
+    executableCode: ExecutableCode | None = None
+    codeExecutionResult: CodeExecutionResult | None = None
+    toolCall: ToolCall | None = None
+    toolResponse: ToolResponse | None = None
 
 
 class Content(_Wire):
@@ -136,12 +172,33 @@ class GenerateContentRequest(_Wire):
     generationConfig: GenerationConfig | None = None
 
 
+class GroundingWeb(_Wire):
+    """A web page a Google Search grounding used."""
+
+    uri: str = ""
+    title: str | None = None
+
+
+class GroundingChunk(_Wire):
+    """One source of a grounded answer."""
+
+    web: GroundingWeb | None = None
+
+
+class GroundingMetadata(_Wire):
+    """`groundingMetadata`: the Google Search queries run for the answer and the pages used."""
+
+    webSearchQueries: list[str] | None = None
+    groundingChunks: list[GroundingChunk] | None = None
+
+
 class Candidate(_Wire):
     """One candidate answer."""
 
     content: Content | None = None
     finishReason: str | None = None
     index: int | None = None
+    groundingMetadata: GroundingMetadata | None = None
 
 
 class PromptFeedback(_Wire):
