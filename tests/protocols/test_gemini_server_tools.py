@@ -190,7 +190,8 @@ def test_other_code_execution_reaches_a_client_as_code_parts_under_a_tagged_id()
 
 def test_a_tool_with_no_gemini_shape_reaches_a_client_as_text() -> None:
     bash = ir.ServerToolCallBlock("srvtoolu_1", "bash_code_execution", '{"command": "ls"}')
-    assert _client_candidate(bash)["content"]["parts"] == [{"text": "[bash_code_execution] ls"}]
+    parts = _client_candidate(bash)["content"]["parts"]
+    assert parts == [{"text": "\n\n[bash_code_execution] ls\n\n"}]  # on lines of its own
 
 
 async def test_the_sdk_reads_code_parts_and_grounding() -> None:

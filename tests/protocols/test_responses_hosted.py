@@ -186,7 +186,7 @@ def test_a_tool_with_no_item_reaches_a_client_as_text() -> None:
     fetch = ir.ServerToolCallBlock("srvtoolu_9", "web_fetch", '{"url": "https://e.com"}')
     (message,) = _client_output(fetch, ir.TextBlock("Read it."))
     texts = [part["text"] for part in message["content"]]
-    assert texts == ["[web_fetch] https://e.com", "Read it."]
+    assert texts == ["\n\n[web_fetch] https://e.com\n\n", "Read it."]  # on lines of its own
 
 
 def test_the_items_come_back_as_copies_and_go_upstream_as_text() -> None:

@@ -84,3 +84,23 @@ def text_of(block: ir.Block) -> str | None:
             return result_text(block)
         case _:
             return None
+
+
+def join_text(blocks: list[ir.Block]) -> str:
+    """The text of a turn for an API whose turn is one string: its text blocks joined, server
+    tool blocks as text between blank lines."""
+    text = ""
+    after_text = False  # the last piece was a text block's
+    for block in blocks:
+        if isinstance(block, ir.TextBlock):
+            text += block.text
+            after_text = after_text or bool(block.text)
+        elif (rendered := text_of(block)) is not None:
+            text += separated(rendered, after_text=after_text)
+            after_text = False
+    return text
+
+
+def separated(rendered: str, *, after_text: bool = True) -> str:
+    """A server tool's text as it joins the text of a turn: on lines of its own."""
+    return ("\n\n" if after_text else "") + rendered.rstrip("\n") + "\n\n"

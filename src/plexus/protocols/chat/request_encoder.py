@@ -8,6 +8,7 @@ from plexus import ir
 from plexus.errors import BadRequest
 from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.common import data_url, effort_for_budget, end_user_id, portable_url
+from plexus.protocols.server_tools import join_text
 
 _MAX_STOP = 4
 
@@ -190,7 +191,7 @@ def _encode_document(block: ir.DocumentBlock) -> dict[str, Any]:
 
 def _encode_assistant(blocks: list[ir.Block]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant"}
-    text = _join_text(blocks, "")
+    text = join_text(blocks)  # server tools (Chat has none) as readable text
     calls = [
         {
             "id": block.id,

@@ -18,6 +18,7 @@ from plexus.protocols.chat.reasoning import (
     reasoning_text,
 )
 from plexus.protocols.common import mint_id, sign_call_id
+from plexus.protocols.server_tools import join_text
 
 
 def map_stop_reason(raw: str | None) -> ir.StopReason:
@@ -195,7 +196,7 @@ def _encode_calls(content: list[ir.Block]) -> list[dict[str, Any]]:
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode the IR answer as the client's `chat.completion` body."""
     content = response.content
-    text = "".join(block.text for block in content if isinstance(block, ir.TextBlock))
+    text = join_text(content)  # server tools (Chat has none) as readable text
     refusal = "".join(block.text for block in content if isinstance(block, ir.RefusalBlock))
     calls = _encode_calls(content)
     message: dict[str, Any] = {

@@ -11,6 +11,7 @@ from plexus.protocols.chat.reasoning import details_for
 from plexus.protocols.chat.response import chat_id, encode_finish_reason, encode_usage, error_object
 from plexus.protocols.common import mint_id, sign_call_id
 from plexus.protocols.frames import DELTA_MARKER, DeltaTemplates
+from plexus.protocols.server_tools import separated, text_of
 
 _Kind = Literal["text", "thinking", "refusal", "tool", "other"]
 _DeltaField = Literal["content", "reasoning_content"]
@@ -43,6 +44,7 @@ class StreamEncoder:
         self._signer: ir.ThinkingBlock | None = None  # its token goes in the next call's id
         self._detail_index = 0
         self._usage: ir.Usage | None = None
+        self._after_text = False  # the last content sent was text, not a server tool's
         # By delta field, or by tool position for argument fragments.
         self._templates: DeltaTemplates[_DeltaField | int] = DeltaTemplates(self._marked_chunk)
 
@@ -172,6 +174,12 @@ class StreamEncoder:
             case ir.RefusalBlock():
                 self._kinds[event.index] = "refusal"
                 self._text(event.index, block.text, out)
+            case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+                # Chat has no server tools: readable text on lines of its own, in `content`.
+                self._kinds[event.index] = "other"
+                text = separated(text_of(block) or "", after_text=self._after_text)
+                out.append(self._delta_frame("content", text))
+                self._after_text = False
             case _:
                 self._kinds[event.index] = "other"
 
@@ -181,6 +189,7 @@ class StreamEncoder:
         if self._kinds.get(index) == "refusal":
             out.append(self._chunk({"refusal": text}))
         else:
+            self._after_text = True
             out.append(self._delta_frame("content", text))
 
     def _arguments(self, index: int, fragment: str, out: list[bytes]) -> None:

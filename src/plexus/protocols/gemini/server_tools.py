@@ -115,7 +115,8 @@ def client_part(block: ir.ServerToolCallBlock | ir.ServerToolResultBlock) -> wir
     if block.name == server_tools.WEB_SEARCH:
         return None
     if block.name != server_tools.CODE_EXECUTION:
-        return wire.Part(text=server_tools.text_of(block))
+        # Clients join text parts: the tool's text keeps to lines of its own.
+        return wire.Part(text=server_tools.separated(server_tools.text_of(block) or ""))
     if isinstance(block, ir.ServerToolCallBlock):
         tagged = server_tools.client_id(block.id, block.origin or _FAMILY, own=False)
         code = str(server_tools.call_input(block).get("code", ""))
@@ -137,12 +138,14 @@ def grounding_of(blocks: Iterable[ir.Block]) -> wire.GroundingMetadata | None:
         match block:
             case ir.ServerToolCallBlock(name=server_tools.WEB_SEARCH):
                 query = server_tools.call_input(block).get("query")
-                if isinstance(query, str) and query:
+                if isinstance(query, str) and query and query not in queries:
                     queries.append(query)
             case ir.ServerToolResultBlock(name=server_tools.WEB_SEARCH):
+                seen = {chunk.web.uri for chunk in chunks if chunk.web is not None}
                 chunks += [
                     wire.GroundingChunk(web=wire.GroundingWeb(source.url, source.title))
                     for source in block.sources
+                    if source.url not in seen
                 ]
     if not queries and not chunks:
         return None

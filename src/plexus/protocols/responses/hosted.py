@@ -151,9 +151,10 @@ def shaped(block: ir.Block) -> bool:
 
 
 def as_text(block: ir.Block) -> ir.Block:
-    """A server tool block with no item as a text block; any other block unchanged."""
+    """For a client: a server tool block with no item as a text block on lines of its own
+    (clients join a message's text parts); any other block unchanged."""
     text = None if shaped(block) else server_tools.text_of(block)
-    return block if text is None else ir.TextBlock(text)
+    return block if text is None else ir.TextBlock(server_tools.separated(text))
 
 
 def own_item(block: ir.ServerToolCallBlock) -> Json | None:
