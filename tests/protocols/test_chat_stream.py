@@ -12,6 +12,7 @@ import pytest
 
 from plexus import ir, sse
 from plexus.protocols import chat
+from plexus.protocols.server_tools import join_text
 from tests.conftest import FIXTURES, fixture_cases
 from tests.protocols.test_streams import SETUPS, decode_stream, encode_stream, load_events
 
@@ -28,15 +29,24 @@ def _completes(case: str) -> bool:
 
 
 def _text_of(events: list[ir.StreamEvent]) -> str:
-    """The text and refusal an IR stream carries, a block's initial text included."""
-    texts: list[str] = []
+    """The content then the refusal an IR stream carries, a block's initial text included, server
+    tool blocks as text on lines of their own (Chat has none)."""
+    blocks: dict[int, ir.Block] = {}
     for event in events:
         match event:
-            case ir.BlockStart(block=ir.TextBlock() | ir.RefusalBlock() as block):
-                texts.append(block.text)
-            case ir.TextDelta():
-                texts.append(event.text)
-    return "".join(texts)
+            case ir.BlockStart(block=ir.TextBlock() | ir.RefusalBlock() as opened):
+                blocks[event.index] = type(opened)(opened.text)
+            case ir.BlockStart(block=ir.ServerToolCallBlock() | ir.ServerToolResultBlock() as tool):
+                blocks[event.index] = tool
+            case ir.TextDelta() if isinstance(
+                blocks.get(event.index), ir.TextBlock | ir.RefusalBlock
+            ):
+                block = blocks[event.index]
+                assert isinstance(block, ir.TextBlock | ir.RefusalBlock)
+                block.text += event.text
+    ordered = [blocks[index] for index in sorted(blocks)]
+    refusal = "".join(block.text for block in ordered if isinstance(block, ir.RefusalBlock))
+    return join_text(ordered) + refusal
 
 
 def _sdk_client(body: bytes) -> openai.AsyncOpenAI:

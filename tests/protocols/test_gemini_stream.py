@@ -14,6 +14,7 @@ from google.genai import errors, types
 
 from plexus import ir, sse
 from plexus.protocols import gemini
+from plexus.protocols.gemini.server_tools import client_part
 from tests.conftest import FIXTURES, fixture_cases
 from tests.protocols.test_streams import encode_stream, load_events
 
@@ -55,6 +56,10 @@ def _ir_text(events: list[ir.StreamEvent], kind: type[Any]) -> str:
             ):
                 started.add(event.index)
                 texts.append(block.text)
+            case ir.BlockStart(block=ir.ServerToolCallBlock() | ir.ServerToolResultBlock() as tool):
+                shown = client_part(tool)  # a tool with no part of its own is text
+                if kind is ir.TextDelta and shown is not None and shown.text:
+                    texts.append(shown.text)
             case ir.BlockStart():
                 started.add(event.index)
             case ir.TextDelta() | ir.ThinkingDelta() if (

@@ -15,6 +15,7 @@ import pytest
 
 from plexus import ir, sse
 from plexus.protocols import responses
+from plexus.protocols.responses import hosted
 from plexus.protocols.responses.response import status_of
 from tests.conftest import FIXTURES, fixture_cases
 from tests.protocols.test_streams import SETUPS, encode_stream, load_events
@@ -106,6 +107,10 @@ def _contents(events: list[ir.StreamEvent]) -> list[tuple[type, str]]:
                 kinds[event.index], texts[event.index] = type(block), block.text
             case ir.BlockStart(block=ir.ToolCallBlock() as block):
                 kinds[event.index], texts[event.index] = ir.ToolCallBlock, block.arguments
+            case ir.BlockStart(block=ir.ServerToolCallBlock() | ir.ServerToolResultBlock() as tool):
+                shown = hosted.as_text(tool)  # a tool with no item of its own is text
+                if isinstance(shown, ir.TextBlock):
+                    kinds[event.index], texts[event.index] = ir.TextBlock, shown.text
             case ir.TextDelta() | ir.ToolArgumentsDelta() if event.index in texts:
                 more = event.text if isinstance(event, ir.TextDelta) else event.json
                 texts[event.index] += more
