@@ -32,6 +32,8 @@ def map_stop_reason(raw: str | None) -> ir.StopReason:
             return "tool_use"
         case "content_filter":
             return "content_filter"
+        case "pause_turn":  # an Anthropic reason a chat-shaped gateway may pass on
+            return "pause"
         case "error":
             return "error"
         case _:

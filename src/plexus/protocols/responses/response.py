@@ -28,6 +28,8 @@ def map_stop_reason(raw: str | None) -> ir.StopReason:
             return "length"
         case "content_filter":
             return "content_filter"
+        case "pause_turn":  # the reason this gateway gives a paused turn (status_of)
+            return "pause"
         case "failed":
             return "error"
         case _:
@@ -150,6 +152,10 @@ def status_of(reason: ir.StopReason) -> tuple[str, dict[str, Any] | None]:
             return "incomplete", {"reason": "max_output_tokens"}
         case "content_filter" | "refusal":
             return "incomplete", {"reason": "content_filter"}
+        case "pause":
+            # A server tool's turn paused (Anthropic `pause_turn`): not done, send it back to go
+            # on. Not one of OpenAI's reasons, so the raw value tells what happened.
+            return "incomplete", {"reason": "pause_turn"}
         case "error":
             return "failed", None
         case _:
