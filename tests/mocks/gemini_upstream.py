@@ -21,6 +21,7 @@ from aiohttp import web
 
 from tests.mocks import gemini_embeddings
 from tests.mocks.base import MockState, Received, Reply
+from tests.mocks.server_tools import Refused, check_gemini_parts, gemini_grounding, gemini_parts
 
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
@@ -156,6 +157,10 @@ def _validate_contents(contents: Any, model: str) -> None:
             )
         for index, part in enumerate(parts):
             _validate_part(part, f"{where}.parts[{index}]")
+        try:
+            check_gemini_parts(content, where)
+        except Refused as refused:
+            raise Invalid(str(refused)) from refused
         _validate_turn(content, previous, where)
         previous = content
     if "gemini-3" in model:
@@ -279,6 +284,7 @@ def _parts(reply: Reply, thoughts: bool) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if reply.reasoning and thoughts:
         parts.append({"text": reply.reasoning, "thought": True})
+    parts += gemini_parts(reply)
     if reply.text:
         parts.append({"text": reply.text})
     parts += _calls(reply)
@@ -295,6 +301,8 @@ def _answer(reply: Reply, model: str, thoughts: bool) -> dict[str, Any]:
     parts = _parts(reply, thoughts)
     if parts:
         candidate["content"] = {"parts": parts, "role": "model"}
+    if gemini_grounding(reply) is not None:
+        candidate["groundingMetadata"] = gemini_grounding(reply)
     return {
         "candidates": [candidate],
         "usageMetadata": _usage(reply),
@@ -307,6 +315,7 @@ def _chunks(reply: Reply, model: str, thoughts: bool) -> list[dict[str, Any]]:
     steps: list[list[dict[str, Any]]] = []
     if reply.reasoning and thoughts:
         steps.append([{"text": reply.reasoning, "thought": True}])
+    steps += [[part] for part in gemini_parts(reply)]  # each code part in a chunk of its own
     words = reply.text.split(" ")
     pieces = [" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])]
     pieces = [pieces[0] + " ", pieces[1]] if pieces[0] else [pieces[1]]
@@ -320,17 +329,22 @@ def _chunks(reply: Reply, model: str, thoughts: bool) -> list[dict[str, Any]]:
         for step in steps
     ]  # fmt: skip
     finish = _FINISH.get(reply.stop, "STOP")
+    grounding = gemini_grounding(reply)
     if reply.tool_calls:
         # A function-call answer ends on the call chunk itself.
         chunks[-1]["candidates"][0]["finishReason"] = finish
         chunks[-1]["usageMetadata"] = _usage(reply)
+        if grounding is not None:
+            chunks[-1]["candidates"][0]["groundingMetadata"] = grounding
         return chunks
     # A text answer ends with an empty text part, which clients must not send back.
-    last = {
+    last: dict[str, Any] = {
         "content": {"parts": [{"text": ""}], "role": "model"},
         "index": 0,
         "finishReason": finish,
     }
+    if grounding is not None:
+        last["groundingMetadata"] = grounding  # the search grounding comes on the last chunk
     chunks.append({"candidates": [last], "usageMetadata": _usage(reply), **envelope})
     return chunks
 

@@ -17,6 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from tests.mocks.base import MockState, Received, Reply
+from tests.mocks.server_tools import (
+    Refused,
+    anthropic_blocks,
+    check_anthropic_turn,
+    check_pending_tool,
+)
 
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
@@ -38,7 +44,7 @@ _ERROR_TYPES = {
 }  # fmt: skip
 _STOP_REASONS = {
     "end": "end_turn", "length": "max_tokens", "tool_use": "tool_use",
-    "stop_sequence": "stop_sequence", "content_filter": "refusal",
+    "stop_sequence": "stop_sequence", "content_filter": "refusal", "pause": "pause_turn",
 }  # fmt: skip
 
 
@@ -159,6 +165,7 @@ def validate(body: dict[str, Any]) -> None:
         if not stop.strip():
             raise Invalid("stop_sequences: each stop sequence must contain non-whitespace")
     _check_messages(body.get("messages"), thinking_on=_thinking_on(body))
+    _check_paused(body)
     output_format = (body.get("output_config") or {}).get("format")
     if output_format is not None:
         if output_format.get("type") != "json_schema" or not output_format.get("schema"):
@@ -324,12 +331,29 @@ def _check_messages(messages: Any, *, thinking_on: bool) -> None:
             if pending:
                 raise Invalid(_missing_results(pending))
             pending = _check_assistant(blocks, position, seen_ids)
-    if messages[-1]["role"] == "assistant" and thinking_on:
+    if messages[-1]["role"] == "assistant" and thinking_on and not _paused(messages):
         raise Invalid("Assistant prefill is not supported when thinking is enabled.")
     if thinking_on:
         _check_final_assistant(messages)
     if pending:
         raise Invalid(_missing_results(pending))
+
+
+def _paused(messages: list[dict[str, Any]]) -> str | None:
+    """The server tool a last assistant turn left pending (a paused turn sent back), if any."""
+    last = messages[-1]
+    if last.get("role") != "assistant" or not isinstance(last.get("content"), list):
+        return None
+    return check_anthropic_turn(last["content"], f"messages.{len(messages) - 1}")
+
+
+def _check_paused(body: dict[str, Any]) -> None:
+    name = _paused(body["messages"])
+    if name is not None:
+        try:
+            check_pending_tool(name, body.get("tools"))
+        except Refused as refused:
+            raise Invalid(str(refused)) from refused
 
 
 def _check_final_assistant(messages: list[dict[str, Any]]) -> None:
@@ -412,6 +436,10 @@ def _check_block(block: Any, position: int) -> None:
 
 
 def _check_results(blocks: list[dict[str, Any]], pending: list[str], position: int) -> None:
+    if any(_server_block(block) for block in blocks):
+        raise Invalid(
+            f"messages.{position}: server tool blocks are only allowed in assistant turns"
+        )
     results = [block for block in blocks if block.get("type") == "tool_result"]
     leading = blocks[: len(results)]
     if leading != results:
@@ -429,7 +457,16 @@ def _check_results(blocks: list[dict[str, Any]], pending: list[str], position: i
         raise Invalid(_missing_results(missing))
 
 
+def _server_block(block: dict[str, Any]) -> bool:
+    kind = str(block.get("type"))
+    return kind == "server_tool_use" or (kind.endswith("_tool_result") and kind != "tool_result")
+
+
 def _check_assistant(blocks: list[dict[str, Any]], position: int, seen_ids: set[str]) -> list[str]:
+    try:
+        check_anthropic_turn(blocks, f"messages.{position}.content")
+    except Refused as refused:
+        raise Invalid(str(refused)) from refused
     calls: list[str] = []
     for block in blocks:
         if block.get("type") == "tool_result":
@@ -474,14 +511,22 @@ def _content(reply: Reply) -> list[dict[str, Any]]:
     if reply.reasoning or reply.signature:
         signature = reply.signature or mock_signature(reply.reasoning)
         content.append({"type": "thinking", "thinking": reply.reasoning, "signature": signature})
+    server = anthropic_blocks(reply)
+    done = [b for b in server if b["type"] != "server_tool_use" or _answered(b, server)]
+    content += done  # the searches and runs before the answer; a pending one ends the turn
     if reply.text:
         content.append({"type": "text", "text": reply.text})
+    content += [block for block in server if block not in done]
     for position, call in enumerate(reply.tool_calls):
         call_id = call.id or f"toolu_mock{position:04d}"
         content.append(
             {"type": "tool_use", "id": call_id, "name": call.name, "input": call.arguments}
         )
     return content
+
+
+def _answered(call: dict[str, Any], blocks: list[dict[str, Any]]) -> bool:
+    return any(block.get("tool_use_id") == call["id"] for block in blocks)
 
 
 def _message(reply: Reply, model: str) -> dict[str, Any]:
@@ -532,6 +577,8 @@ def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
         events.extend(
             delta({"type": "text_delta", "text": part}) for part in _chunks(block["text"])
         )
+    elif "input" not in block:  # a server tool's result: whole in its start (2.10)
+        events.append({"type": "content_block_start", "index": index, "content_block": block})
     else:
         shell = {**block, "input": {}}
         events.append({"type": "content_block_start", "index": index, "content_block": shell})

@@ -149,3 +149,46 @@ def check_hosted_item(item: dict[str, Any], where: str) -> None:
         for key in ("code", "container_id", "outputs"):
             if key not in item:
                 raise Refused(f"Missing required parameter: '{where}.{key}'.")
+
+
+# --- Gemini ----------------------------------------------------------------------------------
+
+_OUTCOMES = {"OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"}
+
+
+def gemini_parts(reply: Reply) -> list[dict[str, Any]]:
+    """`executableCode` and `codeExecutionResult` parts for the reply's code runs."""
+    parts: list[dict[str, Any]] = []
+    for tool in reply.server_tools:
+        if tool.kind == "code_execution":
+            parts.append({"executableCode": {"language": "PYTHON", "code": tool.input}})
+            parts.append({"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": tool.output}})
+    return parts
+
+
+def gemini_grounding(reply: Reply) -> dict[str, Any] | None:
+    """The `groundingMetadata` of the reply's web searches."""
+    searches = [tool for tool in reply.server_tools if tool.kind == "web_search"]
+    if not searches:
+        return None
+    chunks = [{"web": {"uri": url, "title": _title(url)}} for tool in searches for url in tool.urls]
+    return {"webSearchQueries": [tool.input for tool in searches], "groundingChunks": chunks}
+
+
+def check_gemini_parts(content: dict[str, Any], where: str) -> None:
+    """Code parts only in a model turn, each with its fields, each result after its code."""
+    seen_code = False
+    for index, part in enumerate(content.get("parts") or []):
+        code = part.get("executableCode", part.get("executable_code"))
+        result = part.get("codeExecutionResult", part.get("code_execution_result"))
+        if (code is not None or result is not None) and content.get("role") != "model":
+            raise Refused(f"{where}.parts[{index}]: code execution parts belong to model turns")
+        if code is not None:
+            if not code.get("code") or not code.get("language"):
+                raise Refused(f"{where}.parts[{index}].executable_code: code and language required")
+            seen_code = True
+        if result is not None:
+            if result.get("outcome") not in _OUTCOMES:
+                raise Refused(f"{where}.parts[{index}].code_execution_result.outcome: invalid")
+            if not seen_code:
+                raise Refused(f"{where}.parts[{index}]: code_execution_result without its code")
