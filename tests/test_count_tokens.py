@@ -68,3 +68,15 @@ async def test_responses_providers_count_with_input_tokens(
     assert received.path == "/v1/responses/input_tokens"
     assert received.body["model"] == "up-responses" and "max_output_tokens" not in received.body
     assert counted.input_tokens > 1
+
+
+def test_estimate_counts_server_tool_blocks() -> None:
+    # Issue 11: a turn with a web search counts its results, not nothing.
+    search = ir.ServerToolResultBlock(
+        "srvtoolu_1", "web_search", sources=[ir.ServerToolSource("https://e.com/" + "a" * 400)]
+    )
+    plain = ir.Request(model="m", messages=[ir.Message("assistant", [ir.TextBlock("ok")])])
+    searched = ir.Request(
+        model="m", messages=[ir.Message("assistant", [search, ir.TextBlock("ok")])]
+    )
+    assert estimate(searched) >= estimate(plain) + 100

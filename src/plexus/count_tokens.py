@@ -11,6 +11,7 @@ import msgspec
 from plexus import ir
 from plexus.call import Attempt, ClientRequest, ResponseWriter, decode_object, decode_request
 from plexus.protocols import codec_for
+from plexus.protocols.server_tools import text_of
 from plexus.protocols.tool_names import with_safe_tool_names
 from plexus.routing import Router, Target
 from plexus.upstream.addressing import count_tokens_url, upstream_headers
@@ -104,4 +105,7 @@ def _add_block(block: ir.Block, chars: int, tokens: int) -> tuple[int, int]:
         case ir.ToolResultBlock(content=content):
             for part in content:
                 chars, tokens = _add_block(part, chars, tokens)
+        case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
+            # The provider reads its own blocks whole (encrypted content too), others as text.
+            chars += len(block.payload) or len(text_of(block) or "")
     return chars, tokens
