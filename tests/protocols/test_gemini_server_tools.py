@@ -221,3 +221,9 @@ def test_code_parts_round_trip_through_a_gemini_client_payload() -> None:
     assert isinstance(call, ir.ServerToolCallBlock)
     assert msgspec.json.decode(call.payload) == GEMINI_CODE_PARTS[0]
     assert isinstance(result, ir.ServerToolResultBlock) and result.call_id == call.id
+
+
+def test_anthropics_dated_code_execution_is_geminis_code_execution() -> None:
+    request = server_round()
+    request.tools = [ir.Tool(name="code_execution", kind="code_execution_20250825")]
+    assert _encode(request)["tools"] == [{"codeExecution": {}}]

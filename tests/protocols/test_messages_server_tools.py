@@ -265,3 +265,21 @@ def test_the_shapes_come_back_as_copies_and_go_upstream_as_text() -> None:
         "[web_search result]\n- https://meteo.example/paris",
         "Sunny, 22°C.",
     ]
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+
+def test_code_execution_tools_map_to_anthropics_and_keep_their_version() -> None:
+    ours = ir.Tool(name="code_execution", kind="code_execution")  # Gemini's, OpenAI's
+    dated = {"type": "code_execution_20250522", "name": "code_execution"}
+    request = messages.decode_request(
+        json.dumps({"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}],
+                    "tools": [dated]}).encode()
+    )  # fmt: skip
+    assert request.tools == [ir.Tool(name="code_execution", kind="code_execution_20250522")]
+    assert messages.encode_request(request)["tools"] == [dated]
+    request.tools = [ours]
+    body = messages.encode_request(request)
+    validate(body)
+    assert body["tools"] == [{"type": "code_execution_20250825", "name": "code_execution"}]

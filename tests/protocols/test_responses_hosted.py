@@ -195,3 +195,18 @@ def test_the_items_come_back_as_copies_and_go_upstream_as_text() -> None:
     validate(body)
     texts = [part["text"] for part in body["input"][1]["content"]]
     assert texts == [SEARCH_TEXT, "[web_search result]\n- https://meteo.example/paris", "ok"]
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+
+def test_code_interpreter_is_every_familys_code_execution() -> None:
+    tools = [{"type": "code_interpreter", "container": {"type": "auto"}}]
+    body = {"model": "m", "input": "x", "tools": tools, "tool_choice": {"type": "code_interpreter"}}
+    request = responses.decode_request(json.dumps(body).encode())
+    assert request.tools == [ir.Tool(name="code_execution", kind="code_execution")]
+    assert request.tool_choice == ir.ToolChoice("tool", "code_execution")
+    encoded = responses.encode_request(request)
+    assert encoded["tools"] == tools and encoded["tool_choice"] == {"type": "code_interpreter"}
+    request.tools = [ir.Tool(name="code_execution", kind="code_execution_20250825")]
+    assert responses.encode_request(request)["tools"] == tools

@@ -18,6 +18,12 @@ WEB_SEARCH = "web_search"
 CODE_EXECUTION = "code_execution"
 
 
+def is_code_execution(kind: str) -> bool:
+    """Whether a tool kind runs the model's code: `code_execution` (Gemini's, OpenAI's
+    `code_interpreter`) or one of Anthropic's dated `code_execution_*` versions."""
+    return kind == CODE_EXECUTION or kind.startswith(CODE_EXECUTION + "_")
+
+
 def native(block: ir.ServerToolCallBlock | ir.ServerToolResultBlock, family: ir.Origin) -> bool:
     """Whether `block` goes to `family` as it was written: that family ran it and its own
     JSON of it was kept."""

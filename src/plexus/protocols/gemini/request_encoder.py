@@ -12,6 +12,7 @@ from plexus.protocols import common
 from plexus.protocols.counting import gemini_count_request
 from plexus.protocols.gemini import wire
 from plexus.protocols.gemini.parts import encode_parts
+from plexus.protocols.server_tools import is_code_execution
 
 _HOSTED_OUT = {
     "web_search": "googleSearch",
@@ -103,6 +104,8 @@ def _encode_tools(tools: list[ir.Tool]) -> list[wire.Tool]:
             )
         elif tool.kind in _HOSTED_OUT:
             encoded.append(msgspec.convert({_HOSTED_OUT[tool.kind]: {}}, wire.Tool))
+        elif is_code_execution(tool.kind):  # Anthropic's dated versions
+            encoded.append(wire.Tool(codeExecution={}))
         else:
             raise BadRequest(f"tool type {tool.kind!r} is not supported by Gemini")
     if declarations:

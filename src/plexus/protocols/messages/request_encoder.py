@@ -11,6 +11,7 @@ from plexus.protocols.counting import messages_count_request
 from plexus.protocols.messages.capabilities import ModelTraits, traits_for
 from plexus.protocols.messages.schema import JSON_OBJECT_INSTRUCTION, closed_objects
 from plexus.protocols.messages.turns import cache_control, encode_messages
+from plexus.protocols.server_tools import CODE_EXECUTION
 
 DEFAULT_MAX_TOKENS = 8192
 _MIN_BUDGET = 1024
@@ -162,6 +163,8 @@ def _encode_sampling(body: dict[str, Any], request: ir.Request, *, thinking_on: 
 def _encode_tool(tool: ir.Tool) -> dict[str, Any]:
     if tool.kind == "web_search":
         encoded: dict[str, Any] = {"type": "web_search_20250305", "name": tool.name}
+    elif tool.kind == CODE_EXECUTION:  # another family's; Anthropic's own keep their version
+        encoded = {"type": "code_execution_20250825", "name": CODE_EXECUTION}
     elif tool.kind != "function":
         encoded = {"type": tool.kind, "name": tool.name}
     else:

@@ -246,9 +246,16 @@ def _decode_tool(spec: ToolSpec) -> list[ir.Tool]:
             return [ir.Tool(spec.name, spec.description, _FREEFORM_SCHEMA, freeform=True)]
         case "namespace":
             return [_namespaced(spec.name or "", inner) for inner in spec.tools or []]
-        case hosted:
-            kind = "web_search" if hosted.startswith("web_search") else hosted
+        case other:
+            kind = _hosted_kind(other)
             return [ir.Tool(name=kind, kind=kind)]
+
+
+def _hosted_kind(tool_type: str) -> str:
+    """The IR kind of a hosted tool: web search and code execution are shared across families."""
+    if tool_type.startswith("web_search"):
+        return "web_search"
+    return "code_execution" if tool_type == "code_interpreter" else tool_type
 
 
 def _namespaced(namespace: str, spec: ToolSpec) -> ir.Tool:
@@ -272,9 +279,8 @@ def _decode_tool_choice(choice: str | wire.ToolChoiceObject | None) -> ir.ToolCh
             return ir.ToolChoice("tool", name)
         case wire.ToolChoiceObject(type="function" | "custom", name=str() as name):
             return ir.ToolChoice("tool", name)
-        case wire.ToolChoiceObject(type=hosted):
-            kind = "web_search" if hosted.startswith("web_search") else hosted
-            return ir.ToolChoice("tool", kind)
+        case wire.ToolChoiceObject(type=other):
+            return ir.ToolChoice("tool", _hosted_kind(other))
 
 
 def _decode_reasoning(config: wire.ReasoningConfig | None) -> ir.Reasoning | None:

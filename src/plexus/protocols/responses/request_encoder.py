@@ -9,6 +9,7 @@ from plexus.protocols import common
 from plexus.protocols.counting import responses_count_request
 from plexus.protocols.responses import hosted
 from plexus.protocols.responses.reasoning import unpack_token
+from plexus.protocols.server_tools import is_code_execution
 
 _OBJECT_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -160,6 +161,8 @@ def _encode_input_part(block: ir.Block) -> dict[str, Any] | None:
 
 def encode_tool_spec(tool: ir.Tool) -> dict[str, Any]:
     """Encode one tool in the flat Responses shape."""
+    if is_code_execution(tool.kind):  # any family's code execution is OpenAI's interpreter
+        return {"type": "code_interpreter", "container": {"type": "auto"}}
     if tool.kind != "function":
         return {"type": tool.kind}
     if tool.freeform:
@@ -182,7 +185,7 @@ def _encode_tool_choice(choice: ir.ToolChoice, tools: list[ir.Tool]) -> str | di
     for tool in tools:
         if tool.name == choice.name:
             if tool.kind != "function":
-                return {"type": tool.kind}
+                return {"type": encode_tool_spec(tool)["type"]}
             return {"type": "custom" if tool.freeform else "function", "name": tool.name}
     return {"type": "function", "name": choice.name}
 
