@@ -24,6 +24,8 @@ from tests.protocols.cases import (
     SEARCH_RESULT_TEXT,
     SEARCH_TEXT,
     ServerTool,
+    decode_stream,
+    frames,
     server_round,
 )
 
@@ -283,3 +285,16 @@ def test_code_execution_tools_map_to_anthropics_and_keep_their_version() -> None
     body = messages.encode_request(request)
     validate(body)
     assert body["tools"] == [{"type": "code_execution_20250825", "name": "code_execution"}]
+
+
+def test_a_streamed_server_call_with_broken_input_fails_the_stream() -> None:
+    start = {**ANTHROPIC_SEARCH_USE, "input": {}}
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"id": "msg_1", "model": "m", "content": []}},
+        {"type": "content_block_start", "index": 0, "content_block": start},
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "input_json_delta", "partial_json": '{"query": "we'}},
+        {"type": "content_block_stop", "index": 0},
+    ]  # fmt: skip
+    decoded = decode_stream(messages.StreamDecoder(), frames(events, named=True))
+    assert [type(event).__name__ for event in decoded] == ["MessageStart", "StreamError"]

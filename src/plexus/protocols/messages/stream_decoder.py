@@ -122,10 +122,12 @@ class StreamDecoder:
 
     def _block_delta(self, payload: wire.StreamPayload) -> list[ir.StreamEvent]:
         delta = payload.delta
-        server_call = self._server_calls.get(payload.index if payload.index is not None else -1)
-        if server_call is not None and delta is not None and delta.partial_json:
-            server_call[1].append(delta.partial_json)
-            return []
+        if self._server_calls:  # rare: skip the lookup on the per-token path
+            held = self._server_calls.get(payload.index if payload.index is not None else -1)
+            if held is not None:
+                if delta is not None and delta.partial_json:
+                    held[1].append(delta.partial_json)
+                return []
         index = self._blocks.get(payload.index if payload.index is not None else -1)
         if delta is None or index is None:
             return []
