@@ -91,3 +91,42 @@ async def test_sdk_sees_scripted_error_and_cut_stream(server: tuple[TestServer, 
             async for _ in stream:
                 pass
             await stream.get_final_response()
+
+
+async def test_item_references_resolve_to_stored_items(
+    server: tuple[TestServer, MockState],
+) -> None:
+    """Answers are stored unless `store` is false; a reference names one, or is refused."""
+    test_server, state = server
+    client = _client(test_server)
+    tool: FunctionToolParam = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object"},
+        "strict": False,
+    }
+    state.reply = Reply(text="", tool_calls=[ToolCall("get_weather", {}, id="call_1")])
+    first = await client.responses.create(model="gpt-x", input="hi", tools=[tool])
+    call = next(item for item in first.output if item.type == "function_call")
+    state.reply = Reply(text="Done.")
+    answer = await client.responses.create(
+        model="gpt-x",
+        tools=[tool],
+        input=[
+            {"role": "user", "content": "hi"},
+            {"type": "item_reference", "id": call.id or ""},
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+        ],
+    )
+    assert answer.output_text == "Done."
+    with pytest.raises(openai.BadRequestError, match="Item with id 'fc_unknown' not found"):
+        await client.responses.create(
+            model="gpt-x", input=[{"type": "item_reference", "id": "fc_unknown"}]
+        )
+    state.reply = Reply(text="", tool_calls=[ToolCall("get_weather", {}, id="call_2")])
+    unstored = await client.responses.create(model="gpt-x", input="hi", tools=[tool], store=False)
+    call = next(item for item in unstored.output if item.type == "function_call")
+    with pytest.raises(openai.BadRequestError, match="not found"):
+        await client.responses.create(
+            model="gpt-x", input=[{"type": "item_reference", "id": call.id or ""}]
+        )

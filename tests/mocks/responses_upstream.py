@@ -53,9 +53,15 @@ def _error(
     return web.json_response(body, status=status)
 
 
-def _validate_item(item: dict[str, Any], index: int, store: bool) -> None:
+def _validate_item(
+    item: dict[str, Any], index: int, store: bool, stored: dict[str, dict[str, Any]] | None
+) -> None:
     where = f"input[{index}]"
     kind = item.get("type", "message")
+    if kind == "item_reference":
+        if stored is not None and item.get("id") not in stored:
+            raise Invalid(f"Item with id '{item.get('id')}' not found.", "input")
+        return
     if kind == "message":
         role = item.get("role")
         if role not in ("user", "assistant", "system", "developer"):
@@ -101,11 +107,17 @@ def _validate_item(item: dict[str, Any], index: int, store: bool) -> None:
             check_hosted_item(item, where)
         except Refused as refused:
             raise Invalid(str(refused), where) from refused
-    elif kind not in ("custom_tool_call", "item_reference"):
+    elif kind != "custom_tool_call":
         raise Invalid(f"Invalid value: '{kind}'.", f"{where}.type", "invalid_value")
 
 
-def _validate_pairing(items: list[dict[str, Any]]) -> None:
+def _validate_pairing(
+    items: list[dict[str, Any]], stored: dict[str, dict[str, Any]] | None
+) -> None:
+    if stored is None:  # references unchecked: pair what is written out
+        items = [i for i in items if i.get("type") != "item_reference"]
+    else:
+        items = [stored[i["id"]] if i.get("type") == "item_reference" else i for i in items]
     calls = [
         i.get("call_id") for i in items if i.get("type") in ("function_call", "custom_tool_call")
     ]
@@ -150,8 +162,9 @@ def _validate_tools(body: dict[str, Any]) -> None:
         raise Invalid(f"Invalid value: '{choice}'.", "tool_choice", "invalid_value")
 
 
-def validate(body: dict[str, Any]) -> None:
-    """Raise `Invalid` the way the real API rejects a request."""
+def validate(body: dict[str, Any], stored: dict[str, dict[str, Any]] | None = None) -> None:
+    """Raise `Invalid` the way the real API rejects a request; `stored` holds the items the mock
+    answered before, by id (None: item references are not checked)."""
     for key in body:
         if key not in _KNOWN_FIELDS:
             raise Invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
@@ -186,8 +199,8 @@ def validate(body: dict[str, Any]) -> None:
     items = body.get("input")
     if isinstance(items, list):
         for index, item in enumerate(items):
-            _validate_item(item, index, body.get("store", True) is not False)
-        _validate_pairing(items)
+            _validate_item(item, index, body.get("store", True) is not False, stored)
+        _validate_pairing(items, stored)
     _validate_tools(body)
 
 
@@ -366,8 +379,9 @@ def _item_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-async def _stream(request: web.Request, body: dict[str, Any], reply: Reply) -> web.StreamResponse:
-    output = _output(reply)
+async def _stream(
+    request: web.Request, body: dict[str, Any], reply: Reply, output: list[dict[str, Any]]
+) -> web.StreamResponse:
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": _response(body, reply, output, False)},
         {"type": "response.in_progress", "response": _response(body, reply, output, False)},
@@ -408,6 +422,7 @@ _INPUT_TOKENS_FIELDS = frozenset(
 
 def create_app(state: MockState) -> web.Application:
     """Build the mock upstream: `POST /v1/responses` (also `/responses`)."""
+    stored: dict[str, dict[str, Any]] = {}  # output items by id, as `item_reference` names them
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -424,7 +439,7 @@ def create_app(state: MockState) -> web.Application:
         if not isinstance(body, dict):
             return _error(400, "Invalid body: expected an object.")
         try:
-            validate(body)
+            validate(body, stored)
         except Invalid as invalid:
             return _error(400, invalid.message, invalid.param, invalid.code)
         except _MALFORMED:  # shapes the checks above do not expect: the API's schema 400
@@ -434,9 +449,12 @@ def create_app(state: MockState) -> web.Application:
             return _error(reply.error_status, reply.error_message)
         body["_id"] = "resp_" + secrets.token_hex(12)
         body["_created"] = int(time.time())
+        output = _output(reply)
+        if body.get("store", True) is not False:  # the API keeps what it answered, for references
+            stored.update((item["id"], item) for item in output)
         if body.get("stream"):
-            return await _stream(request, body, reply)
-        return web.json_response(_response(body, reply, _output(reply), True))
+            return await _stream(request, body, reply, output)
+        return web.json_response(_response(body, reply, output, True))
 
     app = web.Application()
 
