@@ -27,19 +27,30 @@ lint: dev
 	$(BIN)/mypy
 
 # The real clients of the end-to-end tests (tests/e2e), pinned; reinstalled only when a pin changes.
+# Claude Code and Codex (test_real_clients.py); the Vercel AI SDK with its OpenAI, Anthropic and
+# Google providers and its zod peer (test_ai_sdk.py).
 NODE_DIR := .cache/node
 CLAUDE_CODE_VERSION := 2.1.332
 CODEX_VERSION := 0.171.0
-E2E_STAMP := $(NODE_DIR)/.installed-claude-code-$(CLAUDE_CODE_VERSION)-codex-$(CODEX_VERSION)
+AI_SDK_VERSION := 7.0.173
+AI_SDK_OPENAI_VERSION := 4.0.118
+AI_SDK_ANTHROPIC_VERSION := 4.0.105
+AI_SDK_GOOGLE_VERSION := 4.0.121
+ZOD_VERSION := 4.6.7
+E2E_NPM := @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION) \
+	ai@$(AI_SDK_VERSION) @ai-sdk/openai@$(AI_SDK_OPENAI_VERSION) \
+	@ai-sdk/anthropic@$(AI_SDK_ANTHROPIC_VERSION) @ai-sdk/google@$(AI_SDK_GOOGLE_VERSION) \
+	zod@$(ZOD_VERSION)
+E2E_STAMP := $(NODE_DIR)/.installed-$(subst /,+,$(subst $(eval) ,_,$(strip $(E2E_NPM))))
 
 e2e-deps: $(E2E_STAMP)
 
 $(E2E_STAMP):
 	rm -f $(NODE_DIR)/.installed-*
-	npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error \
-		@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @openai/codex@$(CODEX_VERSION)
+	npm install --prefix $(NODE_DIR) --save-exact --no-audit --no-fund --loglevel=error $(E2E_NPM)
 	HOME=$(CURDIR)/$(NODE_DIR)/home $(NODE_DIR)/node_modules/.bin/claude --version
 	HOME=$(CURDIR)/$(NODE_DIR)/home $(NODE_DIR)/node_modules/.bin/codex --version
+	node -e "require('$(CURDIR)/$(NODE_DIR)/node_modules/ai'); console.log('ai', require('$(CURDIR)/$(NODE_DIR)/node_modules/ai/package.json').version)"
 	touch $@
 
 # Debian's nginx, a real upstream for tests/upstream/test_interop.py; installed when missing
