@@ -718,6 +718,7 @@ def llm_cases() -> list[Any]:
     return params
 
 
+@pytest.mark.timeout(180)  # the first one waits for every llm run (`llm_answers`)
 @pytest.mark.parametrize(("provider", "scenario"), llm_cases())
 async def test_llm_cli(
     backend: Backend, llm_answers: dict[str, str], provider: str, scenario: str
