@@ -28,6 +28,11 @@ ROUTES = RouteTable()
             "/v1beta/models/tunedModels/x:streamGenerateContent",
             Route("generate", "gemini", "tunedModels/x", True),
         ),
+        (  # google-genai 3 defaults to API version v1
+            "POST",
+            "/v1/models/gemini-2.5-flash:streamGenerateContent",
+            Route("generate", "gemini", "gemini-2.5-flash", True),
+        ),
         ("GET", "/v1/models", Route("models", "chat")),
         ("GET", "/models", Route("models", "chat")),
         ("GET", "/v1/models/a/b", Route("models", "chat", "a/b")),

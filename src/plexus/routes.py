@@ -42,10 +42,11 @@ class RouteTable:
         self._error_prefixes: list[tuple[str, ir.ApiType]] = []
         for api, codec in CODECS.items():
             transport = codec.TRANSPORT
-            if transport.model_in_url:
-                self._model_prefixes.append((transport.client_path, api))
-            else:
-                self._exact["POST", transport.client_path] = Route("generate", api)
+            for path in (transport.client_path, *transport.client_path_aliases):
+                if transport.model_in_url:
+                    self._model_prefixes.append((path, api))
+                else:
+                    self._exact["POST", path] = Route("generate", api)
             if transport.count_tokens_path is not None:
                 self._exact["POST", transport.count_tokens_path] = Route("count_tokens", api)
             if transport.embeddings_path is not None:

@@ -22,6 +22,7 @@ class Transport:
 
     # Client side.
     client_path: str  # the POST route, or the prefix before `{model}:{action}` (model_in_url)
+    client_path_aliases: tuple[str, ...] = ()  # the same routes under another API version
     model_in_url: bool = False  # the model and the stream flag travel in the URL, not the body
     url_actions: tuple[tuple[str, bool], ...] = ()  # `{model}:{action}` → stream flag
     count_tokens_path: str | None = None  # the client's token-counting route, if it has one

@@ -23,6 +23,7 @@ EMBEDDINGS: EmbeddingCodec = embeddings
 
 TRANSPORT = Transport(
     client_path="/v1beta/models/",
+    client_path_aliases=("/v1/models/",),  # google-genai 3's default API version
     model_in_url=True,
     url_actions=(("generateContent", False), ("streamGenerateContent", True)),
     error_paths=("/v1beta",),
