@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import anthropic
 import openai
+import pytest
 import structlog.testing
 
+from plexus.passthrough import _UsageHidingRelay
+from plexus.protocols import codec_for
 from tests.conftest import Upstreams, seed
 from tests.mocks.base import Reply, ToolCall
 
@@ -103,3 +106,21 @@ async def test_passthrough_streams_still_log_usage(gateway: str, upstreams: Upst
             await stream.get_final_message()
     (line,) = [entry for entry in logs if entry["event"] == "request"]
     assert line["usage"]["output_tokens"] == 7 and line["stream"] is True
+
+
+@pytest.mark.parametrize("separator", [b"\n\n", b"\r\n\r\n"])
+@pytest.mark.parametrize("size", [1, 7, 64, 10_000])
+def test_usage_the_client_did_not_ask_for_is_hidden_in_any_chunking(
+    separator: bytes, size: int
+) -> None:
+    events = [
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}',
+        b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}',
+        b"data: [DONE]",
+    ]
+    stream = b"".join(event + separator for event in events)
+    relay = _UsageHidingRelay(codec_for("chat"))
+    out = b"".join(relay.feed(stream[i : i + size]) for i in range(0, len(stream), size))
+    out += relay.finish()
+    assert out == events[0] + separator + events[2] + separator
+    assert relay.usage is not None and relay.usage.output_tokens == 2

@@ -26,8 +26,8 @@ async def complete(
     found = _url(request, target)
     if isinstance(found, Unsupported):
         raise found
-    body = rewrite_body(request, target, quirks=False)
-    return await forward(services, request, target, writer, found, body)
+    body, hide_usage = rewrite_body(request, target, quirks=False)
+    return await forward(services, request, target, writer, found, body, hide_usage=hide_usage)
 
 
 def _url(request: ClientRequest, target: Target) -> str | Unsupported:

@@ -53,7 +53,7 @@ async def embed(
         url = embeddings_url(provider, target.model, batched=False)
         if url is None:
             raise _no_embeddings(provider.type)
-        body = rewrite_body(request, target, quirks=False)
+        body, _ = rewrite_body(request, target, quirks=False)  # never a stream
         return await forward(services, request, target, writer, url, body)
     return await _translate(services, request, target, writer)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -12,6 +14,7 @@ from plexus import ir, sse
 from plexus.call import ClientRequest, Outcome, ResponseWriter, decode_object
 from plexus.errors import GatewayError
 from plexus.protocols import Codec
+from plexus.protocols.codec import StreamUsageOption
 from plexus.providers import adapter_for
 from plexus.relay import relay
 from plexus.routing import Target
@@ -29,7 +32,8 @@ async def passthrough(
 ) -> Outcome:
     """Serve a generation from a provider of the client's own API type."""
     url = upstream_url(target.provider, target.model, request.stream)
-    return await forward(services, request, target, writer, url, rewrite_body(request, target))
+    body, hide_usage = rewrite_body(request, target)
+    return await forward(services, request, target, writer, url, body, hide_usage=hide_usage)
 
 
 async def forward(
@@ -39,10 +43,13 @@ async def forward(
     writer: ResponseWriter,
     url: str,
     body: bytes,
+    *,
+    hide_usage: bool = False,
 ) -> Outcome:
     """POST `body` to `url` and relay the answer's bytes, streamed when the request asks for
     a stream. An answer worth trying elsewhere (a retryable status) is raised; any other is
-    relayed as the upstream sent it."""
+    relayed as the upstream sent it (`hide_usage`: but for the usage event the client did not
+    ask for)."""
     upstream, provider = services.upstream, target.provider
     headers = await upstream_headers(
         target.provider_name, provider, request.stream, request.headers
@@ -67,31 +74,49 @@ async def forward(
                 )
             await _relay_whole(writer, response.status, error_body, response.headers, upstream)
             return Outcome(passthrough=True)
-        converter = _ByteRelay(request.codec)
+        converter = _UsageHidingRelay(request.codec) if hide_usage else _ByteRelay(request.codec)
         await relay(writer, response.chunks(), converter, request.codec.TRANSPORT.keepalive)
         waited = time.perf_counter() - sent
         return Outcome(converter.usage, passthrough=True, upstream_seconds=waited)
 
 
-def rewrite_body(request: ClientRequest, target: Target, *, quirks: bool = True) -> bytes:
+def rewrite_body(
+    request: ClientRequest, target: Target, *, quirks: bool = True
+) -> tuple[bytes, bool]:
     """The client's body with the model replaced and client-only fields dropped; with
     `quirks`, the provider adapter's wire quirks applied and the provider's extra_body merged
-    too (both are about generation requests). The rest is untouched."""
+    too (both are about generation requests). The rest is untouched, except that a stream's
+    usage is asked for when the client did not (the ledger needs it): the second value says
+    so, and that the client must not see it."""
     extra = target.provider.extra_body if quirks else None
     adapter = target.provider.adapter if quirks else None
     transport = request.codec.TRANSPORT
     if transport.model_in_url and not extra and adapter is None:
-        return request.body
+        return request.body, False
     data = decode_object(request.body)
     if not transport.model_in_url:
         data["model"] = target.model
     for name in transport.client_only_fields:
         data.pop(name, None)
+    hide_usage = request.stream and _ask_stream_usage(data, transport.stream_usage)
     if adapter is not None:
         data = adapter_for(adapter).patch_body(data)
     if extra:
         data.update(extra)
-    return msgspec.json.encode(data)
+    return msgspec.json.encode(data), hide_usage
+
+
+def _ask_stream_usage(data: dict[str, Any], option: StreamUsageOption | None) -> bool:
+    """Turn on the stream's usage option (`stream_options.include_usage`) when the protocol
+    has one and the client left it off; whether it did."""
+    if option is None:
+        return False
+    outer, inner = option.outer, option.inner
+    options = data.get(outer)
+    if isinstance(options, dict) and options.get(inner) is True:
+        return False
+    data[outer] = {**(options if isinstance(options, dict) else {}), inner: True}
+    return True
 
 
 async def _relay_whole(
@@ -161,6 +186,61 @@ class _ByteRelay:
                 if usage is not None:
                     return usage
         return None
+
+
+class _UsageHidingRelay(_ByteRelay):
+    """A byte relay that also leaves out the usage event the gateway asked for on the client's
+    behalf. It relays whole events only, so that event is seen whole."""
+
+    __slots__ = ("_is_usage_event", "_pending")
+
+    def __init__(self, codec: Codec) -> None:
+        super().__init__(codec)
+        option = codec.TRANSPORT.stream_usage
+        assert option is not None
+        self._is_usage_event = option.is_usage_event
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        super().feed(chunk)  # the tail keeps the usage event, for `finish`
+        data = self._pending + chunk if self._pending else chunk
+        cut = _end_of_whole_events(data)
+        self._pending, whole = data[cut:], data[:cut]
+        self.at_boundary = True  # only whole events go out
+        if b'"usage"' not in whole:
+            return whole
+        parts = _EVENT_SEPARATOR.split(whole)  # event, separator, event, ..., ""
+        kept = [
+            part
+            for event, separator in zip(parts[::2], parts[1::2], strict=False)
+            if not self._is_usage_event(_event_data(event))
+            for part in (event, separator)
+        ]
+        return b"".join(kept)
+
+    def finish(self) -> bytes:
+        super().finish()
+        pending, self._pending = self._pending, b""
+        return pending
+
+
+_EVENT_SEPARATOR = re.compile(rb"(\r\n\r\n|\n\n|\r\r)")
+
+
+def _end_of_whole_events(data: bytes) -> int:
+    """Where the last whole SSE event of `data` ends (0: none is whole yet)."""
+    end = 0
+    for separator in (b"\n\n", b"\r\n\r\n", b"\r\r"):
+        at = data.rfind(separator)
+        if at >= 0:
+            end = max(end, at + len(separator))
+    return end
+
+
+def _event_data(event: bytes) -> bytes:
+    """The `data:` of one SSE event, its lines joined."""
+    lines = [line[5:].lstrip(b" ") for line in event.splitlines() if line.startswith(b"data:")]
+    return b"\n".join(lines)
 
 
 def _merged(head: ir.Usage | None, tail: ir.Usage | None) -> ir.Usage | None:

@@ -17,6 +17,16 @@ from plexus import ir, sse
 
 
 @dataclass(frozen=True, slots=True)
+class StreamUsageOption:
+    """A request option that adds the usage to a stream (off by default), and how the event
+    that then carries it looks, so it can be kept from a client that did not ask for it."""
+
+    outer: str  # e.g. `stream_options`
+    inner: str  # e.g. `include_usage`
+    is_usage_event: Callable[[bytes], bool]  # on the data of one SSE event
+
+
+@dataclass(frozen=True, slots=True)
 class Transport:
     """What the server and the upstream client need to know about one wire protocol."""
 
@@ -46,6 +56,7 @@ class Transport:
     # Client headers a same-API provider always receives: only those that pick features, never
     # billing (`openai-organization` is a provider's `forward_headers` opt-in).
     forwarded_headers: tuple[str, ...] = ()
+    stream_usage: StreamUsageOption | None = None  # None: a stream always reports its usage
     fetches_media_urls: bool = True  # False: image URLs are fetched and inlined for it
     item_ids: bool = False  # clients may refer to output items by id (`output_items`)
 

@@ -10,11 +10,12 @@ from plexus.protocols.chat.response import (
     decode_usage_of,
     encode_error,
     encode_response,
+    is_usage_chunk,
     map_stop_reason,
 )
 from plexus.protocols.chat.stream_decoder import StreamDecoder
 from plexus.protocols.chat.stream_encoder import StreamEncoder
-from plexus.protocols.codec import EmbeddingCodec, Transport
+from plexus.protocols.codec import EmbeddingCodec, StreamUsageOption, Transport
 from plexus.protocols.common import decode_error
 from plexus.protocols.common import no_item_references as resolve_items
 from plexus.protocols.common import no_output_items as output_items
@@ -32,6 +33,7 @@ TRANSPORT = Transport(
     upstream_stream_path="/chat/completions",
     upstream_embeddings_path="/embeddings",
     upstream_completions_path="/completions",
+    stream_usage=StreamUsageOption("stream_options", "include_usage", is_usage_chunk),
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 

@@ -287,3 +287,21 @@ def decode_usage_of(data: bytes) -> ir.Usage | None:
     except msgspec.DecodeError:
         return None
     return decode_usage(usage) if usage is not None else None
+
+
+class _ChoicesCarrier(msgspec.Struct):
+    choices: list[Any] | None = None
+    usage: dict[str, Any] | None = None
+
+
+_choices_carrier = msgspec.json.Decoder(_ChoicesCarrier)
+
+
+def is_usage_chunk(data: bytes) -> bool:
+    """Whether one stream chunk only carries the usage (`choices: []`): what
+    `stream_options.include_usage` adds at a stream's end."""
+    try:
+        chunk = _choices_carrier.decode(data)
+    except msgspec.DecodeError:
+        return False
+    return chunk.choices == [] and chunk.usage is not None
