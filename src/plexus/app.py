@@ -32,6 +32,7 @@ from plexus.ledger.migrate import SchemaTooNew
 from plexus.media import MediaFetches, MediaLimits
 from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
+from plexus.pricing import PriceBook
 from plexus.protocols import codec_for
 from plexus.proxy import COMPLETE, EMBED, GENERATE, Proxy, Slots, Strategy
 from plexus.redact import Redactor
@@ -85,6 +86,7 @@ class Gateway:
             server.media_timeout,
         )
         self.router = Router(config, health=self.health)
+        self.prices = PriceBook.from_config(config)
         self.proxy = Proxy(self.router, self.services, self.slots, server.max_attempts)
         self._secrets = [(n, k.secret.encode()) for n, k in config.keys.items() if k.secret]
         self._open = not config.keys
@@ -252,7 +254,7 @@ class Gateway:
 
     def _finish(self, exchange: Exchange, error: GatewayError | str | None) -> None:
         """Hand the exchange's record to the log line, the usage store and the metrics."""
-        record = make_record(exchange, error)
+        record = make_record(exchange, error, self.prices)
         log.access(log_fields(record, error))
         if self.store is not None:
             self.store.add(record)

@@ -13,6 +13,7 @@ from plexus import http, ir
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
 from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
+from plexus.pricing import PriceBook
 from plexus.routes import Route
 
 
@@ -34,8 +35,11 @@ class Exchange:
     watch: http.CancelOnDisconnect | None = None
 
 
-def make_record(exchange: Exchange, error: GatewayError | str | None) -> UsageRecord:
-    """The exchange's record: who asked what, what served it, what it used, how long it took."""
+def make_record(
+    exchange: Exchange, error: GatewayError | str | None, prices: PriceBook
+) -> UsageRecord:
+    """The exchange's record: who asked what, what served it, what it used and cost, how long
+    it took."""
     now = time.perf_counter()
     request, writer, outcome = exchange.request, exchange.writer, exchange.outcome
     last = exchange.trail[-1] if exchange.trail else None
@@ -72,6 +76,9 @@ def make_record(exchange: Exchange, error: GatewayError | str | None) -> UsageRe
         record.cache_read_tokens = usage.cache_read_tokens
         record.cache_write_tokens = usage.cache_write_tokens
         record.reasoning_tokens = usage.reasoning_tokens
+        if last is not None:
+            priced = prices.cost(last.provider, last.model, usage)
+            record.cost_usd, record.cost_source = priced.usd, priced.source
     return record
 
 
