@@ -67,6 +67,7 @@ class Gateway:
         # The usage store and the metrics' place are fixed at start (a reload keeps them).
         self.store = open_store(config.usage, server.data_dir)
         self.metrics = Metrics(Path(server.data_dir) / "metrics")
+        self._metrics_on = server.metrics
         self._snapshots: asyncio.Task[None] | None = None
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
@@ -128,7 +129,8 @@ class Gateway:
             except Exception as error:  # down at start: requests go on, the writer retries
                 _log.warning("usage store unavailable at start", error=str(error))
             self.store.start()
-        self._snapshots = asyncio.create_task(self._write_snapshots())
+        if self._metrics_on:
+            self._snapshots = asyncio.create_task(self._write_snapshots())
         if self.watcher is not None:
             self.watcher.start()
         if self._open:
@@ -142,8 +144,9 @@ class Gateway:
         await self.upstream.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)  # SIGTERM flushes what is buffered
-        self._update_gauges()
-        self.metrics.write_snapshot()
+        if self._metrics_on:
+            self._update_gauges()
+            self.metrics.write_snapshot()
         log.flush()
 
     async def _write_snapshots(self) -> None:
@@ -230,6 +233,8 @@ class Gateway:
         await exchange.writer.body(200, body)
 
     async def _metrics(self, exchange: Exchange, receive: http.Receive) -> None:
+        if not self._metrics_on:
+            raise NotFound("Metrics are off (server.metrics: false).", kind="unknown_path")
         self._update_gauges()
         cooling = [
             (t.provider_name, t.model, self.health.cooling(t.key)) for t in self.router.targets()
@@ -258,7 +263,8 @@ class Gateway:
         log.access(log_fields(record, error))
         if self.store is not None:
             self.store.add(record)
-        self.metrics.observe(record)
+        if self._metrics_on:
+            self.metrics.observe(record)
 
     def _next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._request_ids):x}"

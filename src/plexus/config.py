@@ -54,6 +54,7 @@ class ServerConfig(_Strict):
     open: bool = False
     # The embedded usage store and the workers' metrics snapshots live here ($PLEXUS_DATA_DIR).
     data_dir: str = msgspec.field(default_factory=lambda: os.environ.get("PLEXUS_DATA_DIR", "data"))
+    metrics: bool = True  # `/metrics` and the counters behind it (off: 404)
     # A token `/metrics` takes besides the gateway keys (`Authorization: Bearer`), for scrapers.
     metrics_token: str | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
