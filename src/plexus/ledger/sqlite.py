@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from msgspec.structs import astuple
+
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
 from plexus.ledger.record import UsageRecord
 from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
@@ -54,7 +56,7 @@ class SQLiteBackend:
     def write(self, records: list[UsageRecord]) -> None:
         """Insert the rows and add them to the hourly roll-up, in one transaction."""
         db = self._connection()
-        rows = [tuple(_value(getattr(record, name)) for name in COLUMNS) for record in records]
+        rows = [astuple(record) for record in records]  # COLUMNS order; sqlite3 binds bools
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany(_INSERT, rows)
@@ -90,7 +92,3 @@ class SQLiteBackend:
             self.open()
         assert self._db is not None
         return self._db
-
-
-def _value(value: object) -> object:
-    return int(value) if isinstance(value, bool) else value

@@ -30,8 +30,8 @@ CREATE TABLE requests (
     overhead_ms REAL,
     user_agent TEXT
 );
+-- Two indexes only: each costs every insert; per-key figures come from usage_hourly.
 CREATE INDEX requests_time ON requests (time);
-CREATE INDEX requests_key_time ON requests (key, time);
 CREATE INDEX requests_request_id ON requests (request_id);
 
 CREATE TABLE usage_hourly (
