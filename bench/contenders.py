@@ -93,15 +93,23 @@ def plexus_cmd() -> list[str] | None:
     return [str(exe)]
 
 
-def plexus_config(mock_port: int, events: list[int], slow_many: SlowMany | None = None) -> str:
+def plexus_config(
+    mock_port: int, events: list[int], slow_many: SlowMany | None = None, *, lean: bool = False
+) -> str:
+    """Plexus's config for the run: its defaults (the usage store, metrics), or `lean`, with
+    them off, to show what they cost."""
     base = f"http://127.0.0.1:{mock_port}"
-    lines = []
+    lines = ["server:"]
     if slow_many is not None and slow_many.n:
         # Every provider here is the same origin (the mock), and Plexus opens at most
         # `max_connections_per_origin` (default 1024) connections to one origin: the other
         # streams would wait for one and fail (504) after the 10 s connect timeout. Each stream
         # holds one upstream connection; the margin covers those the earlier steps left idle.
-        lines += ["server:", f"  max_connections_per_origin: {slow_many.n + 1024}"]
+        lines.append(f"  max_connections_per_origin: {slow_many.n + 1024}")
+    if lean:
+        lines += ["  metrics: false", "usage: {database: none}"]
+    elif len(lines) == 1:
+        lines = []
     lines.append("providers:")
     for t in PROTOCOLS:
         api = f"{base}/v1beta" if t == "gemini" else f"{base}/v1"
@@ -126,6 +134,8 @@ def start_plexus(
     tmp: Path,
     notes: list[str],
     slow_many: SlowMany | None = None,
+    *,
+    lean: bool = False,
 ) -> None:
     pcmd = plexus_cmd()
     if pcmd is None:
@@ -133,11 +143,17 @@ def start_plexus(
         return
     cfg = tmp / "plexus.yaml"
     cfg.write_text(plexus_config(mport, events, slow_many))
-    for w in worker_counts:
+    runs = [("plexus" if w == 1 else "plexus×2", cfg, w) for w in worker_counts]
+    if lean:
+        lean_cfg = tmp / "plexus-lean.yaml"
+        lean_cfg.write_text(plexus_config(mport, events, slow_many, lean=True))
+        runs.append(("plexus-lean", lean_cfg, 1))
+    for name, config, w in runs:
         port = free_port()
-        cmd = [*pcmd, "serve", "--config", str(cfg), "--host", "127.0.0.1"]
+        cmd = [*pcmd, "serve", "--config", str(config), "--host", "127.0.0.1"]
         cmd += ["--port", str(port), "--workers", str(w)]
-        procs.append(spawn("plexus" if w == 1 else "plexus×2", cmd, {}, port, "/health", tmp, w))
+        env = {"PLEXUS_DATA_DIR": str(tmp / f"data-{name}")}  # the usage store, metrics
+        procs.append(spawn(name, cmd, env, port, "/health", tmp, w))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,7 +393,8 @@ def start_contenders(
     if "bare" in wanted:
         start_bare(procs, worker_counts, mport, tmp)
     if "plexus" in wanted:
-        start_plexus(procs, worker_counts, mport, events, tmp, notes, slow_many)
+        lean = "plexus-lean" in wanted
+        start_plexus(procs, worker_counts, mport, events, tmp, notes, slow_many, lean=lean)
     lt_wanted = [c for c in wanted if c.startswith("litellm")]
     if lt_wanted:
         start_litellm(procs, lt_wanted, worker_counts, mport, events, tmp, notes, progress)

@@ -71,6 +71,7 @@ def render(res: dict[str, Any]) -> str:
     if notes:
         out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     out += render_targets(res, agg)
+    out += render_platform_cost(res, agg)
     out += ["## Per scenario", ""]
     for sc_key in res["scenario_keys"]:
         out += render_scenario(res, agg, sc_key)
@@ -178,6 +179,34 @@ def target_row(agg: Agg, sc_key: str, cmax: int) -> str:
         f"{fmt(pk, 0)} | {pct(r_b)} | {pct(r_d)} | {times(r_l)} | {times(r_p)} | "
         f"{fmt(added, 2)} | {fmt(added99, 2)} | {errs} |"
     )
+
+
+def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
+    """Plexus as shipped (usage store, metrics) against the same build with them off, same run."""
+    if "plexus-lean" not in res["contender_order"]:
+        return []
+    cmax = max(res["options"]["concurrency"])
+    out = [
+        "## What the usage store and metrics cost",
+        "",
+        f"Throughput at c={cmax}, 1 worker: `plexus` runs the default config (the SQLite usage "
+        "store written by its own thread, the metrics counters and their snapshots), "
+        "`plexus-lean` the same with `usage.database: none` and `server.metrics: false`. "
+        "Target: the cost ≤ 5%. Points this close are within the run's noise (compare the "
+        "repetitions in results.json).",
+        "",
+        "| scenario | plexus | plexus-lean | cost |",
+        "|---|---:|---:|---:|",
+    ]
+    for sc_key in res["scenario_keys"]:
+        metric = "eps" if "stream" in sc_key else "rps"
+        full, lean = (agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean"))
+        on, off = (None if a is None else a[metric] for a in (full, lean))
+        cost = None if on is None or not off else 1 - on / off
+        shown = "–" if cost is None else f"{100 * cost:.1f}%"
+        out.append(f"| {sc_key} | {fmt(on, 0)} | {fmt(off, 0)} | {shown} |")
+    out.append("")
+    return out
 
 
 def best(agg: Agg, sc_key: str, name: str, metric: str) -> float | None:
