@@ -96,7 +96,10 @@ async def test_metrics_need_a_key_or_the_token_when_keys_exist(upstreams: Upstre
 
 async def test_metrics_can_be_turned_off(upstreams: Upstreams) -> None:
     config = upstreams.config({"server": {"metrics": False}})
-    async with run_gateway(config) as url, aiohttp.ClientSession() as session:
-        async with session.get(url + "/metrics") as answer:
-            assert answer.status == 404
-            assert (await answer.json())["error"]["code"] == "unknown_url"
+    async with (
+        run_gateway(config) as url,
+        aiohttp.ClientSession() as session,
+        session.get(url + "/metrics") as answer,
+    ):
+        assert answer.status == 404
+        assert (await answer.json())["error"]["code"] == "unknown_url"
