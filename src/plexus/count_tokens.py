@@ -1,9 +1,10 @@
 """Token counting (`POST /v1/messages/count_tokens`): the provider's own counter when its
-protocol has one (Anthropic, Gemini countTokens, OpenAI Responses input_tokens), an estimate
-from the characters otherwise."""
+protocol has one (Anthropic, Gemini countTokens, OpenAI Responses input_tokens), a count with a
+real tokenizer otherwise."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -14,14 +15,15 @@ from plexus.protocols import codec_for
 from plexus.protocols.server_tools import text_of
 from plexus.protocols.tool_names import with_safe_tool_names
 from plexus.routing import Router, Target
+from plexus.tokenizer import count_text
 from plexus.upstream.addressing import count_tokens_url, upstream_headers
 from plexus.upstream.client import FullResponse, Upstream
 from plexus.upstream.errors import upstream_error
 
-# Rough but stable: ~4 characters per token for prose and code (the tiktoken average for English).
-_CHARS_PER_TOKEN = 4
 _IMAGE_TOKENS = 1600  # Anthropic's estimate for a ~1.15 megapixel image
 _TOOL_OVERHEAD = 300
+# A PDF's bytes are not its text: about one token per two characters of the base64 data.
+_DOCUMENT_CHARS_PER_TOKEN = 2
 
 
 async def count_tokens(
@@ -33,7 +35,7 @@ async def count_tokens(
 ) -> None:
     """Answer a token-counting request in the client's format: the provider's own counter when
     its protocol has one (the body forwarded to one of the client's own API, translated for
-    another), an estimate otherwise."""
+    another), a count with a real tokenizer otherwise."""
     target = router.resolve(request.model)[0]
     trail.append(Attempt(target.provider_name, target.model))
     provider = target.provider
@@ -50,7 +52,9 @@ async def count_tokens(
         outgoing = with_safe_tool_names(msgspec.structs.replace(decoded, model=target.model))
         payload = codec_for(provider.type).encode_count_request(outgoing)
     if payload is None or url is None:
-        counted = estimate(decoded)
+        # Off the event loop: a long history takes milliseconds to tokenize (and the first
+        # call loads the tokenizer).
+        counted = await asyncio.to_thread(estimate, decoded)
     else:
         answer = await _count(upstream, target, request, url, payload)
         counted = codec_for(provider.type).decode_count(answer.body)
@@ -75,37 +79,39 @@ async def _count(
 
 
 def estimate(request: ir.Request) -> int:
-    """Estimate the input tokens of a request from its characters."""
-    chars = sum(len(block.text) for block in request.system)
+    """The input tokens of a request: its text counted with the tokenizer (cl100k_base, as
+    close to today's OpenAI and Anthropic tokenizers as an open one gets), plus fixed costs for
+    message framing, images, documents and tool definitions."""
+    texts = [block.text for block in request.system]
     tokens = 0
     for message in request.messages:
         tokens += 4  # role and separators
         for block in message.content:
-            chars, tokens = _add_block(block, chars, tokens)
+            tokens += _add_block(block, texts)
     for tool in request.tools:
-        chars += len(tool.name) + len(tool.description or "")
-        chars += len(msgspec.json.encode(tool.parameters or {}))
+        texts += [tool.name, tool.description or ""]
+        texts.append(msgspec.json.encode(tool.parameters or {}).decode())
     if request.tools:
         tokens += _TOOL_OVERHEAD
-    return max(1, tokens + (chars + _CHARS_PER_TOKEN - 1) // _CHARS_PER_TOKEN)
+    return max(1, tokens + count_text("\n".join(texts)))
 
 
-def _add_block(block: ir.Block, chars: int, tokens: int) -> tuple[int, int]:
+def _add_block(block: ir.Block, texts: list[str]) -> int:
+    """Collect the block's text into `texts`; return the tokens it costs besides."""
     match block:
-        case ir.TextBlock(text=text) | ir.RefusalBlock(text=text):
-            chars += len(text)
-        case ir.ThinkingBlock(text=text):
-            chars += len(text)
+        case ir.TextBlock(text=text) | ir.RefusalBlock(text=text) | ir.ThinkingBlock(text=text):
+            texts.append(text)
         case ir.ImageBlock():
-            tokens += _IMAGE_TOKENS
+            return _IMAGE_TOKENS
         case ir.DocumentBlock(text=text, data=data):
-            chars += len(text or "") + len(data or "") * 3 // 4 // 2
+            texts.append(text or "")
+            return len(data or "") * 3 // 4 // _DOCUMENT_CHARS_PER_TOKEN
         case ir.ToolCallBlock(name=name, arguments=arguments):
-            chars += len(name) + len(arguments)
+            texts += [name, arguments]
         case ir.ToolResultBlock(content=content):
-            for part in content:
-                chars, tokens = _add_block(part, chars, tokens)
+            return sum(_add_block(part, texts) for part in content)
         case ir.ServerToolCallBlock() | ir.ServerToolResultBlock():
             # The provider reads its own blocks whole (encrypted content too), others as text.
-            chars += len(block.payload) or len(text_of(block) or "")
-    return chars, tokens
+            payload = bytes(block.payload).decode(errors="replace")
+            texts.append(payload or text_of(block) or "")
+    return 0
