@@ -83,11 +83,21 @@ class Script:
             return "side", Reply(text=SIDE_TEXT)
         if any(kind == "tool_call" for kind, _ in self.log):
             return "no_output", Reply(text=NO_OUTPUT_TEXT)
-        return "tool_call", Reply(text="", tool_calls=[self.tool], stop="tool_use")
+        # Claude with thinking on opens a tool-calling turn with signed thinking, and the API
+        # refuses the next turn without it: the client must be shown to send it back.
+        thinking = received.body.get("thinking")
+        reasoning = "The tool answers this." if _thinks(thinking) else ""
+        return "tool_call", Reply(
+            text="", reasoning=reasoning, tool_calls=[self.tool], stop="tool_use"
+        )
 
     def kinds(self) -> list[str]:
         """What each upstream request was answered with, side requests left out."""
         return [kind for kind, _ in self.log if kind != "side"]
+
+
+def _thinks(thinking: Any) -> bool:
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
 def tool_results(api: str, body: dict[str, Any]) -> list[str]:
