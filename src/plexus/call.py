@@ -12,6 +12,7 @@ import msgspec
 
 from plexus import http, ir
 from plexus.errors import BadRequest
+from plexus.ledger.record import Attempt as Attempt  # one target tried, kept in the record
 from plexus.protocols import Codec
 
 
@@ -142,12 +143,3 @@ class Outcome:
     stop_reason: str | None = None  # the IR's closed set, when the answer was read
     first_token: float | None = None  # `perf_counter()` when the first content went out
     upstream_seconds: float | None = None  # from sending the request to the answer's end
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One target tried for a request, and the error it failed with, if it did."""
-
-    provider: str
-    model: str
-    error: str | None = None

@@ -69,6 +69,7 @@ def make_record(
         duration_ms=_ms(duration),
         overhead_ms=_ms(duration - waited) if waited is not None else None,
         user_agent=exchange.headers.get("user-agent"),
+        trail=exchange.trail,
     )
     if usage is not None:
         record.input_tokens = usage.input_tokens

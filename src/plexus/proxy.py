@@ -4,6 +4,7 @@ request's kind (generation, embeddings, text completions), and report what was t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -89,21 +90,25 @@ class Proxy:
                 break
             attempt = Attempt(target.provider_name, target.model)
             trail.append(attempt)
+            begun = time.perf_counter()
             try:
                 outcome = await self._serve(strategy, request, target, writer)
             except Unsupported as refusal:
-                attempt.error = refusal.message
+                attempt.error, attempt.status = refusal.message, refusal.status
                 if writer.started:
                     raise
                 refusals.append(refusal)
                 continue
             except GatewayError as error:
-                attempt.error = error.detail or error.message
+                attempt.error, attempt.status = error.detail or error.message, error.status
                 if writer.started or not retryable(error):
                     raise
                 health.failed(target.key, seconds(error.retry_after))
                 errors.append(error)
                 continue
+            finally:
+                attempt.duration_ms = round((time.perf_counter() - begun) * 1000, 2)
+            attempt.status = writer.status
             first_byte = writer.first_byte
             health.succeeded(
                 target.key, None if first_byte is None else first_byte - request.started

@@ -1,5 +1,9 @@
 """Numbered SQL migrations (`migrations/<dialect>/NNNN_name.sql`) and the schema-version rule:
-apply the ones a database lacks, in order; refuse a database newer than this code."""
+apply the ones a database lacks, in order; refuse a database newer than this code.
+
+`schema_version` holds one row per applied migration, and a database lacks exactly the numbers
+it has no row for: numbers may have gaps, and a migration merged later with a lower number than
+one already applied is still applied (migrations are written to be independent of each other)."""
 
 from __future__ import annotations
 
@@ -22,16 +26,18 @@ def migrations(dialect: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def pending(dialect: str, current: int) -> list[tuple[int, str]]:
-    """The migrations a database at `current` lacks; SchemaTooNew when it is ahead of them."""
+def pending(dialect: str, applied: set[int]) -> list[tuple[int, str]]:
+    """The migrations not in `applied`, in order; SchemaTooNew when the database has one
+    newer than every migration this code knows."""
     known = migrations(dialect)
     latest = known[-1][0] if known else 0
+    current = max(applied, default=0)
     if current > latest:
         raise SchemaTooNew(
             f"the usage database is at schema version {current}, newer than this Plexus "
             f"knows ({latest}): upgrade Plexus, or point it at another database"
         )
-    return [(version, sql) for version, sql in known if version > current]
+    return [(version, sql) for version, sql in known if version not in applied]
 
 
 def statements(sql: str) -> list[str]:

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
-from plexus.ledger.record import UsageRecord
+from plexus.ledger.record import UsageRecord, encode_trail
 from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
@@ -44,8 +44,8 @@ class PostgresBackend:
         async with self._db.transaction():
             await self._db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await self._db.execute(VERSION_TABLE)
-            current = await self._db.fetchval("SELECT MAX(version) FROM schema_version")
-            for version, sql in pending(self.dialect, current or 0):
+            applied = {r[0] for r in await self._db.fetch("SELECT version FROM schema_version")}
+            for version, sql in pending(self.dialect, applied):
                 for statement in statements(sql):
                     await self._db.execute(statement)
                 await self._db.execute("INSERT INTO schema_version VALUES ($1)", version)
@@ -57,7 +57,7 @@ class PostgresBackend:
         self._run(self._write(records))
 
     async def _write(self, records: list[UsageRecord]) -> None:
-        rows = [tuple(getattr(record, name) for name in COLUMNS) for record in records]
+        rows = [tuple(_value(getattr(record, name)) for name in COLUMNS) for record in records]
         async with self._db.transaction():
             await self._db.copy_records_to_table("requests", records=rows, columns=COLUMNS)
             await self._db.executemany(_UPSERT, rollup(records))
@@ -106,3 +106,7 @@ class PostgresBackend:
             if self._db is not None and self._db.is_closed():
                 self._db = None
             raise
+
+
+def _value(value: object) -> object:
+    return encode_trail(value) if isinstance(value, list) else value

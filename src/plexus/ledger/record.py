@@ -6,6 +6,17 @@ from __future__ import annotations
 import msgspec
 
 
+class Attempt(msgspec.Struct, array_like=True):
+    """One target tried for a request: how it ended and how long it took (the record keeps
+    the request's list as is; the store's writer encodes it, off the request path)."""
+
+    provider: str
+    model: str
+    error: str | None = None
+    status: int = 0  # the upstream's or the gateway's status for this attempt
+    duration_ms: float = 0.0
+
+
 class UsageRecord(msgspec.Struct, kw_only=True):
     """What one request was and cost; never a prompt, never a secret (the key's name only)."""
 
@@ -36,8 +47,17 @@ class UsageRecord(msgspec.Struct, kw_only=True):
     duration_ms: float = 0.0
     overhead_ms: float | None = None  # time not spent waiting on the upstream
     user_agent: str | None = None
+    trail: list[Attempt] = msgspec.field(default_factory=list)  # the targets tried, in order
 
     @property
     def status_class(self) -> str:
         """`2xx`, `4xx`, ... (`499` for a client that went away)."""
         return f"{self.status // 100}xx" if self.status else "0xx"
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_trail(trail: list[Attempt]) -> str:
+    """The trail as the store keeps it: JSON text, `[[provider, model, error, status, ms]]`."""
+    return _encoder.encode(trail).decode()

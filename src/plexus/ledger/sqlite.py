@@ -8,10 +8,11 @@ from pathlib import Path
 from msgspec.structs import astuple
 
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
-from plexus.ledger.record import UsageRecord
+from plexus.ledger.record import UsageRecord, encode_trail
 from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
+_TRAIL = COLUMNS.index("trail")
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _UPSERT = (
     f"INSERT INTO usage_hourly ({', '.join(ROLLUP_COLUMNS)}) "
@@ -43,8 +44,8 @@ class SQLiteBackend:
         db.execute("BEGIN IMMEDIATE")  # one worker migrates at a time
         try:
             db.execute(VERSION_TABLE)
-            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            for version, sql in pending(self.dialect, row[0] or 0):
+            applied = {row[0] for row in db.execute("SELECT version FROM schema_version")}
+            for version, sql in pending(self.dialect, applied):
                 for statement in statements(sql):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
@@ -56,7 +57,7 @@ class SQLiteBackend:
     def write(self, records: list[UsageRecord]) -> None:
         """Insert the rows and add them to the hourly roll-up, in one transaction."""
         db = self._connection()
-        rows = [astuple(record) for record in records]  # COLUMNS order; sqlite3 binds bools
+        rows = [_row(record) for record in records]
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany(_INSERT, rows)
@@ -92,3 +93,9 @@ class SQLiteBackend:
             self.open()
         assert self._db is not None
         return self._db
+
+
+def _row(record: UsageRecord) -> tuple[object, ...]:
+    """The record in COLUMNS order (sqlite3 binds bools); the trail as its JSON text."""
+    values = astuple(record)
+    return (*values[:_TRAIL], encode_trail(record.trail), *values[_TRAIL + 1 :])
