@@ -1,15 +1,22 @@
-"""Command line: `plexus serve` runs the gateway, `plexus check` validates a config."""
+"""Command line: `plexus serve` runs the gateway, `plexus check` validates a config,
+`plexus usage` summarises the usage store."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import ipaddress
 import os
 import signal
 import sys
+import time
+
+import msgspec
 
 from plexus.config import Config, ConfigError, config_path, load_config
+from plexus.ledger.query import Queries, UsageRow, parse_time
+from plexus.ledger.readers import StoreUnavailable, open_reader
 from plexus.providers import ADAPTERS
 
 _GC_THRESHOLD = 20_000
@@ -105,6 +112,75 @@ def _check(args: argparse.Namespace) -> None:
         print("warning: no gateway keys configured: the API is open")
 
 
+_COLUMNS = ("requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+            "cache_write_tokens", "reasoning_tokens")  # fmt: skip
+_HEADERS = ("requests", "errors", "input", "output", "cache read", "cache write", "reasoning")
+
+
+def _usage(args: argparse.Namespace) -> None:
+    config = _load_or_exit(config_path(args.config))
+    reader = open_reader(config.usage, config.server.data_dir)
+    if reader is None:
+        print("plexus: the usage store is off (usage.database: none)", file=sys.stderr)
+        raise SystemExit(2)
+    now = time.time()
+    try:
+        since = parse_time(args.since, now)
+        until = parse_time(args.until, now) if args.until else now
+    except ValueError as error:
+        print(f"plexus: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+
+    async def ask() -> list[UsageRow]:
+        try:
+            return await Queries(reader).usage(since, until, "total", args.by)
+        finally:
+            await reader.close()
+
+    try:
+        rows = asyncio.run(ask())
+    except StoreUnavailable as error:
+        print(f"plexus: {error}", file=sys.stderr)
+        raise SystemExit(1) from error
+    if args.json:
+        window = {"since": since, "until": until, "by": args.by}
+        sys.stdout.write(msgspec.json.encode({**window, "rows": rows}).decode() + "\n")
+        return
+    _print_usage(rows, args.by)
+
+
+def _print_usage(usage: list[UsageRow], by: str) -> None:
+    """A table of the rows and their total; a cost is shown only for priced requests."""
+    if not usage:
+        print("no requests in this window")
+        return
+    if by != "none" and len(usage) > 1:
+        total = UsageRow(usage[0].period, "(total)")
+        for row in usage:
+            for name in (*_COLUMNS, "cost_usd", "unpriced"):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+        usage.append(total)
+    header = (by if by != "none" else "", *_HEADERS, "cost (USD)", "unpriced")
+    table = [header] + [
+        (row.group or "-" if by != "none" else "all", *(f"{getattr(row, n):,}" for n in _COLUMNS),
+         _cost(row), f"{row.unpriced:,}")
+        for row in usage
+    ]  # fmt: skip
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        cells = [line[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)
+        ]
+        print("  ".join(cells).rstrip())
+
+
+def _cost(row: UsageRow) -> str:
+    """The cost of the priced requests; `-` when none was priced (unpriced is not free)."""
+    if row.requests == row.unpriced:
+        return "-"
+    return f"{row.cost_usd:,.6f}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `plexus` command."""
     parser = argparse.ArgumentParser(prog="plexus", description="A unified LLM API gateway.")
@@ -120,6 +196,15 @@ def main(argv: list[str] | None = None) -> None:
     check = commands.add_parser("check", help="validate the config and print a summary")
     check.add_argument("--config")
     check.set_defaults(handler=_check)
+    usage = commands.add_parser("usage", help="summarise the usage store")
+    usage.add_argument("--config")
+    usage.add_argument("--since", default="24h", help="24h, 7d, ISO 8601 or Unix seconds")
+    usage.add_argument("--until", help="as --since (default: now)")
+    usage.add_argument(
+        "--by", choices=("key", "alias", "provider", "model", "none"), default="none"
+    )
+    usage.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    usage.set_defaults(handler=_usage)
     args = parser.parse_args(argv)
     args.handler(args)
 
