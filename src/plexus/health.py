@@ -75,6 +75,24 @@ class Health:
         health = self._targets.get(key)
         return health.last_failure if health is not None else 0.0
 
+    def failures(self, key: tuple[str, str]) -> int:
+        """Failures in a row since the target last answered."""
+        health = self._targets.get(key)
+        return health.failures if health is not None else 0
+
+    def known(self) -> list[tuple[str, str]]:
+        """Every target a call was made to (alias targets or not)."""
+        return list(self._targets)
+
+    def reset(self, provider: str, model: str | None = None) -> int:
+        """End the cooldowns of a provider's targets (one model's when given); how many."""
+        count = 0
+        for (name, target_model), health in self._targets.items():
+            if name == provider and (model is None or model == target_model):
+                health.failures, health.cool_until = 0, 0.0
+                count += 1
+        return count
+
     def latency(self, key: tuple[str, str]) -> float | None:
         """Moving average of the time to first byte, if measured."""
         health = self._targets.get(key)
