@@ -43,15 +43,10 @@ async def translate(
     item_ids = client.TRANSPORT.item_ids
     if item_ids:
         request = _with_items(services, request)
-    decoded = decode_request(request)
-    outgoing = adapter.prepare_request(msgspec.structs.replace(decoded, model=target.model))
-    outgoing = with_safe_tool_names(outgoing)
+    decoded, outgoing = outgoing_request(request, target, adapter)
     if not provider_codec.TRANSPORT.fetches_media_urls:
         await services.media.inline(outgoing)
-    payload = adapter.patch_body(provider_codec.encode_request(outgoing), outgoing)
-    if provider.extra_body:
-        payload.update(provider.extra_body)
-    body = msgspec.json.encode(payload)
+    body = encode_outgoing(outgoing, target, provider_codec, adapter)
     url = upstream_url(provider, target.model, decoded.stream)
     headers = await upstream_headers(target.provider_name, provider, decoded.stream)
     sent = time.perf_counter()
@@ -87,6 +82,25 @@ async def translate(
             first_token=converter.first_token,
             upstream_seconds=waited,
         )
+
+
+def outgoing_request(
+    request: ClientRequest, target: Target, adapter: Adapter
+) -> tuple[ir.Request, ir.Request]:
+    """The client's request in the IR, and as it goes to `target` (before image URLs are
+    inlined for a provider that cannot fetch them)."""
+    decoded = decode_request(request)
+    outgoing = adapter.prepare_request(msgspec.structs.replace(decoded, model=target.model))
+    return decoded, with_safe_tool_names(outgoing)
+
+
+def encode_outgoing(outgoing: ir.Request, target: Target, codec: Codec, adapter: Adapter) -> bytes:
+    """The upstream body of an outgoing request: the provider's codec, its adapter's wire
+    quirks, its `extra_body`."""
+    payload = adapter.patch_body(codec.encode_request(outgoing), outgoing)
+    if target.provider.extra_body:
+        payload.update(target.provider.extra_body)
+    return msgspec.json.encode(payload)
 
 
 def _with_items(services: Services, request: ClientRequest) -> ClientRequest:
