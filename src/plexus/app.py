@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import structlog
 
 from plexus import http, ir, log
+from plexus.admin import AdminApi
 from plexus.call import ClientRequest, ResponseWriter, read_request
 from plexus.config import Config, config_secrets
 from plexus.count_tokens import count_tokens
@@ -71,6 +72,8 @@ class Gateway:
         self._snapshots: asyncio.Task[None] | None = None
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
+        self.admin = AdminApi(self, config_path)
+        self.events = self.admin.events
 
     def apply_config(self, config: Config) -> None:
         """Swap in a new config; requests in flight keep the router they started with."""
@@ -139,6 +142,7 @@ class Gateway:
     async def _stop(self) -> None:
         if self.watcher is not None:
             await self.watcher.stop()
+        await self.admin.close()
         if self._snapshots is not None:
             self._snapshots.cancel()
         await self.upstream.close()
@@ -171,7 +175,8 @@ class Gateway:
         api = route.api if route is not None else self.routes.error_api(scope["path"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or self._next_request_id()
-        exchange = Exchange(route, api, headers, request_id, ResponseWriter(send, request_id))
+        writer = ResponseWriter(send, request_id)
+        exchange = Exchange(route, api, headers, request_id, writer, scope)
         try:
             if route is None:
                 unknown = f"Unknown route: {scope['method']} {scope['path']}"
@@ -242,6 +247,9 @@ class Gateway:
         body = await asyncio.to_thread(self.metrics.render, cooling)
         await exchange.writer.body(200, body, [(b"content-type", METRICS_CONTENT_TYPE)])
 
+    async def _admin(self, exchange: Exchange, receive: http.Receive) -> None:
+        await self.admin.handle(exchange, receive)
+
     async def _health(self, exchange: Exchange, receive: http.Receive) -> None:
         await exchange.writer.body(200, b'{"status":"ok"}')
 
@@ -265,6 +273,8 @@ class Gateway:
             self.store.add(record)
         if self._metrics_on:
             self.metrics.observe(record)
+        if self.events.subscribers:  # the live view: nothing to do when nobody watches
+            self.events.publish(record)
 
     def _next_request_id(self) -> str:
         return f"{self._id_prefix}{next(self._request_ids):x}"
@@ -305,6 +315,7 @@ _HANDLERS: dict[RouteKind, _Handler] = {
     "models": Gateway._models,
     "health": Gateway._health,
     "metrics": Gateway._metrics,
+    "admin": Gateway._admin,
 }
 
 

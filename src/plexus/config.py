@@ -158,11 +158,18 @@ class UsageConfig(_Strict):
     flush_seconds: float = 1.0
 
 
+class AdminConfig(_Strict):
+    """The admin API (on when $PLEXUS_ADMIN_KEY is set; docs/admin-api.md)."""
+
+    config_writes: bool = True  # off: the config can be read through the API, not changed
+
+
 class Config(_Strict):
     """The whole gateway configuration."""
 
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     usage: UsageConfig = msgspec.field(default_factory=UsageConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     keys: dict[str, KeyConfig] = msgspec.field(default_factory=dict)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
     models: dict[str, AliasConfig] = msgspec.field(default_factory=dict)
@@ -228,10 +235,11 @@ def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
     for name in data:
         if name not in Config.__struct_fields__:
             problems.append(
-                f"{name}: unknown section (expected server, usage, keys, providers, models)"
+                f"{name}: unknown section (expected {', '.join(Config.__struct_fields__)})"
             )
     sections["server"] = _convert(data.get("server") or {}, ServerConfig, "server", problems)
     sections["usage"] = _convert(data.get("usage") or {}, UsageConfig, "usage", problems)
+    sections["admin"] = _convert(data.get("admin") or {}, AdminConfig, "admin", problems)
     sections["keys"] = _convert_map(data.get("keys"), KeyConfig, "keys", problems)
     sections["providers"] = _convert_providers(data.get("providers"), unset, problems)
     sections["models"] = _convert_map(data.get("models"), AliasConfig, "models", problems)
@@ -395,7 +403,8 @@ def _check_adapters(config: Config, adapters: Collection[str], problems: list[st
             )
 
 
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|signature", re.IGNORECASE)
+# Header names whose values are credentials (redacted in logs and by the admin API).
+SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|signature", re.IGNORECASE)
 
 
 def config_secrets(config: Config) -> list[str]:
@@ -405,7 +414,7 @@ def config_secrets(config: Config) -> list[str]:
     for provider in config.providers.values():
         if provider.api_key:
             found.append(provider.api_key)
-        found.extend(v for k, v in provider.headers.items() if _SECRET_HEADER.search(k))
+        found.extend(v for k, v in provider.headers.items() if SECRET_HEADER.search(k))
         if provider.proxy and "@" in provider.proxy:
             found.append(provider.proxy.rsplit("@", 1)[0].split("://", 1)[-1])
     return found

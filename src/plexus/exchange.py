@@ -26,6 +26,7 @@ class Exchange:
     headers: dict[str, str]
     request_id: str
     writer: ResponseWriter
+    scope: http.Scope
     started: float = field(default_factory=time.perf_counter)
     wall: float = field(default_factory=time.time)
     key: str = ""  # the name of the gateway key presented

@@ -55,6 +55,7 @@ class ConfigWatcher:
 
     def reload(self) -> bool:
         """Load the file again; apply it if valid, else log its problems and keep the old one."""
+        self._mtime = self._stat()  # this version is handled: the poller need not load it again
         try:
             config = load_config(self.path, ADAPTERS)
         except ConfigError as error:

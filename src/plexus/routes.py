@@ -9,8 +9,9 @@ from plexus import ir
 from plexus.protocols import CODECS, DEFAULT_API
 
 RouteKind = Literal[
-    "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics"
+    "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics", "admin"
 ]
+ADMIN_PREFIX = "/v0/admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +25,8 @@ class Route:
 
     @property
     def authenticated(self) -> bool:
-        """Whether the route needs a gateway key."""
-        return self.kind != "health"
+        """Whether the route needs a gateway key (the admin API checks its own key)."""
+        return self.kind != "health" and self.kind != "admin"
 
 
 class RouteTable:
@@ -67,6 +68,8 @@ class RouteTable:
             for prefix, api in self._model_prefixes:
                 if path.startswith(prefix):
                     return _model_route(api, path[len(prefix) :])
+        if path.startswith(ADMIN_PREFIX):
+            return _ADMIN
         return None
 
     def error_api(self, path: str) -> ir.ApiType:
@@ -75,6 +78,9 @@ class RouteTable:
             if path.startswith(prefix):
                 return api
         return DEFAULT_API
+
+
+_ADMIN = Route("admin", DEFAULT_API)
 
 
 def _model_route(api: ir.ApiType, rest: str) -> Route | None:
