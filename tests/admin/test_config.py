@@ -3,11 +3,14 @@ refusal leaves the file byte for byte."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
+from plexus.admin.config_file import ConfigFile
 from tests.admin.conftest import GATEWAY_KEY, UPSTREAM_KEY, Admin
 
 INVALID = {
@@ -197,3 +200,30 @@ async def test_a_placeholder_for_no_secret_is_refused(admin: Admin) -> None:
     assert (status, answer["error"]["type"]) == (400, "invalid_config")
     assert answer["error"]["problems"][0]["path"] == "keys.alice.secret"
     assert admin.path.read_bytes() == before
+
+
+async def test_an_edit_waits_for_another_workers_and_checks_its_version(admin: Admin) -> None:
+    """Workers of one server share the file: an edit made with an ETag another worker's
+    write has made stale is refused, even when both were sent at once."""
+    _, body, response = await admin.call("GET", "/config")
+    other_worker = ConfigFile(str(admin.path))
+    holding, release = threading.Event(), threading.Event()
+
+    def edit_elsewhere() -> None:
+        with other_worker.locked():
+            holding.set()
+            release.wait(5)
+            other_worker.write(admin.path.read_bytes() + b"# another worker\n")
+
+    thread = threading.Thread(target=edit_elsewhere)
+    thread.start()
+    assert await asyncio.to_thread(holding.wait, 5)
+    headers = admin.headers(**{"If-Match": response.headers["ETag"]})
+    put = asyncio.create_task(admin.call("PUT", "/config", {"yaml": body["yaml"]}, headers))
+    await asyncio.sleep(0.2)
+    assert not put.done()  # waiting for the other worker's lock
+    release.set()
+    status, answer, _ = await put
+    await asyncio.to_thread(thread.join)
+    assert (status, answer["error"]["type"]) == (412, "precondition_failed")
+    assert admin.path.read_text().endswith("# another worker\n")

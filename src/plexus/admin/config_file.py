@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 WRITES_ENV = "PLEXUS_ADMIN_CONFIG_WRITES"
@@ -55,6 +57,17 @@ class ConfigFile:
                 "(an atomic replace writes a temporary file beside the config)"
             )
         return None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the lock of the file's directory (blocking): the workers of a server read,
+        check and replace the file one at a time, so two edits with one ETag cannot both win."""
+        descriptor = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
 
     def write(self, data: bytes) -> None:
         """Replace the file with `data` atomically, keeping its mode (and owner, as root)."""

@@ -48,7 +48,7 @@ def _file(admin: AdminApi) -> ConfigFile:
 async def get_config(admin: AdminApi, call: Call) -> Reply:
     """The file's text with every secret redacted, its ETag, and whether it can be written."""
     file = _file(admin)
-    data = await asyncio.to_thread(file.read)
+    data = await _read(file)
     refusal = file.refusal(admin.gateway.config.admin.config_writes)
     text = yaml_edit.redact(data.decode())
     return reply(ConfigView(text, file.shown, refusal is None, refusal), etag=etag(data))
@@ -64,9 +64,16 @@ async def validate(admin: AdminApi, call: Call) -> Reply:
     """Check a text as the loader would, placeholders standing for the file's secrets."""
     text = call.decode(ConfigText).yaml
     if admin.file is not None:
-        text = yaml_edit.restore(text, (await asyncio.to_thread(admin.file.read)).decode())
+        text = yaml_edit.restore(text, (await _read(admin.file)).decode())
     check(text)
     return reply(Validity(True))
+
+
+async def _read(file: ConfigFile) -> bytes:
+    try:
+        return await asyncio.to_thread(file.read)
+    except OSError as error:
+        raise conflict(f"the config file {file.shown} cannot be read: {error.strerror}") from error
 
 
 def check(text: str) -> Config:
@@ -106,27 +113,39 @@ def _invalid(problems: list[Problem]) -> AdminError:
 async def _save(
     admin: AdminApi, call: Call, edit: Edit, action: str, target: str, required: bool
 ) -> Reply:
-    """Apply `edit` to the file under the edit lock: checked, written, reloaded, audited."""
+    """Apply `edit` to the file: checked, written, reloaded here, audited."""
     file = _file(admin)
     refusal = file.refusal(admin.gateway.config.admin.config_writes)
     if refusal is not None:
         raise conflict(refusal)
-    async with admin.edits:
-        before = await asyncio.to_thread(file.read)
-        _check_version(call.headers.get("if-match"), etag(before), required)
+    presented = call.headers.get("if-match")
+    async with admin.edits:  # this worker's edits in order; the file lock orders the workers'
+        before, after = await asyncio.to_thread(_replace, file, edit, presented, required)
+        applied = _reload(admin)
+    detail = {"etag_before": etag(before), "etag_after": etag(after),
+              "changed": changed(before.decode(), after.decode())}  # fmt: skip
+    await admin.audit(action, target, detail)
+    return reply(Written(etag(after), applied), etag=etag(after))
+
+
+def _replace(
+    file: ConfigFile, edit: Edit, presented: str | None, required: bool
+) -> tuple[bytes, bytes]:
+    """Under the file's lock: read it, check the version, edit, validate, write; the bytes
+    before and after (the file untouched when they are the same)."""
+    with file.locked():
+        before = file.read()
+        _check_version(presented, etag(before), required)
         original = before.decode()
         text = yaml_edit.restore(edit(original), original)
         check(text)
         after = text.encode()
-        try:
-            await asyncio.to_thread(file.write, after)
-        except OSError as error:
-            raise conflict(f"the config file cannot be written: {error.strerror}") from error
-        applied = _reload(admin)
-    detail = {"etag_before": etag(before), "etag_after": etag(after),
-              "changed": changed(original, text)}  # fmt: skip
-    await admin.audit(action, target, detail)
-    return reply(Written(etag(after), applied), etag=etag(after))
+        if after != before:
+            try:
+                file.write(after)
+            except OSError as error:
+                raise conflict(f"the config file cannot be written: {error.strerror}") from error
+        return before, after
 
 
 def _check_version(presented: str | None, current: str, required: bool) -> None:
@@ -187,7 +206,7 @@ async def list_aliases(admin: AdminApi, call: Call) -> Reply:
 
 
 async def _get_entry(admin: AdminApi, section: str, name: str) -> Reply:
-    data = await asyncio.to_thread(_file(admin).read)
+    data = await _read(_file(admin))
     entry = yaml_edit.section_entry(yaml_edit.redact(data.decode()), section, name)
     if entry is None:
         raise not_found(f"{section}.{name} is not in the config file")
