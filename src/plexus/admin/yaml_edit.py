@@ -201,22 +201,48 @@ def yaml_problem(error: Exception) -> Problem:
 
 
 def _scalars(
-    node: Node | None, text: str, parts: tuple[str | int, ...], in_flow: bool
+    node: Node | None,
+    text: str,
+    parts: tuple[str | int, ...],
+    in_flow: bool,
+    above: frozenset[int] = frozenset(),
 ) -> Iterator[_Scalar]:
-    """Every scalar under `node` with where it sits."""
+    """Every scalar under `node` with where its value's text sits. Through an alias (`*name`,
+    `<<: *name`) the anchor's scalars come again under the alias's path, with the anchor's
+    span; an alias of its own ancestor (a cycle) is not followed."""
+    if node is None or id(node) in above:
+        return
+    above = above | {id(node)}
     if isinstance(node, ScalarNode):
         start, end = node.start_mark.index, node.end_mark.index
         while end > start and text[end - 1] in " \t\r\n":
             end -= 1  # a block scalar's span runs on to the next line
+        while start < end and text[start] in "&!":  # an anchor or a tag before the value
+            start = _past_token(text, start, end)
         yield _Scalar(parts, start, end, str(node.value), node.style is None, in_flow)
     elif isinstance(node, MappingNode):
         flow = bool(node.flow_style)
         for key, item in node.value:
-            yield from _scalars(item, text, (*parts, str(key.value)), flow)
+            yield from _scalars(item, text, _key_path(parts, key), flow, above)
     elif isinstance(node, SequenceNode):
         flow = bool(node.flow_style)
         for index, item in enumerate(node.value):
-            yield from _scalars(item, text, (*parts, index), flow)
+            yield from _scalars(item, text, (*parts, index), flow, above)
+
+
+def _key_path(parts: tuple[str | int, ...], key: Node) -> tuple[str | int, ...]:
+    """The path under a mapping key; a merge key (`<<`) adds nothing: what it merges sits in
+    the mapping itself."""
+    return parts if key.value == "<<" else (*parts, str(key.value))
+
+
+def _past_token(text: str, start: int, end: int) -> int:
+    """Where the text after the token at `start` (and its blanks) begins."""
+    while start < end and text[start] not in " \t\r\n":
+        start += 1
+    while start < end and text[start] in " \t\r\n":
+        start += 1
+    return start
 
 
 def _secrets(root: Node | None, text: str) -> list[_Scalar]:
@@ -243,6 +269,11 @@ def _is_secret(parts: tuple[str | int, ...], value: str) -> bool:
 
 
 def _splice(text: str, spans: list[tuple[int, int, str]]) -> str:
-    for start, end, replacement in sorted(spans, reverse=True):
+    """`text` with each span replaced; a span given again (an anchor reached through an
+    alias) is replaced once, by its first replacement."""
+    unique: dict[tuple[int, int], str] = {}
+    for start, end, replacement in spans:
+        unique.setdefault((start, end), replacement)
+    for (start, end), replacement in sorted(unique.items(), reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
