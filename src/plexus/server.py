@@ -14,6 +14,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from plexus.routes import ADMIN_PREFIX
+
+LIVE_EVENTS_PATH = ADMIN_PREFIX + "/events"
+
 
 @dataclass(frozen=True, slots=True)
 class EdgeLimits:
@@ -50,6 +54,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """Begin a graceful shutdown; the admin API's live event stream, which never ends on
+        its own, is closed at once instead of holding the exit for the whole grace period."""
+        cycle = self.cycle
+        live = cycle is not None and cycle.scope["path"] == LIVE_EVENTS_PATH
+        if live and cycle is not None and not cycle.response_complete:
+            self.transport.close()
+            return
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:

@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 import pytest
 
 from plexus.admin.api import ENDPOINTS, PREFIX
@@ -14,6 +15,7 @@ from plexus.admin.events import EventHub, frames
 from plexus.ledger.record import UsageRecord
 from tests.admin.conftest import ENV_KEY, UPSTREAM_KEY, Admin
 from tests.admin.test_monitor import send
+from tests.conftest import Upstreams, run_gateway
 
 
 async def next_event(lines: Any) -> tuple[str, str]:
@@ -138,3 +140,21 @@ async def test_openapi_document_lists_every_endpoint(admin: Admin) -> None:
     assert set(schemas["ConfigView"]["required"]) == set(view)
     for name in ("ErrorBody", "Overview", "RequestView", "PlaygroundAnswer"):
         assert name in schemas
+
+
+async def test_shutdown_ends_live_streams_at_once(
+    upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dashboard left open must not hold a restart for the whole grace period (uvicorn
+    waits for every response to finish; a live stream never does)."""
+    monkeypatch.setenv("PLEXUS_ADMIN_KEY", "k")
+    async with aiohttp.ClientSession() as session:
+        async with asyncio.timeout(5):
+            async with run_gateway(upstreams.config()) as url:
+                response = await session.get(
+                    f"{url}{PREFIX}/events", headers={"Authorization": "Bearer k"}
+                )
+                assert response.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):  # closed, not finished: no more events
+            await asyncio.wait_for(response.content.read(), 5)
+        response.release()
