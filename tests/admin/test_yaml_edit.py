@@ -61,3 +61,39 @@ def test_set_entry_keeps_the_rest_and_the_entry_style() -> None:
     assert "  a:" not in gone and "# head" in gone
     with pytest.raises(AdminError):
         yaml_edit.set_entry(text, "models", "absent", None)
+
+
+FOUR_SPACES = """\
+# header
+
+providers:
+
+    # OpenAI itself
+    openai:
+        type: chat
+        api_base_url: 'https://api.openai.com/v1'
+        api_key: ${OPENAI_API_KEY}
+        models:
+        - gpt-4o
+        - gpt-4o-mini   # cheap
+
+models:
+    fast:
+        selector: in_order
+        targets:
+        - {provider: openai, model: gpt-4o-mini}
+        - provider: openai
+          model: gpt-4o   # fallback
+"""
+
+
+def test_an_edit_follows_the_files_own_indentation() -> None:
+    for section, name in (("providers", "openai"), ("models", "fast")):
+        entry = yaml_edit.section_entry(yaml_edit.redact(FOUR_SPACES), section, name)
+        edited = yaml_edit.set_entry(FOUR_SPACES, section, name, entry)
+        assert yaml_edit.restore(edited, FOUR_SPACES) == FOUR_SPACES
+    added = yaml_edit.set_entry(FOUR_SPACES, "models", "slow", {"targets": [
+        {"provider": "openai", "model": "gpt-4o"}]})  # fmt: skip
+    assert added == FOUR_SPACES + (
+        "    slow:\n        targets:\n        - provider: openai\n          model: gpt-4o\n"
+    )
