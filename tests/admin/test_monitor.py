@@ -74,6 +74,10 @@ async def test_request_log_newest_first_with_filters_and_paging(traffic: Admin) 
     assert rows[0]["status"] == 404 and rows[0]["key"] == "alice"
     assert "trail" not in rows[0]
     assert {"request_id", "client_api", "cost_usd", "ttft_ms", "passthrough"} <= set(rows[0])
+    _, body, _ = await traffic.call("GET", "/requests", key="alice")
+    assert len(body["data"]) == 4
+    _, body, _ = await traffic.call("GET", "/requests", key="bob")
+    assert body["data"] == []
     _, body, _ = await traffic.call("GET", "/requests", provider="mock-messages")
     assert [r["provider"] for r in body["data"]] == ["mock-messages"]
     _, body, _ = await traffic.call("GET", "/requests", status="4xx")
@@ -140,6 +144,17 @@ async def test_overview_series_totals_and_top(traffic: Admin) -> None:
     top = {entry["name"]: entry["requests"] for entry in body["top"]["providers"]}
     assert top == {"mock-chat": 2, "mock-messages": 1}
     assert body["top"]["keys"] == [{"name": "alice", "requests": 4, "cost_usd": 0.0}]
+
+
+async def test_csv_cells_never_run_as_formulas(admin: Admin) -> None:
+    """The alias column holds whatever model name a client sent."""
+    assert (await send(admin, '=HYPERLINK("http://evil")'))[0] == 404
+    await stored(admin, 1)
+    _, text, _ = await admin.call("GET", "/usage", period="total", by="alias", format="csv")
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["group"] == '\'=HYPERLINK("http://evil")'
+    _, body, _ = await admin.call("GET", "/usage", period="total", by="alias")
+    assert body["rows"][0]["group"] == '=HYPERLINK("http://evil")'  # JSON: as it was
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ MAX_BUCKETS = 2000
 PERIODS = ("hour", "day", "week", "month", "total")
 GROUPS = ("key", "alias", "provider", "model", "none")
 CSV_COLUMNS = tuple(UsageRow.__struct_fields__)
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def window(call: Call) -> tuple[float, float]:
@@ -91,8 +92,16 @@ def _csv(rows: Iterable[UsageRow]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([getattr(row, name) for name in CSV_COLUMNS])
+        writer.writerow([_cell(getattr(row, name)) for name in CSV_COLUMNS])
     return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`: an alias is
+    whatever model name a client sent) made plain text with a leading quote."""
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 async def requests(admin: AdminApi, call: Call) -> Reply:
