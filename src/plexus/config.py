@@ -8,7 +8,7 @@ import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 import yaml
@@ -164,12 +164,59 @@ class AdminConfig(_Strict):
     config_writes: bool = True  # off: the config can be read through the API, not changed
 
 
+def _otlp_endpoint() -> str:
+    """The traces URL of the standard OpenTelemetry environment, as OTel SDKs read it."""
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if endpoint:
+        return endpoint
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return base.rstrip("/") + "/v1/traces" if base else ""
+
+
+def _otlp_headers() -> dict[str, str]:
+    """`key=value,...` (values percent-encoded) from the standard environment; a malformed
+    entry is skipped, as OTel SDKs do."""
+    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+    raw = raw if raw is not None else os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+    headers: dict[str, str] = {}
+    for pair in raw.split(","):
+        name, equals, value = pair.partition("=")
+        if equals and name.strip():
+            headers[name.strip().lower()] = unquote(value.strip())
+    return headers
+
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+Count = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class TracingConfig(_Strict):
+    """OTLP/HTTP trace export, a span per request and per upstream attempt; off without an
+    endpoint. Fields left out take the standard OTEL_* environment variables, as OTel SDKs
+    do."""
+
+    # The OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces; empty: off.
+    endpoint: str = msgspec.field(default_factory=_otlp_endpoint)
+    headers: dict[str, str] = msgspec.field(default_factory=_otlp_headers)  # e.g. credentials
+    service_name: str = msgspec.field(
+        default_factory=lambda: os.environ.get("OTEL_SERVICE_NAME") or "plexus"
+    )
+    # The share of new traces recorded; a caller's traceparent decides for its own trace.
+    sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
+    # Finished requests whose spans wait while the collector is slow or down; beyond: dropped.
+    queue_requests: Count = 2048
+    batch_requests: Count = 512  # requests' spans per export
+    flush_seconds: Positive = 5.0
+    timeout: Positive = 10.0  # seconds per export request
+
+
 class Config(_Strict):
     """The whole gateway configuration."""
 
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     usage: UsageConfig = msgspec.field(default_factory=UsageConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
     keys: dict[str, KeyConfig] = msgspec.field(default_factory=dict)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
     models: dict[str, AliasConfig] = msgspec.field(default_factory=dict)
@@ -240,6 +287,7 @@ def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
     sections["server"] = _convert(data.get("server") or {}, ServerConfig, "server", problems)
     sections["usage"] = _convert(data.get("usage") or {}, UsageConfig, "usage", problems)
     sections["admin"] = _convert(data.get("admin") or {}, AdminConfig, "admin", problems)
+    sections["tracing"] = _convert(data.get("tracing") or {}, TracingConfig, "tracing", problems)
     sections["keys"] = _convert_map(data.get("keys"), KeyConfig, "keys", problems)
     sections["providers"] = _convert_providers(data.get("providers"), unset, problems)
     sections["models"] = _convert_map(data.get("models"), AliasConfig, "models", problems)
@@ -364,6 +412,7 @@ def _check_references(config: Config, problems: list[str]) -> None:
         _check_provider(name, provider, problems)
     if not 0 < config.server.port < 65536:
         problems.append("server.port: expected 1-65535")
+    _check_tracing(config.tracing, problems)
 
 
 _LINE_BREAKS = re.compile(r"[\r\n\x00]")
@@ -394,6 +443,16 @@ def _check_provider(name: str, provider: ProviderConfig, problems: list[str]) ->
             problems.append(f"{path}.proxy: expected http://[user:password@]host:port or none")
 
 
+def _check_tracing(tracing: TracingConfig, problems: list[str]) -> None:
+    if tracing.endpoint:
+        parts = urlsplit(tracing.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"tracing.endpoint: expected an http(s) URL, not {tracing.endpoint!r}")
+    for header, value in tracing.headers.items():
+        if _LINE_BREAKS.search(header) or _LINE_BREAKS.search(value):
+            problems.append(f"tracing.headers.{header}: line breaks are not allowed in a header")
+
+
 def _check_adapters(config: Config, adapters: Collection[str], problems: list[str]) -> None:
     for name, provider in config.providers.items():
         if provider.adapter is not None and provider.adapter not in adapters:
@@ -417,6 +476,7 @@ def config_secrets(config: Config) -> list[str]:
         found.extend(v for k, v in provider.headers.items() if SECRET_HEADER.search(k))
         if provider.proxy and "@" in provider.proxy:
             found.append(provider.proxy.rsplit("@", 1)[0].split("://", 1)[-1])
+    found.extend(value for value in config.tracing.headers.values() if value)  # collector auth
     return found
 
 
