@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -14,6 +14,9 @@ from plexus import http, ir
 from plexus.errors import BadRequest
 from plexus.ledger.record import Attempt as Attempt  # one target tried, kept in the record
 from plexus.protocols import Codec
+
+if TYPE_CHECKING:
+    from plexus.tracing.context import TraceContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,12 @@ class ClientRequest:
     started: float  # `time.perf_counter()` when it arrived
     model_in_url: bool = False  # the model and the stream flag came from the URL (Gemini)
     key: str = ""  # the name of the gateway key it came with ("" when the API is open)
+    trace: TraceContext | None = None  # its place in a trace, when tracing is on
+
+    @property
+    def trace_headers(self) -> tuple[tuple[str, str], ...]:
+        """`traceparent` (and `tracestate`) for an upstream call; none when tracing is off."""
+        return () if self.trace is None else self.trace.upstream_headers()
 
 
 class _Head(msgspec.Struct):
@@ -50,6 +59,7 @@ def read_request(
     started: float,
     url: tuple[str, bool] | None = None,
     key: str = "",
+    trace: TraceContext | None = None,
 ) -> ClientRequest:
     """Check that `body` is a JSON object and read its model and stream flag (from `url`, the
     model and stream flag of the path, when the protocol carries them there)."""
@@ -62,10 +72,12 @@ def read_request(
     except RecursionError as error:
         raise BadRequest(_TOO_DEEP) from error
     if url is not None:
-        return ClientRequest(api, codec, headers, body, url[0], url[1], started, True, key)
-    if not head.model:
+        model, stream, in_url = url[0], url[1], True
+    elif not head.model:
         raise BadRequest("'model' is required", param="model")
-    return ClientRequest(api, codec, headers, body, head.model, head.stream, started, key=key)
+    else:
+        model, stream, in_url = head.model, head.stream, False
+    return ClientRequest(api, codec, headers, body, model, stream, started, in_url, key, trace)
 
 
 def decode_object(body: bytes) -> dict[str, Any]:
