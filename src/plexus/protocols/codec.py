@@ -42,6 +42,7 @@ class Transport:
     client_only_fields: tuple[str, ...] = ()  # fields only the vendor's own backend accepts
     keepalive: bytes = b": ping\n\n"  # sent on a silent stream; the client's SDK ignores it
     error_event: str | None = None  # the SSE event name of a stream's error frame
+    operation: str = "chat"  # a generation's gen_ai.operation.name (OpenTelemetry GenAI)
     # Upstream side.
     upstream_path: str = ""  # appended to the base URL (to the model's path: model_in_url)
     upstream_stream_path: str = ""

@@ -29,6 +29,7 @@ TRANSPORT = Transport(
     error_paths=("/v1beta",),
     # google-genai parses every other line, comments included, as JSON: a blank line it skips.
     keepalive=b"\n",
+    operation="generate_content",
     upstream_path=":generateContent",
     upstream_stream_path=":streamGenerateContent?alt=sse",
     upstream_count_tokens_path=":countTokens",

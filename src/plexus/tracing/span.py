@@ -1,0 +1,279 @@
+"""A request's spans, made from its `UsageRecord`, trace context and attempts: a SERVER span
+for the request and a CLIENT span per upstream attempt, named and attributed after the
+OpenTelemetry GenAI semantic conventions (gen_ai.*, development status) and the HTTP ones, plus
+`plexus.*` for what only a gateway knows. Never prompt or answer content: the record holds
+none."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from plexus.config import Config, ProviderConfig
+from plexus.errors import kind_for_status
+from plexus.ledger.record import UsageRecord
+from plexus.protocols import codec_for
+from plexus.tracing.context import Call, TraceContext
+
+AttributeValue = str | bool | int | float | tuple[str, ...]
+Attributes = list[tuple[str, AttributeValue]]
+
+SERVER, CLIENT = 2, 3  # trace.proto SpanKind
+_HAS_REMOTE = 0x100  # Span.flags: the has-is-remote bit (trace.proto SpanFlags)
+_REMOTE_PARENT = 0x300  # ...and the is-remote bit: the parent is the caller's span
+_HTTP_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
+# gen_ai.provider.name's well-known values (semantic-conventions-genai registry.yaml) by the
+# end of the API host a provider is configured with (regional Vertex hosts too); any other
+# provider is named by its config name.
+_PROVIDER_HOSTS = (
+    ("api.openai.com", "openai"),
+    (".openai.azure.com", "azure.ai.openai"),
+    ("api.anthropic.com", "anthropic"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("aiplatform.googleapis.com", "gcp.vertex_ai"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.groq.com", "groq"),
+    ("api.x.ai", "x_ai"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.cohere.com", "cohere"),
+    ("api.cohere.ai", "cohere"),
+)
+
+
+@dataclass(slots=True)
+class Span:
+    """One finished span, ready to encode."""
+
+    trace_id: int
+    span_id: int
+    parent_span_id: int  # 0: none
+    tracestate: str
+    flags: int
+    kind: int
+    name: str
+    start_ns: int
+    end_ns: int
+    attributes: Attributes
+    error: str | None  # the status message of an ERROR span; None: status unset
+
+
+def provider_names(config: Config) -> dict[str, str]:
+    """gen_ai.provider.name of every configured provider."""
+    return {name: _provider_name(name, provider) for name, provider in config.providers.items()}
+
+
+def _provider_name(name: str, provider: ProviderConfig) -> str:
+    if provider.vertex is not None:
+        return "gcp.vertex_ai"
+    host = (urlsplit(provider.api_base_url).hostname or "").lower()
+    for suffix, known in _PROVIDER_HOSTS:
+        if host.endswith(suffix):
+            return known
+    return name
+
+
+def build_spans(
+    record: UsageRecord, context: TraceContext, started: float, providers: Mapping[str, str]
+) -> list[Span]:
+    """The spans of a finished request that arrived at `perf_counter()` `started`: its own,
+    then one per upstream attempt."""
+    server = _server_span(record, context, providers)
+    spans = [server]
+    served = record.trail[-1] if record.status < 400 and record.trail else None
+    for call in context.calls:
+        span = _client_span(record, context, call, providers, call.attempt is served)
+        span.start_ns = server.start_ns + int((call.started - started) * 1e9)
+        span.end_ns = span.start_ns + int(call.attempt.duration_ms * 1e6)
+        spans.append(span)
+    return spans
+
+
+def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[str, str]) -> Span:
+    operation = _operation(context)
+    if operation is not None:
+        name = f"{operation} {record.alias}" if record.alias else operation
+        attributes = _gen_ai(record, operation, providers)
+    else:
+        route = _http_route(context)
+        name = f"{context.method} {route}" if route else context.method
+        attributes = []
+    attributes += _http(record, context)
+    attributes += _plexus(record)
+    error = _error(record)
+    if error is not None:
+        attributes.append(("error.type", error))
+    start = int(record.time * 1e9)
+    flags = (0x01 if context.sampled else 0) | (_REMOTE_PARENT if context.parent_span_id else 0)
+    return Span(
+        context.trace_id,
+        context.span_id,
+        context.parent_span_id,
+        context.tracestate,
+        flags,
+        SERVER,
+        name,
+        start,
+        start + int(record.duration_ms * 1e6),
+        attributes,
+        error,
+    )
+
+
+def _client_span(
+    record: UsageRecord,
+    context: TraceContext,
+    call: Call,
+    providers: Mapping[str, str],
+    served: bool,
+) -> Span:
+    """An attempt's span (times set by the caller); the response's attributes when it served
+    the request."""
+    attempt = call.attempt
+    operation = _operation(context) or "chat"
+    attributes: Attributes = [
+        ("gen_ai.operation.name", operation),
+        ("gen_ai.provider.name", providers.get(attempt.provider, attempt.provider)),
+        ("gen_ai.request.model", attempt.model),
+    ]
+    if served:
+        attributes += _response(record)
+    if attempt.status:  # the upstream's, or the gateway's when there was no answer
+        attributes.append(("http.response.status_code", attempt.status))
+    attributes.append(("plexus.provider", attempt.provider))
+    attributes.append(("plexus.attempt", call.number))
+    error = None
+    if attempt.error is not None:  # a failure, whatever the status: this call did not serve
+        error = kind_for_status(attempt.status) if attempt.status else "_OTHER"
+        attributes.append(("error.type", error))
+    flags = (0x01 if context.sampled else 0) | _HAS_REMOTE  # its parent is local
+    return Span(
+        context.trace_id,
+        call.span_id,
+        context.span_id,
+        context.tracestate,
+        flags,
+        CLIENT,
+        f"{operation} {attempt.model}",
+        0,
+        0,
+        attributes,
+        error,
+    )
+
+
+def _operation(context: TraceContext) -> str | None:
+    """gen_ai.operation.name of the request's route; None for the gateway's other routes."""
+    route = context.route
+    if route is None:
+        return None
+    match route.kind:
+        case "generate":
+            return codec_for(route.api).TRANSPORT.operation
+        case "embeddings":
+            return "embeddings"
+        case "completions":
+            return "text_completion"
+        case _:
+            return None
+
+
+def _gen_ai(record: UsageRecord, operation: str, providers: Mapping[str, str]) -> Attributes:
+    found: Attributes = [("gen_ai.operation.name", operation)]
+    if record.alias:
+        found.append(("gen_ai.request.model", record.alias))
+    if record.provider:
+        found.append(("gen_ai.provider.name", providers.get(record.provider, record.provider)))
+    found.append(("gen_ai.request.stream", record.stream))
+    if record.status < 400:
+        found += _response(record)
+    return found
+
+
+def _response(record: UsageRecord) -> Attributes:
+    """What the answer that served a request was: its model, finish reason and usage."""
+    found: Attributes = []
+    if record.upstream_model:
+        found.append(("gen_ai.response.model", record.upstream_model))
+    if record.finish_reason is not None:
+        found.append(("gen_ai.response.finish_reasons", (record.finish_reason,)))
+    cache_read, cache_write = record.cache_read_tokens, record.cache_write_tokens
+    if record.input_tokens is not None:
+        # The convention's input count includes the cached tokens; the record's is uncached.
+        total = record.input_tokens + (cache_read or 0) + (cache_write or 0)
+        found.append(("gen_ai.usage.input_tokens", total))
+    # Breakdowns only when there is something to break down: the IR has 0 for "not reported".
+    if cache_read:
+        found.append(("gen_ai.usage.cache_read.input_tokens", cache_read))
+    if cache_write:
+        found.append(("gen_ai.usage.cache_creation.input_tokens", cache_write))
+    if record.output_tokens is not None:
+        found.append(("gen_ai.usage.output_tokens", record.output_tokens))
+    if record.reasoning_tokens:
+        found.append(("gen_ai.usage.reasoning.output_tokens", record.reasoning_tokens))
+    return found
+
+
+def _http(record: UsageRecord, context: TraceContext) -> Attributes:
+    method = context.method if context.method in _HTTP_METHODS else "_OTHER"
+    found: Attributes = [
+        ("http.request.method", method),
+        ("url.path", context.path),
+        ("url.scheme", context.scheme),
+    ]
+    if method == "_OTHER":
+        found.append(("http.request.method_original", context.method))
+    route = _http_route(context)
+    if route:
+        found.append(("http.route", route))
+    if record.status:
+        found.append(("http.response.status_code", record.status))
+    if record.user_agent:
+        found.append(("user_agent.original", record.user_agent))
+    return found
+
+
+def _http_route(context: TraceContext) -> str | None:
+    """The matched route as a template (a model in the path as `{model}`), if one matched."""
+    route = context.route
+    if route is None:
+        return None
+    if route.model:
+        return context.path.replace(route.model, "{model}", 1)
+    return context.path
+
+
+def _plexus(record: UsageRecord) -> Attributes:
+    found: Attributes = [
+        ("plexus.request_id", record.request_id),
+        ("plexus.client_api", record.client_api),
+        ("plexus.attempts", record.attempts),
+        ("plexus.passthrough", record.passthrough),
+    ]
+    optional: tuple[tuple[str, str | float | None], ...] = (
+        ("plexus.key", record.key),
+        ("plexus.alias", record.alias),
+        ("plexus.provider", record.provider),
+        ("plexus.upstream_model", record.upstream_model),
+        ("plexus.error_kind", record.error_kind),
+        ("plexus.cost_usd", record.cost_usd),
+        ("plexus.cost_source", record.cost_source),
+        ("plexus.ttfb_ms", record.ttfb_ms),
+        ("plexus.ttft_ms", record.ttft_ms),
+        ("plexus.overhead_ms", record.overhead_ms),
+    )
+    found.extend((key, value) for key, value in optional if value is not None and value != "")
+    if record.tokens_estimated:
+        found.append(("plexus.tokens_estimated", True))
+    return found
+
+
+def _error(record: UsageRecord) -> str | None:
+    """The status message of a failed request: a server error, or no answer at all. A 4xx is
+    the client's error and leaves a SERVER span's status unset (HTTP semantic conventions)."""
+    if record.status >= 500 or record.status == 0:
+        return record.error_kind or str(record.status)
+    return None
