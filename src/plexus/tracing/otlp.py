@@ -1,0 +1,148 @@
+"""OTLP/HTTP's protobuf body, hand-written for the few messages a batch of spans needs (field
+numbers from opentelemetry-proto's collector/trace/v1/trace_service.proto, trace/v1/trace.proto
+and common/v1/common.proto): ExportTraceServiceRequest → ResourceSpans → ScopeSpans → Span,
+with KeyValue/AnyValue attributes and a Status. The tests decode it with the official package.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import cache
+
+from plexus.tracing.span import Attributes, AttributeValue, Span
+
+CONTENT_TYPE = "application/x-protobuf"
+_STATUS_CODE_ERROR = 2
+_SMALL = [bytes((n,)) for n in range(0x80)]
+_U64 = (1 << 64) - 1
+_pack_u64 = struct.Struct("<Q").pack
+_pack_u32 = struct.Struct("<I").pack
+_pack_f64 = struct.Struct("<d").pack
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, data: bytes) -> bytes:
+    """A length-delimited field: its tag byte(s), the length, the bytes."""
+    return tag + _varint(len(data)) + data
+
+
+@cache
+def _key(key: str) -> bytes:
+    """KeyValue's key field and the tag of its value, the same for every value of a key."""
+    return _field(b"\x0a", key.encode()) + b"\x12"
+
+
+def _any_value(value: AttributeValue) -> bytes:
+    if isinstance(value, str):
+        return _field(b"\x0a", value.encode())
+    if isinstance(value, bool):  # before int: a bool is an int
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):
+        return b"\x18" + _varint(value & _U64)  # int64: two's complement when negative
+    if isinstance(value, float):
+        return b"\x21" + _pack_f64(value)
+    array = b"".join(_field(b"\x0a", _any_value(item)) for item in value)
+    return _field(b"\x2a", array)
+
+
+def _key_value(key: str, value: AttributeValue) -> bytes:
+    """A KeyValue message with its length before it."""
+    any_value = _any_value(value)
+    return _varint_prefixed(_key(key) + _varint(len(any_value)) + any_value)
+
+
+def _varint_prefixed(data: bytes) -> bytes:
+    return _varint(len(data)) + data
+
+
+@cache
+def _float_head(key: str) -> bytes:
+    """All of a float KeyValue but its 8 bytes: its size is fixed."""
+    head = _key(key) + b"\x09\x21"
+    return _varint(len(head) + 8) + head
+
+
+# Most attributes repeat from request to request (models, providers, routes, statuses, token
+# counts): their encoding is kept, in a table emptied when full so that rare values do not pile
+# up. Not timings and costs (floats), nor request ids: those never repeat. A key's values are of
+# one type, so `True` and `1` never meet under one key.
+_KNOWN_LIMIT = 4096
+_UNIQUE_KEYS = frozenset(("plexus.request_id",))
+_known: dict[tuple[str, AttributeValue], bytes] = {}
+
+
+def encode_attributes(attributes: Attributes, tag: bytes) -> bytes:
+    """Each attribute as a KeyValue field of the given tag."""
+    parts: list[bytes] = []
+    known = _known
+    for pair in attributes:
+        key, value = pair
+        if type(value) is float:
+            parts += (tag, _float_head(key) + _pack_f64(value))
+            continue
+        encoded = known.get(pair)
+        if encoded is None:
+            encoded = _key_value(key, value)
+            if key not in _UNIQUE_KEYS:
+                if len(known) >= _KNOWN_LIMIT:
+                    known.clear()
+                known[pair] = encoded
+        parts += (tag, encoded)
+    return b"".join(parts)
+
+
+def encode_span(span: Span) -> bytes:
+    """One Span message."""
+    parts = [
+        b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
+        b"\x12\x08" + span.span_id.to_bytes(8, "big"),
+    ]
+    if span.tracestate:
+        parts.append(_field(b"\x1a", span.tracestate.encode()))
+    if span.parent_span_id:
+        parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))
+    parts.append(_field(b"\x2a", span.name.encode()))
+    parts.append(b"\x30" + _SMALL[span.kind])
+    parts.append(b"\x39" + _pack_u64(span.start_ns))
+    parts.append(b"\x41" + _pack_u64(span.end_ns))
+    parts.append(encode_attributes(span.attributes, b"\x4a"))
+    if span.error is not None:
+        status = _field(b"\x12", span.error.encode()) + b"\x18" + _SMALL[_STATUS_CODE_ERROR]
+        parts.append(_field(b"\x7a", status))
+    parts.append(b"\x85\x01" + _pack_u32(span.flags))  # field 16, fixed32
+    return b"".join(parts)
+
+
+class Encoder:
+    """Encodes batches of spans as ExportTraceServiceRequest bodies of one resource and one
+    instrumentation scope, both fixed at start."""
+
+    def __init__(self, resource: Attributes, scope_name: str, scope_version: str) -> None:
+        resource_message = _field(b"\x0a", encode_attributes(resource, b"\x0a"))
+        scope = _field(b"\x0a", scope_name.encode()) + _field(b"\x12", scope_version.encode())
+        self._resource = resource_message
+        self._scope = _field(b"\x0a", scope)
+
+    def encode(self, spans: list[Span]) -> bytes:
+        """The request body exporting `spans`."""
+        return self.body([scope_span(span) for span in spans])
+
+    def body(self, scope_spans: list[bytes]) -> bytes:
+        """The request body exporting spans already encoded by `scope_span`."""
+        resource_spans = self._resource + _field(b"\x12", self._scope + b"".join(scope_spans))
+        return _field(b"\x0a", resource_spans)
+
+
+def scope_span(span: Span) -> bytes:
+    """A span as a field of ScopeSpans, for `Encoder.body`."""
+    return _field(b"\x12", encode_span(span))
