@@ -67,6 +67,8 @@ class Snapshot(msgspec.Struct):
     queued: int = 0
     dropped: int = 0
     store_up: int = 1
+    spans_exported: int = 0
+    spans_dropped: int = 0
 
 
 _snapshot = msgspec.json.Decoder(Snapshot)
@@ -176,6 +178,8 @@ def _merge(snapshots: list[Snapshot]) -> Snapshot:
         total.queued += one.queued
         total.dropped += one.dropped
         total.store_up = min(total.store_up, one.store_up)
+        total.spans_exported += one.spans_exported
+        total.spans_dropped += one.spans_dropped
     return total
 
 
@@ -233,6 +237,10 @@ def _render(total: Snapshot, cooldowns: Iterable[tuple[str, str, bool]]) -> str:
     out.append(f"plexus_usage_rows_dropped_total {total.dropped}")
     family("plexus_usage_store_up", "gauge", "1 when every worker's usage store is writable.")
     out.append(f"plexus_usage_store_up {total.store_up}")
+    family("plexus_trace_spans_exported_total", "counter", "Spans the collector took.")
+    out.append(f"plexus_trace_spans_exported_total {total.spans_exported}")
+    family("plexus_trace_spans_dropped_total", "counter", "Spans lost: buffer full, export failed.")
+    out.append(f"plexus_trace_spans_dropped_total {total.spans_dropped}")
     family("plexus_target_cooling", "gauge", "1 while a target is in its cooldown.")
     for provider, model, cooling in cooldowns:
         out.append(
