@@ -42,6 +42,7 @@ from plexus.routes import Route, RouteKind, RouteTable
 from plexus.routing import Router
 from plexus.server import EdgeLimits
 from plexus.services import Services
+from plexus.tracing import open_tracer
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
@@ -69,6 +70,7 @@ class Gateway:
         self.store = open_store(config.usage, server.data_dir)
         self.metrics = Metrics(Path(server.data_dir) / "metrics")
         self._metrics_on = server.metrics
+        self.tracer = open_tracer(config)  # fixed at start too
         self._snapshots: asyncio.Task[None] | None = None
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
@@ -94,6 +96,8 @@ class Gateway:
         self.proxy = Proxy(self.router, self.services, self.slots, server.max_attempts)
         self._secrets = [(n, k.secret.encode()) for n, k in config.keys.items() if k.secret]
         self._open = not config.keys
+        if self.tracer is not None:
+            self.tracer.configure(config)
 
     @property
     def edge_limits(self) -> EdgeLimits:
@@ -132,6 +136,8 @@ class Gateway:
             except Exception as error:  # down at start: requests go on, the writer retries
                 _log.warning("usage store unavailable at start", error=str(error))
             self.store.start()
+        if self.tracer is not None:
+            self.tracer.start(self.upstream)
         if self._metrics_on:
             self._snapshots = asyncio.create_task(self._write_snapshots())
         if self.watcher is not None:
@@ -145,6 +151,8 @@ class Gateway:
         await self.admin.close()
         if self._snapshots is not None:
             self._snapshots.cancel()
+        if self.tracer is not None:
+            await self.tracer.close()  # through the upstream client: before it closes
         await self.upstream.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)  # SIGTERM flushes what is buffered
@@ -168,6 +176,10 @@ class Gateway:
         if store is not None:
             live.queued, live.dropped = store.queued, store.dropped
             live.store_up = int(store.healthy)
+        if self.tracer is not None:
+            exporter = self.tracer.exporter
+            live.spans_exported = exporter.exported
+            live.spans_dropped = exporter.dropped + exporter.failed
 
     async def _http(self, scope: http.Scope, receive: http.Receive, send: http.Send) -> None:
         """Dispatch by the route table; every failure is answered here, in the client's format."""
@@ -177,6 +189,8 @@ class Gateway:
         request_id = headers.get("x-request-id") or self._next_request_id()
         writer = ResponseWriter(send, request_id)
         exchange = Exchange(route, api, headers, request_id, writer, scope)
+        if self.tracer is not None:
+            exchange.trace = self.tracer.begin(scope, headers, route)
         try:
             if route is None:
                 unknown = f"Unknown route: {scope['method']} {scope['path']}"
@@ -260,7 +274,14 @@ class Gateway:
         url = (route.model, route.stream) if route.model is not None else None
         codec = codec_for(route.api)
         request = read_request(
-            route.api, codec, exchange.headers, body, exchange.started, url, exchange.key
+            route.api,
+            codec,
+            exchange.headers,
+            body,
+            exchange.started,
+            url,
+            exchange.key,
+            exchange.trace,
         )
         exchange.request = request
         return request
@@ -268,7 +289,12 @@ class Gateway:
     def _finish(self, exchange: Exchange, error: GatewayError | str | None) -> None:
         """Hand the exchange's record to the log line, the usage store and the metrics."""
         record = make_record(exchange, error, self.prices)
-        log.access(log_fields(record, error))
+        fields = log_fields(record, error)
+        trace = exchange.trace
+        if trace is not None and self.tracer is not None:
+            fields["trace_id"] = f"{trace.trace_id:032x}"
+            self.tracer.finish(record, trace, exchange.started)
+        log.access(fields)
         if self.store is not None:
             self.store.add(record)
         if self._metrics_on:

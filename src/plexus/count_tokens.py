@@ -66,8 +66,9 @@ async def _count(
 ) -> FullResponse:
     provider = target.provider
     same_api = provider.type == request.api
+    client_headers = request.headers if same_api else None
     headers = await upstream_headers(
-        target.provider_name, provider, False, request.headers if same_api else None
+        target.provider_name, provider, False, client_headers, request.trace_headers
     )
     body = msgspec.json.encode(payload)
     answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)

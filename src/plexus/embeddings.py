@@ -69,7 +69,9 @@ async def _translate(
     url = embeddings_url(provider, target.model, decoded.batched)
     if url is None:
         raise _no_embeddings(provider.type)
-    headers = await upstream_headers(target.provider_name, provider, False)
+    headers = await upstream_headers(
+        target.provider_name, provider, False, trace=request.trace_headers
+    )
     answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)
     if answer.status >= 400:
         raise upstream_error(

@@ -15,6 +15,7 @@ from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
 from plexus.pricing import PriceBook
 from plexus.routes import Route
+from plexus.tracing.context import TraceContext
 
 
 @dataclass(slots=True)
@@ -34,6 +35,7 @@ class Exchange:
     trail: list[Attempt] = field(default_factory=list)
     outcome: Outcome | None = None
     watch: http.CancelOnDisconnect | None = None
+    trace: TraceContext | None = None  # when tracing is on
 
 
 def make_record(

@@ -52,7 +52,7 @@ async def forward(
     ask for)."""
     upstream, provider = services.upstream, target.provider
     headers = await upstream_headers(
-        target.provider_name, provider, request.stream, request.headers
+        target.provider_name, provider, request.stream, request.headers, request.trace_headers
     )
     sent = time.perf_counter()
     if not request.stream:

@@ -91,10 +91,14 @@ class Proxy:
             attempt = Attempt(target.provider_name, target.model)
             trail.append(attempt)
             begun = time.perf_counter()
+            if request.trace is not None:
+                request.trace.begin_attempt(attempt, len(trail), begun)
             try:
                 outcome = await self._serve(strategy, request, target, writer)
             except Unsupported as refusal:
                 attempt.error, attempt.status = refusal.message, refusal.status
+                if request.trace is not None:
+                    request.trace.drop_attempt()  # refused here: no upstream call, no span
                 if writer.started:
                     raise
                 refusals.append(refusal)

@@ -48,7 +48,9 @@ async def translate(
         await services.media.inline(outgoing)
     body = encode_outgoing(outgoing, target, provider_codec, adapter)
     url = upstream_url(provider, target.model, decoded.stream)
-    headers = await upstream_headers(target.provider_name, provider, decoded.stream)
+    headers = await upstream_headers(
+        target.provider_name, provider, decoded.stream, trace=request.trace_headers
+    )
     sent = time.perf_counter()
     if not decoded.stream:
         answer = await upstream.full(url, headers, body, provider.timeouts, provider.proxy)

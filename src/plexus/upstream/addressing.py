@@ -66,9 +66,11 @@ async def upstream_headers(
     provider: ProviderConfig,
     stream: bool,
     client_headers: Mapping[str, str] | None = None,
+    trace: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, str]:
     """Return the headers of an upstream call: auth by the provider's protocol (or its Vertex
-    credentials), client headers a same-API provider takes, then the configured ones."""
+    credentials), client headers a same-API provider takes, the trace context (`trace`:
+    the request's `ClientRequest.trace_headers`), then the configured ones."""
     if provider.api_key is None and provider.api_key_missing is not None:
         raise ProviderUnavailable(
             f"provider '{provider_name}' has no API key: "
@@ -91,6 +93,7 @@ async def upstream_headers(
         headers[transport.auth_header] = transport.auth_prefix + key
     for name, value in transport.default_headers:
         headers.setdefault(name, value)
+    headers.update(trace)
     headers.update(provider.headers)
     return headers
 
