@@ -58,6 +58,9 @@ class ServerConfig(_Strict):
     # A token `/metrics` takes besides the gateway keys (`Authorization: Bearer`), for scrapers.
     metrics_token: str | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Redis or Valkey (`redis://[:password@]host:port/db`) through which replicas share limits'
+    # counters and cooldowns; none: each replica enforces its own (fixed at start).
+    redis_url: str | None = None
 
 
 class KeyConfig(_Strict):
@@ -477,6 +480,9 @@ def config_secrets(config: Config) -> list[str]:
         if provider.proxy and "@" in provider.proxy:
             found.append(provider.proxy.rsplit("@", 1)[0].split("://", 1)[-1])
     found.extend(value for value in config.tracing.headers.values() if value)  # collector auth
+    redis_url = config.server.redis_url
+    if redis_url and "@" in redis_url:
+        found.append(redis_url.rsplit("@", 1)[0].split("://", 1)[-1])
     return found
 
 
