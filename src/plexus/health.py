@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 BASE_COOLDOWN = 1.0
 MAX_COOLDOWN = 300.0
 LATENCY_WEIGHT = 0.3  # weight of the newest sample in the moving average
 EXPLORE_RATE = 0.1  # how often the latency selector tries another target
+
+# Told of a cooldown's start (its seconds and the failure count) or end (None): the replicas'
+# broadcast (shared/cooldowns.py). Called on a change only, never per success.
+CooldownListener = Callable[[tuple[str, str], float | None, int], None]
 
 
 @dataclass(slots=True)
@@ -25,6 +30,7 @@ class Health:
 
     def __init__(self) -> None:
         self._targets: dict[tuple[str, str], _TargetHealth] = {}
+        self.on_change: CooldownListener | None = None
 
     def _get(self, key: tuple[str, str]) -> _TargetHealth:
         health = self._targets.get(key)
@@ -42,6 +48,8 @@ class Health:
             cooldown = max(cooldown, min(retry_after, MAX_COOLDOWN))
         health.cool_until = now + cooldown
         health.last_failure = now
+        if self.on_change is not None:
+            self.on_change(key, cooldown, health.failures)
 
     def succeeded(self, key: tuple[str, str], first_byte_seconds: float | None) -> None:
         """Reset the cooldown and fold in a latency sample."""
@@ -50,6 +58,8 @@ class Health:
             if first_byte_seconds is None:
                 return
             health = self._get(key)
+        if health.failures and self.on_change is not None:
+            self.on_change(key, None, 0)
         health.failures = 0
         health.cool_until = 0.0
         if first_byte_seconds is not None:
@@ -59,6 +69,21 @@ class Health:
                 if previous is None
                 else previous + LATENCY_WEIGHT * (first_byte_seconds - previous)
             )
+
+    def failed_elsewhere(self, key: tuple[str, str], seconds: float, failures: int) -> None:
+        """Another replica cooled the target: cool it here as long, unless already longer."""
+        health = self._get(key)
+        now = time.monotonic()
+        health.failures = max(health.failures, failures)
+        health.cool_until = max(health.cool_until, now + min(seconds, MAX_COOLDOWN))
+        health.last_failure = now
+
+    def recovered_elsewhere(self, key: tuple[str, str]) -> None:
+        """Another replica saw the target answer: end its cooldown here too."""
+        health = self._targets.get(key)
+        if health is not None:
+            health.failures = 0
+            health.cool_until = 0.0
 
     def cooling(self, key: tuple[str, str]) -> bool:
         """Whether the target is in its cooldown now."""
