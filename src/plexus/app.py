@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import structlog
@@ -45,6 +46,9 @@ from plexus.services import Services
 from plexus.tracing import open_tracer
 from plexus.upstream.client import Upstream
 
+if TYPE_CHECKING:
+    from plexus.shared.replica import Shared
+
 _log = structlog.get_logger("plexus")
 METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -69,6 +73,11 @@ class Gateway:
         # The usage store and the metrics' place are fixed at start (a reload keeps them).
         self.store = open_store(config.usage, server.data_dir)
         self.metrics = Metrics(Path(server.data_dir) / "metrics")
+        self.shared: Shared | None = None
+        if server.redis_url:
+            from plexus.shared.replica import Shared  # redis is imported only when used
+
+            self.shared = Shared(server.redis_url, self.health)
         self._metrics_on = server.metrics
         self.tracer = open_tracer(config)  # fixed at start too
         self._snapshots: asyncio.Task[None] | None = None
@@ -138,6 +147,10 @@ class Gateway:
             self.store.start()
         if self.tracer is not None:
             self.tracer.start(self.upstream)
+        if self.shared is not None:
+            await self.shared.start()
+        else:
+            _log.info("no server.redis_url: limits and cooldowns are per replica")
         if self._metrics_on:
             self._snapshots = asyncio.create_task(self._write_snapshots())
         if self.watcher is not None:
@@ -154,6 +167,8 @@ class Gateway:
         if self.tracer is not None:
             await self.tracer.close()  # through the upstream client: before it closes
         await self.upstream.close()
+        if self.shared is not None:
+            await self.shared.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)  # SIGTERM flushes what is buffered
         if self._metrics_on:
@@ -180,6 +195,8 @@ class Gateway:
             exporter = self.tracer.exporter
             live.spans_exported = exporter.exported
             live.spans_dropped = exporter.dropped + exporter.failed
+        if self.shared is not None:
+            live.shared_up = int(self.shared.up)
 
     async def _http(self, scope: http.Scope, receive: http.Receive, send: http.Send) -> None:
         """Dispatch by the route table; every failure is answered here, in the client's format."""

@@ -69,6 +69,7 @@ class Snapshot(msgspec.Struct):
     store_up: int = 1
     spans_exported: int = 0
     spans_dropped: int = 0
+    shared_up: int = 1  # 0 while server.redis_url is set and unreachable
 
 
 _snapshot = msgspec.json.Decoder(Snapshot)
@@ -155,7 +156,7 @@ class Metrics:
                 continue
             if now - snapshot.written > STALE_SECONDS:
                 snapshot.in_flight = snapshot.queued = 0  # a worker gone: no gauges
-                snapshot.store_up = 1
+                snapshot.store_up = snapshot.shared_up = 1
             others.append(snapshot)
         return others
 
@@ -180,6 +181,7 @@ def _merge(snapshots: list[Snapshot]) -> Snapshot:
         total.store_up = min(total.store_up, one.store_up)
         total.spans_exported += one.spans_exported
         total.spans_dropped += one.spans_dropped
+        total.shared_up = min(total.shared_up, one.shared_up)
     return total
 
 
@@ -241,6 +243,8 @@ def _render(total: Snapshot, cooldowns: Iterable[tuple[str, str, bool]]) -> str:
     out.append(f"plexus_trace_spans_exported_total {total.spans_exported}")
     family("plexus_trace_spans_dropped_total", "counter", "Spans lost: buffer full, export failed.")
     out.append(f"plexus_trace_spans_dropped_total {total.spans_dropped}")
+    family("plexus_shared_state_up", "gauge", "0 while a worker has lost its Redis/Valkey.")
+    out.append(f"plexus_shared_state_up {total.shared_up}")
     family("plexus_target_cooling", "gauge", "1 while a target is in its cooldown.")
     for provider, model, cooling in cooldowns:
         out.append(
