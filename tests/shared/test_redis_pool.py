@@ -21,10 +21,10 @@ pytestmark = pytest.mark.slow
 
 @asynccontextmanager
 async def pool_on(
-    url: str, flush_interval: float = 0.15, timeout: float = 0.25
+    url: str, flush_interval: float = 0.15, store_timeout: float = 0.25
 ) -> AsyncIterator[RedisPool]:
     """A replica's pool: its own connection, started and closed like the gateway does."""
-    store = SharedStore(url, timeout)
+    store = SharedStore(url, store_timeout)
     await store.start()
     pool = RedisPool(store, flush_interval)
     pool.start()
@@ -47,7 +47,10 @@ async def _value(url: str, key: str) -> float | None:
 async def test_concurrent_leases_from_two_replicas_never_pass_the_limit(valkey: Valkey) -> None:
     rng = random.Random(7)
     # A generous timeout: what is tested is atomicity, on a machine that may be busy.
-    async with pool_on(valkey.url, timeout=2.0) as one, pool_on(valkey.url, timeout=2.0) as two:
+    async with (
+        pool_on(valkey.url, store_timeout=2.0) as one,
+        pool_on(valkey.url, store_timeout=2.0) as two,
+    ):
         leases = [
             pool.lease("rpm:key:k", 42, rng.choice([1.0, 2.5, 7.0]), 500.0, 60.0)
             for _ in range(150)
