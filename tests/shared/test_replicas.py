@@ -1,14 +1,17 @@
-"""Two `plexus serve` processes with the same config, one Valkey and one usage store between
-them, as behind a load balancer: requests spread over both; Valkey killed mid-run and started
-again loses no request, and each replica shows the loss and the recovery."""
+"""The topology of deploy/compose.yaml with processes: two `plexus serve` with the same config,
+one Valkey and one usage store between them, behind nginx run with deploy/nginx.conf. Requests
+spread over both; Valkey killed mid-run and started again loses no request, and each replica
+shows the loss and the recovery."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import os
+import shutil
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +23,24 @@ from tests.shared.valkey import Valkey, free_port
 pytestmark = pytest.mark.slow
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+DEPLOY = Path(__file__).parents[2] / "deploy"
+
+_NGINX_MAIN = """
+daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log stderr error;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    include {root}/plexus.conf;
+}}
+"""
 
 
 class Replica:
@@ -47,12 +68,50 @@ class Replica:
             self.process.terminate()
             await self.process.wait()
 
-    async def shared_up(self, session: aiohttp.ClientSession) -> int:
+    async def metric(self, session: aiohttp.ClientSession, name: str) -> float:
+        """The sum of a metric's samples on this replica."""
         async with session.get(self.url + "/metrics") as answer:
-            for line in (await answer.text()).splitlines():
-                if line.startswith("plexus_shared_state_up "):
-                    return int(line.split()[1])
-        raise AssertionError("no plexus_shared_state_up")
+            text = await answer.text()
+        values = [
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name)
+        ]
+        assert values, f"no {name}"
+        return sum(values)
+
+    async def shared_up(self, session: aiohttp.ClientSession) -> int:
+        return int(await self.metric(session, "plexus_shared_state_up "))
+
+
+def _nginx_files(replicas: list[Replica], directory: Path) -> tuple[str, int]:
+    """deploy/nginx.conf with the replicas' loopback ports for their compose names, in a main
+    config of its own; nginx's binary and port."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        pytest.fail("nginx is not installed: make system-deps installs Debian's nginx-light")
+    directory.mkdir(parents=True)
+    port = free_port()
+    site = (DEPLOY / "nginx.conf").read_text().replace("listen 80;", f"listen 127.0.0.1:{port};")
+    for number, replica in enumerate(replicas, 1):
+        site = site.replace(f"plexus-{number}:4000", f"127.0.0.1:{replica.port}")
+    (directory / "plexus.conf").write_text(site)
+    # As root, nginx's workers would run as www-data, who cannot read pytest's 0700 directories.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (directory / "nginx.conf").write_text(user + _NGINX_MAIN.format(root=directory))
+    return binary, port
+
+
+@contextlib.asynccontextmanager
+async def nginx_in_front(replicas: list[Replica], directory: Path) -> AsyncIterator[str]:
+    """nginx run with deploy/nginx.conf in front of the replicas; its URL."""
+    binary, port = _nginx_files(replicas, directory)
+    process = await asyncio.create_subprocess_exec(
+        binary, "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", "stderr",
+    )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 async def _wait_for(replica: Replica, session: aiohttp.ClientSession) -> None:
@@ -89,12 +148,11 @@ async def test_two_replicas_lose_no_request_when_valkey_dies(
     )
     replicas = [Replica(config, tmp_path / f"replica-{n}") for n in (1, 2)]
     statuses: list[int] = []
-    next_replica = itertools.cycle(replicas)  # the load balancer: round robin
+    balancer = ""
 
     async def send(session: aiohttp.ClientSession, count: int) -> None:
         async def one() -> None:
-            replica = next(next_replica)
-            async with session.post(replica.url + "/v1/chat/completions", json=BODY) as answer:
+            async with session.post(balancer + "/v1/chat/completions", json=BODY) as answer:
                 statuses.append(answer.status)
 
         await asyncio.gather(*(one() for _ in range(count)))
@@ -102,7 +160,10 @@ async def test_two_replicas_lose_no_request_when_valkey_dies(
     try:
         for replica in replicas:
             await replica.start()
-        async with aiohttp.ClientSession() as session:
+        async with (
+            nginx_in_front(replicas, tmp_path / "nginx") as balancer,
+            aiohttp.ClientSession() as session,
+        ):
             for replica in replicas:
                 await _wait_for(replica, session)
             await _until_shared(replicas, session, 1)
@@ -114,10 +175,13 @@ async def test_two_replicas_lose_no_request_when_valkey_dies(
             await valkey.start()
             await _until_shared(replicas, session, 1)
             await send(session, 60)
+            served = [await r.metric(session, "plexus_requests_total{") for r in replicas]
     finally:
         for replica in replicas:
             await replica.stop()
     assert statuses == [200] * 240
+    assert sum(served) == 240
+    assert min(served) >= 80, f"nginx spread {served} over the two replicas"
     with sqlite3.connect(tmp_path / "usage.db") as db:
         (rows,) = db.execute("SELECT count(*) FROM requests WHERE status = 200").fetchone()
     assert rows == 240
