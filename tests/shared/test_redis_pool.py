@@ -25,8 +25,8 @@ async def pool_on(
 ) -> AsyncIterator[RedisPool]:
     """A replica's pool: its own connection, started and closed like the gateway does."""
     store = SharedStore(url, store_timeout)
-    await store.start()
     pool = RedisPool(store, flush_interval)
+    await store.start()
     pool.start()
     try:
         yield pool
@@ -82,8 +82,6 @@ async def test_give_backs_and_additions_go_in_one_batch(valkey: Valkey) -> None:
     async with pool_on(valkey.url, flush_interval=0.2) as pool:
         for counter in ("tpm:key:a", "tpm:key:b", "usd:key:a"):
             assert await pool.lease(counter, 5, 100.0, 1000.0, 60.0) == 100.0
-        pool.add("tpm:key:warm-up", 5, 1.0)  # the server learns the script (NOSCRIPT first)
-        await pool.flush()
         before = await _evalsha_calls(valkey)
         for _ in range(50):
             pool.give_back("tpm:key:a", 5, 1.0)
@@ -95,9 +93,30 @@ async def test_give_backs_and_additions_go_in_one_batch(valkey: Valkey) -> None:
         assert await _value(valkey.url, "plexus:q:tpm:key:a:5") == pytest.approx(50.0)
         assert await _value(valkey.url, "plexus:q:tpm:key:b:5") == pytest.approx(200.0)
         assert await _value(valkey.url, "plexus:q:usd:key:a:5") == pytest.approx(100.5)
-        # 150 changes, 3 scripts run: one per counter.
+        # 150 changes, 3 scripts run: one per counter (loaded at connection: no NOSCRIPT retry).
         assert await _evalsha_calls(valkey) - before == 3
         assert pool.used("tpm:key:b", 5) == pytest.approx(200.0)
+
+
+async def test_a_large_batch_goes_in_pipelines_the_timeout_allows(valkey: Valkey) -> None:
+    async with pool_on(valkey.url) as pool:
+        for n in range(1000):
+            pool.add(f"tpm:key:{n}", 7, 2.0)
+        await pool.flush()
+        assert pool.store.up
+        assert pool._pending == {}
+        assert await _value(valkey.url, "plexus:q:tpm:key:999:7") == 2.0
+        assert pool.used("tpm:key:0", 7) == 2.0
+
+
+async def test_a_restarted_store_is_taught_the_scripts_again(valkey: Valkey) -> None:
+    async with pool_on(valkey.url) as pool:
+        client = Redis.from_url(valkey.url)
+        try:
+            await client.script_flush()  # as a restarted server, known to nobody
+        finally:
+            await client.aclose()
+        assert await pool.lease("rpm:key:k", 1, 2.0, 10.0, 60.0) == 2.0
 
 
 async def test_a_give_back_never_takes_a_counter_below_zero(valkey: Valkey) -> None:

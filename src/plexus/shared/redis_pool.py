@@ -19,6 +19,7 @@ _log = structlog.get_logger("plexus.shared")
 
 PREFIX = "plexus:q:"
 FLUSH_INTERVAL = 0.15
+BATCH = 200  # scripts per pipeline: a larger one could outlast the store's timeout
 DEFAULT_TTL = 40 * 86400.0  # for a counter added to before any lease told its window's life
 
 # Grant min(amount, limit - used), never less than 0; the key lives `ttl` past its last lease.
@@ -73,6 +74,7 @@ class RedisPool:
 
     def __init__(self, store: SharedStore, flush_interval: float = FLUSH_INTERVAL) -> None:
         self.store = store
+        store.scripts.extend([_LEASE, _ADD])
         self.flush_interval = flush_interval
         self._leases: list[tuple[_Call, asyncio.Future[Any]]] = []
         self._leasing: asyncio.Task[None] | None = None
@@ -175,9 +177,13 @@ class RedisPool:
                     future.set_result(reply)
 
     async def _run(self, script: _Script, calls: list[_Call]) -> list[Any]:
-        """Run the script once per call in one pipeline (two if the server must load it first),
-        within the store's timeout."""
-        return await asyncio.wait_for(self._run_loading(script, calls), self.store.timeout)
+        """Run the script once per call, in pipelines of up to `BATCH` calls (two if the server
+        must load it first), each within the store's timeout."""
+        replies: list[Any] = []
+        for start in range(0, len(calls), BATCH):
+            chunk = calls[start : start + BATCH]
+            replies += await asyncio.wait_for(self._run_loading(script, chunk), self.store.timeout)
+        return replies
 
     async def _run_loading(self, script: _Script, calls: list[_Call]) -> list[Any]:
         replies = await self._pipeline(script, calls)

@@ -39,6 +39,7 @@ class SharedStore:
         )
         self.client = Redis(connection_pool=connections)
         self.up = False
+        self.scripts: list[str] = []  # Lua loaded on every (re)connection, before it counts as up
         self._said_down = False
         self._woken = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
@@ -78,6 +79,9 @@ class SharedStore:
     async def _ping(self) -> None:
         try:
             await asyncio.wait_for(self.client.ping(), self.timeout)
+            if not self.up:  # a new or restarted server: teach it the scripts first
+                for script in self.scripts:
+                    await asyncio.wait_for(self.client.script_load(script), self.timeout)
         except Exception as error:  # any failure means away; the watcher tries again
             self.lost(error)
             return
