@@ -13,6 +13,7 @@ import pytest
 from plexus.app import Gateway
 from plexus.health import Health
 from plexus.shared.cooldowns import CooldownBroadcast, CooldownMessage
+from plexus.shared.replica import Shared
 from plexus.shared.store import SharedStore
 from tests.conftest import Upstreams, run_gateway
 from tests.mocks.base import Reply
@@ -74,3 +75,22 @@ async def test_a_gateway_ignores_its_own_messages(valkey: Valkey) -> None:
         broadcast._apply(b"not json")  # a stranger on the channel: ignored, not fatal
     finally:
         await store.close()
+
+
+async def test_the_broadcast_resumes_after_the_store_restarts(valkey: Valkey) -> None:
+    one, two = Shared(valkey.url, Health()), Shared(valkey.url, Health())
+    await one.start()
+    await two.start()
+    try:
+        await valkey.kill()
+        one.cooldowns.health.failed(TARGET)  # told to a store going away: lost with it
+        await _until(lambda: not one.up and not two.up)
+        await valkey.start()
+        await _until(lambda: one.up and two.up, seconds=10.0)
+        assert not two.cooldowns.health.cooling(TARGET)
+        await asyncio.sleep(0.5)  # subscribed again
+        one.cooldowns.health.failed(TARGET)
+        await _until(lambda: two.cooldowns.health.cooling(TARGET))
+    finally:
+        await one.close()
+        await two.close()

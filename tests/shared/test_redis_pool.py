@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from plexus.shared.redis_pool import PoolUnavailable, RedisPool
 from plexus.shared.store import SharedStore
+from tests.shared.quota_pool import QuotaPool
 from tests.shared.valkey import Valkey
 
 pytestmark = pytest.mark.slow
@@ -26,6 +27,7 @@ async def pool_on(
     """A replica's pool: its own connection, started and closed like the gateway does."""
     store = SharedStore(url, store_timeout)
     pool = RedisPool(store, flush_interval)
+    _: QuotaPool = pool  # the limits' protocol, checked by mypy
     await store.start()
     pool.start()
     try:
