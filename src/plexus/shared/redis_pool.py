@@ -137,8 +137,8 @@ class RedisPool:
         return seen[1]
 
     async def flush(self) -> None:
-        """Send every pending delta in one pipelined round trip; kept for the next try if the
-        store does not answer."""
+        """Send every pending delta, pipelined (one round trip per `BATCH` counters); kept for
+        the next try if the store does not answer."""
         if not self._pending or not self.store.up:
             return
         batch, self._pending = self._pending, {}

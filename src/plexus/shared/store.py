@@ -29,7 +29,7 @@ class SharedStore:
         self.url = url
         self.timeout = timeout
         # No retries inside the client: a request must not wait on several timeouts in a row.
-        connections = BlockingConnectionPool.from_url(
+        self._connections = connections = BlockingConnectionPool.from_url(
             url,
             max_connections=CONNECTIONS,
             timeout=timeout,
@@ -59,6 +59,7 @@ class SharedStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await self.client.aclose()
+        await self._connections.disconnect()  # a pool passed in is not closed with the client
 
     def lost(self, error: BaseException) -> None:
         """A command failed: mark the store down and wake the watcher."""
