@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Upstreams
+from tests.mocks.base import Reply
 from tests.shared.valkey import Valkey, free_port
 
 pytestmark = pytest.mark.slow
@@ -134,9 +135,8 @@ async def _until_shared(replicas: list[Replica], session: aiohttp.ClientSession,
     raise AssertionError(f"plexus_shared_state_up never became {up} on every replica")
 
 
-async def test_two_replicas_lose_no_request_when_valkey_dies(
-    upstreams: Upstreams, valkey: Valkey, tmp_path: Path
-) -> None:
+def _two_replicas(upstreams: Upstreams, valkey: Valkey, tmp_path: Path) -> list[Replica]:
+    """Two replicas of one config: the same Valkey, the same usage store (a SQLite file)."""
     config = tmp_path / "plexus.yaml"
     config.write_text(
         f"server: {{redis_url: '{valkey.url}'}}\n"
@@ -146,7 +146,46 @@ async def test_two_replicas_lose_no_request_when_valkey_dies(
         "api_key: upstream-key}\n"
         "models:\n  m: {targets: [{provider: mock, model: up}]}\n"
     )
-    replicas = [Replica(config, tmp_path / f"replica-{n}") for n in (1, 2)]
+    return [Replica(config, tmp_path / f"replica-{n}") for n in (1, 2)]
+
+
+async def test_a_cooldown_and_its_end_reach_the_other_replica(
+    upstreams: Upstreams, valkey: Valkey, tmp_path: Path
+) -> None:
+    first, second = replicas = _two_replicas(upstreams, valkey, tmp_path)
+    cooling = 'plexus_target_cooling{provider="mock",model="up"} '
+    try:
+        for replica in replicas:
+            await replica.start()
+        async with aiohttp.ClientSession() as session:
+            for replica in replicas:
+                await _wait_for(replica, session)
+            await _until_shared(replicas, session, 1)
+            await asyncio.sleep(0.3)  # subscribed
+            upstreams.states["chat"].reply = Reply(error_status=503, error_message="down")
+            for _ in range(3):  # three failures on the first replica: a cooldown of 4 s or more
+                async with session.post(first.url + "/v1/chat/completions", json=BODY) as answer:
+                    assert answer.status == 503
+            assert await second.metric(session, cooling) == 1
+            upstreams.states["chat"].reply = Reply()
+            async with session.post(first.url + "/v1/chat/completions", json=BODY) as answer:
+                assert answer.status == 200
+            # Ended by the first replica's word, well before its own 4 s cooldown would.
+            for _ in range(50):
+                if await second.metric(session, cooling) == 0:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the second replica still cools the target a second later")
+    finally:
+        for replica in replicas:
+            await replica.stop()
+
+
+async def test_two_replicas_lose_no_request_when_valkey_dies(
+    upstreams: Upstreams, valkey: Valkey, tmp_path: Path
+) -> None:
+    replicas = _two_replicas(upstreams, valkey, tmp_path)
     statuses: list[int] = []
     balancer = ""
 
