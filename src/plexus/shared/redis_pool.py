@@ -51,7 +51,9 @@ return tostring(value)
 
 
 class PoolUnavailable(Exception):
-    """The shared store cannot answer now (the Limiter falls back to local enforcement)."""
+    """The shared store cannot answer now (the Limiter falls back to local enforcement).
+    limits-contract.md makes this `plexus.limits.pool.PoolUnavailable`: when that module is on
+    main, this class becomes an import of it, or the Limiter would not catch it."""
 
 
 class _Script:
