@@ -416,9 +416,13 @@ def _check_references(config: Config, problems: list[str]) -> None:
     if not 0 < config.server.port < 65536:
         problems.append("server.port: expected 1-65535")
     _check_tracing(config.tracing, problems)
+    redis_url = config.server.redis_url
+    if redis_url is not None and not _REDIS_URL.fullmatch(redis_url):
+        problems.append("server.redis_url: expected redis://[:password@]host[:port][/db]")
 
 
 _LINE_BREAKS = re.compile(r"[\r\n\x00]")
+_REDIS_URL = re.compile(r"rediss?://[^/?\s]+(/\d+)?(\?\S*)?|unix://\S+")
 
 
 def _check_provider(name: str, provider: ProviderConfig, problems: list[str]) -> None:

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
+from plexus.config import ConfigError, parse_config
 from plexus.health import Health
 from plexus.shared.redis_pool import PoolUnavailable, RedisPool
 from plexus.shared.store import SharedStore
@@ -99,3 +100,17 @@ def test_health_applies_other_replicas_cooldowns_without_telling_them_back() -> 
     assert not health.cooling(TARGET)
     health.recovered_elsewhere(("never", "seen"))
     assert told == [(TARGET, 8.0, 4)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://valkey:6379/0", "rediss://:pw@cache.internal:6380", "unix:///run/valkey.sock"],
+)
+def test_a_redis_url_is_checked_at_load(url: str) -> None:
+    assert parse_config({"server": {"redis_url": url}}).server.redis_url == url
+
+
+@pytest.mark.parametrize("url", ["valkey:6379", "http://valkey:6379", "redis://", "redis://h/x"])
+def test_a_malformed_redis_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"server\.redis_url"):
+        parse_config({"server": {"redis_url": url}})
