@@ -165,6 +165,28 @@ async def test_a_store_killed_mid_run_fails_fast_then_recovers(valkey: Valkey) -
         assert await _value(valkey.url, "plexus:q:tpm:key:k:1") == 40.0
 
 
+async def test_a_hung_store_holds_a_burst_one_timeout_at_most(valkey: Valkey) -> None:
+    async with pool_on(valkey.url) as pool:
+        assert await pool.lease("rpm:key:k", 1, 1.0, 100.0, 60.0) == 1.0
+        valkey.pause()
+        try:
+            started = time.monotonic()
+            first = asyncio.create_task(pool.lease("rpm:key:k", 1, 1.0, 100.0, 60.0))
+            await asyncio.sleep(0.05)  # in flight: the burst after it waits its turn
+            burst = [pool.lease("rpm:key:k", 1, 1.0, 100.0, 60.0) for _ in range(20)]
+            results = await asyncio.gather(first, *burst, return_exceptions=True)
+            elapsed = time.monotonic() - started
+        finally:
+            valkey.resume()
+        assert all(isinstance(result, PoolUnavailable) for result in results)
+        assert elapsed < 0.45  # one timeout of 0.25 s, not one per round trip
+        for _ in range(100):
+            if pool.store.up:
+                break
+            await asyncio.sleep(0.05)
+        assert await pool.lease("rpm:key:k", 1, 1.0, 100.0, 60.0) == 1.0
+
+
 async def _evalsha_calls(valkey: Valkey) -> int:
     client = Redis.from_url(valkey.url)
     try:

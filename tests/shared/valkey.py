@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import signal
 import socket
 from pathlib import Path
 
@@ -53,6 +54,15 @@ class Valkey:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+    def pause(self) -> None:
+        """Stop the server without closing its connections: a store that hangs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     async def command(self, *parts: bytes) -> bytes | None:
         """Send one command in RESP; the first line of the answer, None if nobody answers."""

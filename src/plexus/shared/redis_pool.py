@@ -161,15 +161,20 @@ class RedisPool:
                 self._seen[counter] = (window, float(reply))
 
     async def _send_leases(self) -> None:
-        """Send the leases waiting, one pipeline at a time, until none is left."""
+        """Send the leases waiting, one pipeline at a time, until none is left; once the store
+        is known to be away, the rest are refused at once rather than each timing out."""
         await asyncio.sleep(0)  # let the rest of a burst join this round trip
         while self._leases:
             batch, self._leases = self._leases, []
             try:
+                if not self.store.up:
+                    raise PoolUnavailable("shared state store unavailable")
                 replies = await self._run(_LEASE_SCRIPT, [call for call, _ in batch])
             except Exception as error:
-                self.store.lost(error)
-                unavailable = PoolUnavailable(f"shared state store: {type(error).__name__}")
+                unavailable = error
+                if not isinstance(error, PoolUnavailable):
+                    self.store.lost(error)
+                    unavailable = PoolUnavailable(f"shared state store: {type(error).__name__}")
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(unavailable)
