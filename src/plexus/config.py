@@ -213,6 +213,19 @@ class TracingConfig(_Strict):
     timeout: Positive = 10.0  # seconds per export request
 
 
+class ResponsesConfig(_Strict):
+    """The Responses store: answers of `/v1/responses` created with `store` on (the API's
+    default) are kept in the usage database, so `previous_response_id` and
+    `GET/DELETE /v1/responses/{id}` work whatever provider served them. Off by default."""
+
+    store: bool = False
+    retention_days: float = 30.0  # responses older than this are deleted (0: kept)
+    # Responses waiting to be written, at most (the newest are held in memory until written,
+    # so a retrieval right after creation finds them); beyond: not stored, counted.
+    buffer_bytes: int = 64 * 1024 * 1024
+    timeout: float = 5.0  # seconds a read may take before the request gets a 503
+
+
 class Config(_Strict):
     """The whole gateway configuration."""
 
@@ -220,6 +233,7 @@ class Config(_Strict):
     usage: UsageConfig = msgspec.field(default_factory=UsageConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     tracing: TracingConfig = msgspec.field(default_factory=TracingConfig)
+    responses: ResponsesConfig = msgspec.field(default_factory=ResponsesConfig)
     keys: dict[str, KeyConfig] = msgspec.field(default_factory=dict)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
     models: dict[str, AliasConfig] = msgspec.field(default_factory=dict)
@@ -291,6 +305,9 @@ def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
     sections["usage"] = _convert(data.get("usage") or {}, UsageConfig, "usage", problems)
     sections["admin"] = _convert(data.get("admin") or {}, AdminConfig, "admin", problems)
     sections["tracing"] = _convert(data.get("tracing") or {}, TracingConfig, "tracing", problems)
+    sections["responses"] = _convert(
+        data.get("responses") or {}, ResponsesConfig, "responses", problems
+    )
     sections["keys"] = _convert_map(data.get("keys"), KeyConfig, "keys", problems)
     sections["providers"] = _convert_providers(data.get("providers"), unset, problems)
     sections["models"] = _convert_map(data.get("models"), AliasConfig, "models", problems)
@@ -419,6 +436,8 @@ def _check_references(config: Config, problems: list[str]) -> None:
     redis_url = config.server.redis_url
     if redis_url is not None and not _REDIS_URL.fullmatch(redis_url):
         problems.append("server.redis_url: expected redis://[:password@]host[:port][/db]")
+    if config.responses.store and config.usage.database == "none":
+        problems.append("responses.store: needs a database, and usage.database is none")
 
 
 _LINE_BREAKS = re.compile(r"[\r\n\x00]")
