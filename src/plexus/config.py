@@ -224,6 +224,9 @@ class ResponsesConfig(_Strict):
     # so a retrieval right after creation finds them); beyond: not stored, counted.
     buffer_bytes: int = 64 * 1024 * 1024
     timeout: float = 5.0  # seconds a read may take before the request gets a 503
+    # Seconds a request looks again for an id of the gateway's form that is found nowhere:
+    # another worker may have sent that answer and not yet written it (a write takes ms).
+    settle_seconds: float = 0.5
 
 
 class Config(_Strict):

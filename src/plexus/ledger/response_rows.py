@@ -133,4 +133,5 @@ def open_response_store(config: Config) -> ResponseStore | None:
         retention_days=settings.retention_days,
         buffer_bytes=settings.buffer_bytes,
         timeout=settings.timeout,
+        settle_seconds=settings.settle_seconds,
     )

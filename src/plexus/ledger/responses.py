@@ -26,6 +26,7 @@ _log = structlog.get_logger("plexus")
 MAX_CHAIN = 10_000  # links followed back from one response
 MAX_PAUSE = 30.0  # seconds between retries while the database is down
 PRUNE_EVERY = 3600.0  # seconds between retention passes
+SETTLE_STEP = 0.02  # seconds between looks for an answer another worker is writing
 
 
 class StoredResponse(msgspec.Struct, frozen=True):
@@ -99,8 +100,10 @@ class ResponseStore:
         retention_days: float = 30.0,
         buffer_bytes: int = 64 * 1024 * 1024,
         timeout: float = 5.0,
+        settle_seconds: float = 0.5,
     ) -> None:
         self.rows = rows
+        self._settle_seconds = settle_seconds
         self._retention = retention_days * 86400
         self._limit = buffer_bytes
         self._timeout = timeout
@@ -126,13 +129,27 @@ class ResponseStore:
             self._queue.append(row)
         self._wake.set()
 
-    async def get(self, response_id: str, key: str) -> StoredResponse | None:
-        """The response `key` kept under `response_id`, if any."""
-        chain = await self.chain(response_id, key, limit=1)
+    async def get(
+        self, response_id: str, key: str, *, settle: bool = False
+    ) -> StoredResponse | None:
+        """The response `key` kept under `response_id`, if any (`settle`: see `chain`)."""
+        chain = await self.chain(response_id, key, limit=1, settle=settle)
         return chain.links[0] if chain.links else None
 
-    async def chain(self, response_id: str, key: str, limit: int = MAX_CHAIN) -> Chain:
-        """`response_id` and the responses it continued, newest first, as far as `limit`."""
+    async def chain(
+        self, response_id: str, key: str, limit: int = MAX_CHAIN, *, settle: bool = False
+    ) -> Chain:
+        """`response_id` and the responses it continued, newest first, as far as `limit`.
+        With `settle`, an id found nowhere is looked for again for `settle_seconds`: another
+        worker may have sent that answer and not yet written it."""
+        chain = await self._chain(response_id, key, limit)
+        deadline = time.monotonic() + self._settle_seconds
+        while settle and not chain.links and time.monotonic() < deadline:
+            await asyncio.sleep(SETTLE_STEP)
+            chain = await self._chain(response_id, key, limit)
+        return chain
+
+    async def _chain(self, response_id: str, key: str, limit: int) -> Chain:
         links: list[StoredResponse] = []
         wanted: str | None = response_id
         while wanted is not None and len(links) < limit:
@@ -153,10 +170,15 @@ class ResponseStore:
         complete = wanted is None or len(links) >= limit
         return Chain(links, None if complete else wanted)
 
-    async def delete(self, response_id: str, key: str) -> bool:
-        """Delete what `key` kept under `response_id`; False when there was nothing."""
-        deleted: bool = await self._call(lambda rows: rows.delete(response_id, key))
-        return deleted
+    async def delete(self, response_id: str, key: str, *, settle: bool = False) -> bool:
+        """Delete what `key` kept under `response_id`; False when there was nothing
+        (`settle`: see `chain`)."""
+        deadline = time.monotonic() + self._settle_seconds
+        while True:
+            deleted: bool = await self._call(lambda rows: rows.delete(response_id, key))
+            if deleted or not settle or time.monotonic() >= deadline:
+                return deleted
+            await asyncio.sleep(SETTLE_STEP)
 
     async def _call(self, work: Any) -> Any:
         """Run `work(rows)` on the store's thread, after the writes queued before it."""
