@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import structlog
 
-from plexus import http, ir, log
+from plexus import conversations, http, ir, log
 from plexus.admin import AdminApi
 from plexus.call import ClientRequest, ResponseWriter, read_request
 from plexus.config import Config, config_secrets
@@ -31,6 +31,7 @@ from plexus.health import Health
 from plexus.items import ItemStore
 from plexus.ledger import open_store
 from plexus.ledger.migrate import SchemaTooNew
+from plexus.ledger.response_rows import open_response_store
 from plexus.media import MediaFetches, MediaLimits
 from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
@@ -66,12 +67,14 @@ class Gateway:
         self._request_ids = itertools.count(1)
         self.health = Health()
         self.slots = Slots()
-        self.routes = RouteTable()
         server = config.server
         self.media = MediaFetches(self.upstream, MediaLimits(), server.media_fetches)
-        self.services = Services(self.upstream, self.media, ItemStore())
-        # The usage store and the metrics' place are fixed at start (a reload keeps them).
+        # The usage store, the Responses store and the metrics' place are fixed at start (a
+        # reload keeps them).
         self.store = open_store(config.usage, server.data_dir)
+        self.responses = open_response_store(config)
+        self.services = Services(self.upstream, self.media, ItemStore(), self.responses)
+        self.routes = RouteTable(answers=self.responses is not None)
         self.metrics = Metrics(Path(server.data_dir) / "metrics")
         self.shared: Shared | None = None
         if server.redis_url:
@@ -151,6 +154,14 @@ class Gateway:
             await self.shared.start()
         else:
             _log.info("no server.redis_url: limits and cooldowns are per replica")
+        if self.responses is not None:
+            try:
+                await asyncio.to_thread(self.responses.rows.open)
+            except SchemaTooNew:
+                raise
+            except Exception as error:  # down at start: its requests get a 503 until it is up
+                _log.warning("responses store unavailable at start", error=str(error))
+            self.responses.start()
         if self._metrics_on:
             self._snapshots = asyncio.create_task(self._write_snapshots())
         if self.watcher is not None:
@@ -171,6 +182,8 @@ class Gateway:
             await self.shared.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)  # SIGTERM flushes what is buffered
+        if self.responses is not None:
+            await asyncio.to_thread(self.responses.close)
         if self._metrics_on:
             self._update_gauges()
             self.metrics.write_snapshot()
@@ -246,6 +259,8 @@ class Gateway:
         assert exchange.route is not None
         strategy = _STRATEGIES[exchange.route.kind]
         request = await self._read_request(exchange, receive)
+        if self.responses is not None:  # reads the store only for a continuation
+            request = exchange.request = await conversations.prepare(request, self.responses)
         live = self.metrics.live
         live.in_flight += 1
         try:
@@ -280,6 +295,22 @@ class Gateway:
 
     async def _admin(self, exchange: Exchange, receive: http.Receive) -> None:
         await self.admin.handle(exchange, receive)
+
+    async def _answer(self, exchange: Exchange, receive: http.Receive) -> None:
+        """`GET`, `DELETE` or list the items of an answer the gateway keeps."""
+        route = exchange.route
+        assert route is not None and route.answer_id is not None
+        store, codec, key = self.responses, codec_for(route.api), exchange.key
+        assert store is not None  # the route table has these routes only with the store on
+        if route.kind == "get_answer":
+            await conversations.retrieve(store, codec, key, route.answer_id, exchange.writer)
+        elif route.kind == "delete_answer":
+            await conversations.delete(store, codec, key, route.answer_id, exchange.writer)
+        else:
+            query = exchange.scope.get("query_string", b"")
+            await conversations.list_items(
+                store, codec, key, route.answer_id, query, exchange.writer
+            )
 
     async def _health(self, exchange: Exchange, receive: http.Receive) -> None:
         await exchange.writer.body(200, b'{"status":"ok"}')
@@ -359,6 +390,9 @@ _HANDLERS: dict[RouteKind, _Handler] = {
     "health": Gateway._health,
     "metrics": Gateway._metrics,
     "admin": Gateway._admin,
+    "get_answer": Gateway._answer,
+    "delete_answer": Gateway._answer,
+    "answer_items": Gateway._answer,
 }
 
 

@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Continuation:
+    """A request's part in the answers the gateway keeps (responses.store): whether its answer
+    is kept, and the kept conversation it continues, `(input items, answer)` JSON pairs oldest
+    first (None: `continues` names no answer kept here)."""
+
+    keep: bool
+    continues: str | None = None
+    conversation: list[tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientRequest:
     """One client request as received; immutable once its head has been read."""
 
@@ -33,6 +44,7 @@ class ClientRequest:
     model_in_url: bool = False  # the model and the stream flag came from the URL (Gemini)
     key: str = ""  # the name of the gateway key it came with ("" when the API is open)
     trace: TraceContext | None = None  # its place in a trace, when tracing is on
+    continuation: Continuation | None = None  # with responses.store on, for its protocol
 
     @property
     def trace_headers(self) -> tuple[tuple[str, str], ...]:

@@ -250,6 +250,10 @@ class Request(msgspec.Struct):
     stream: bool = False
     include_usage: bool = False
     user: str | None = None
+    # The gateway keeps the answer for the client to continue and retrieve (Responses `store`
+    # with responses.store on), and the id of the kept answer this request continued.
+    kept: bool = False
+    continues: str | None = None
 
 
 # --- response --------------------------------------------------------------------------------

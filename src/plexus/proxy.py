@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from plexus import completions, embeddings
+from plexus import completions, conversations, embeddings
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
 from plexus.config import ProviderConfig
 from plexus.errors import (
@@ -45,9 +45,11 @@ async def generate(
     services: Services, request: ClientRequest, target: Target, writer: ResponseWriter
 ) -> Outcome:
     """Serve a generation: passed through to a provider of the client's API, translated
-    for any other (or for one that opts out of passthrough)."""
+    for any other (or for one that opts out of passthrough, or when the request continues an
+    answer the gateway keeps)."""
     provider = target.provider
     same_api = provider.type == request.api and provider.passthrough
+    same_api = same_api and conversations.passes_through(request)
     strategy = passthrough if same_api else translate
     return await strategy(services, request, target, writer)
 

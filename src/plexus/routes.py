@@ -9,8 +9,9 @@ from plexus import ir
 from plexus.protocols import CODECS, DEFAULT_API
 
 RouteKind = Literal[
-    "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics", "admin"
-]
+    "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics",
+    "admin", "get_answer", "delete_answer", "answer_items",
+]  # fmt: skip
 ADMIN_PREFIX = "/v0/admin"
 
 
@@ -22,6 +23,7 @@ class Route:
     api: ir.ApiType
     model: str | None = None  # from the path: Gemini's `{model}:{action}`, `/v1/models/{id}`
     stream: bool = False  # from the path: Gemini's action
+    answer_id: str | None = None  # from the path: a kept answer's id (`/v1/responses/{id}`)
 
     @property
     def authenticated(self) -> bool:
@@ -30,9 +32,10 @@ class Route:
 
 
 class RouteTable:
-    """Matches a method and path to a `Route`; answers which error format a miss gets."""
+    """Matches a method and path to a `Route`; answers which error format a miss gets. The
+    routes of kept answers exist only with `answers` (responses.store) on."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, answers: bool = False) -> None:
         self._exact: dict[tuple[str, str], Route] = {
             ("GET", "/v1/models"): Route("models", DEFAULT_API),
             ("GET", "/models"): Route("models", DEFAULT_API),
@@ -41,6 +44,7 @@ class RouteTable:
         }
         self._model_prefixes: list[tuple[str, ir.ApiType]] = []
         self._error_prefixes: list[tuple[str, ir.ApiType]] = []
+        self._answer_prefixes: list[tuple[str, str | None, ir.ApiType]] = []
         for api, codec in CODECS.items():
             transport = codec.TRANSPORT
             for path in (transport.client_path, *transport.client_path_aliases):
@@ -55,6 +59,9 @@ class RouteTable:
             if transport.completions_path is not None:
                 self._exact["POST", transport.completions_path] = Route("completions", api)
             self._error_prefixes.extend((prefix, api) for prefix in transport.error_paths)
+            if answers and transport.answers_path is not None:
+                entry = (transport.answers_path, transport.answer_items_suffix, api)
+                self._answer_prefixes.append(entry)
 
     def match(self, method: str, path: str) -> Route | None:
         """The route of `method path` (already percent-decoded by the server: decoding it
@@ -70,6 +77,22 @@ class RouteTable:
                     return _model_route(api, path[len(prefix) :])
         if path.startswith(ADMIN_PREFIX):
             return _ADMIN
+        if method in ("GET", "DELETE"):
+            return self._answer_route(method, path)
+        return None
+
+    def _answer_route(self, method: str, path: str) -> Route | None:
+        """`GET`/`DELETE {answers_path}{id}`, `GET {answers_path}{id}{answer_items_suffix}`."""
+        for prefix, items_suffix, api in self._answer_prefixes:
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix) :]
+            if items_suffix and method == "GET" and rest.endswith(items_suffix):
+                rest = rest[: -len(items_suffix)]
+                return Route("answer_items", api, answer_id=rest) if _an_id(rest) else None
+            if _an_id(rest):
+                kind: RouteKind = "get_answer" if method == "GET" else "delete_answer"
+                return Route(kind, api, answer_id=rest)
         return None
 
     def error_api(self, path: str) -> ir.ApiType:
@@ -81,6 +104,10 @@ class RouteTable:
 
 
 _ADMIN = Route("admin", DEFAULT_API)
+
+
+def _an_id(text: str) -> bool:
+    return bool(text) and "/" not in text
 
 
 def _model_route(api: ir.ApiType, rest: str) -> Route | None:

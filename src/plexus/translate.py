@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import cast
 
 import msgspec
 
-from plexus import ir, sse
+from plexus import conversations, ir, sse
 from plexus.call import ClientRequest, Outcome, ResponseWriter, decode_request
 from plexus.errors import BadRequest, GatewayError, UpstreamUnreachable
 from plexus.protocols import Codec, codec_for
@@ -43,7 +44,9 @@ async def translate(
     item_ids = client.TRANSPORT.item_ids
     if item_ids:
         request = _with_items(services, request)
+    request, own_input = conversations.splice(request)
     decoded, outgoing = outgoing_request(request, target, adapter)
+    conversations.mark(decoded, request)  # for the client's encoder only
     if not provider_codec.TRANSPORT.fetches_media_urls:
         await services.media.inline(outgoing)
     body = encode_outgoing(outgoing, target, provider_codec, adapter)
@@ -62,9 +65,8 @@ async def translate(
         response = adapter.patch_response(_decode_answer(provider_codec, answer.body))
         response = restore_response(response, client_tool_names(decoded))
         encoded = client.encode_response(response, decoded)
+        _answered(services, request, target, own_input, [encoded])
         await writer.body(200, encoded)
-        if item_ids:
-            services.items.remember(request.key, client.output_items(encoded))
         return Outcome(response.usage, stop_reason=response.stop_reason, upstream_seconds=waited)
     async with upstream.stream(url, headers, body, provider.timeouts, provider.proxy) as streamed:
         if streamed.status >= 400:
@@ -73,11 +75,15 @@ async def translate(
                 streamed.status, error_body, streamed.headers, upstream.redactor, provider.type
             )
         converter = _Translator(provider_codec, client, adapter, decoded)
+        if item_ids or own_input is not None:
+
+            def closing(frames: bytes) -> None:
+                events = sse.Decoder().feed(frames)
+                _answered(services, request, target, own_input, [e.data.encode() for e in events])
+
+            converter.closing = closing
         await relay(writer, streamed.chunks(), converter, client.TRANSPORT.keepalive)
         waited = time.perf_counter() - sent
-        if item_ids:
-            for event in sse.Decoder().feed(converter.last_frames):
-                services.items.remember(request.key, client.output_items(event.data.encode()))
         return Outcome(
             converter.usage,
             stop_reason=converter.stop_reason,
@@ -105,6 +111,24 @@ def encode_outgoing(outgoing: ir.Request, target: Target, codec: Codec, adapter:
     return msgspec.json.encode(payload)
 
 
+def _answered(
+    services: Services,
+    request: ClientRequest,
+    target: Target,
+    own_input: str | None,
+    answers: list[bytes],
+) -> None:
+    """Remember the output items of an answer (a body, or a stream's final events), and keep
+    the answer when it is to be kept (responses.store); before the client has the answer's
+    end, so that its next request finds them."""
+    codec = request.codec
+    for data in answers:
+        if codec.TRANSPORT.item_ids:
+            services.items.remember(request.key, codec.output_items(data))
+        if own_input is not None and services.responses is not None:
+            conversations.keep(services.responses, request, target.provider_name, own_input, data)
+
+
 def _with_items(services: Services, request: ClientRequest) -> ClientRequest:
     """The request with its references to items the gateway issued replaced by the items
     (issue 11 bug 8: they were dropped, and with them the earlier turns)."""
@@ -130,6 +154,8 @@ class _Translator:
         self._pending: list[sse.Event] = []
         self.usage: ir.Usage | None = None
         self.last_frames = b""  # the last bytes written: the stream's closing events
+        # Called with the closing events once they are converted, before they are sent.
+        self.closing: Callable[[bytes], None] | None = None
         self.stop_reason: str | None = None
         self.first_token: float | None = None  # when the first content event was converted
         # Most adapters leave stream events alone: skip the per-event call for them.
@@ -185,13 +211,19 @@ class _Translator:
             self._convert(self._decoder.feed(event), out)
         self._convert(self._decoder.finish(), out)
         out.extend(self._encoder.finish())
-        return self._written(out)
+        return self._closed(out)
 
     def fail(self, error: GatewayError) -> bytes:
         out: list[bytes] = []
         self._convert([ir.StreamError(error.message, error.kind, error.status)], out)
         out.extend(self._encoder.finish())
-        return self._written(out)
+        return self._closed(out)
+
+    def _closed(self, out: list[bytes]) -> bytes:
+        data = self._written(out)
+        if self.closing is not None:
+            self.closing(self.last_frames)
+        return data
 
     def _written(self, out: list[bytes]) -> bytes:
         data = b"".join(out)

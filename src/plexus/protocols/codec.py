@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plexus import ir, sse
+from plexus.errors import GatewayError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,10 @@ class Transport:
     stream_usage: StreamUsageOption | None = None  # None: a stream always reports its usage
     fetches_media_urls: bool = True  # False: image URLs are fetched and inlined for it
     item_ids: bool = False  # clients may refer to output items by id (`output_items`)
+    # Answers kept by the gateway (`CONVERSATIONS`): `GET`/`DELETE {answers_path}{id}` and
+    # `GET {answers_path}{id}{answer_items_suffix}`, the items that made the answer.
+    answers_path: str | None = None
+    answer_items_suffix: str | None = None
 
     def stream_for_action(self, action: str) -> bool | None:
         """The stream flag a URL action stands for, or None for an unknown action."""
@@ -107,6 +112,53 @@ class EmbeddingCodec(Protocol):
         ...
 
 
+class ConversationCodec(Protocol):
+    """A protocol's answers kept by the gateway for the client to continue and retrieve by id
+    (Responses `store` and `previous_response_id`); apart from `Codec` as most protocols have
+    none. A conversation is `(input items, answer)` JSON pairs, oldest first."""
+
+    def continuation(self, body: bytes) -> tuple[str | None, bool]:
+        """The id of the kept answer a request continues, if any, and whether its own answer
+        may be kept."""
+        ...
+
+    def own_input(self, body: bytes) -> str:
+        """The JSON array of a request's own input items, to keep with its answer."""
+        ...
+
+    def splice(self, body: bytes, conversation: list[tuple[str, str]]) -> bytes:
+        """A request body continuing a kept conversation, rewritten to carry all of it."""
+        ...
+
+    def kept_answer(self, data: bytes) -> tuple[str, str] | None:
+        """The id and JSON of the answer a response body or final stream event carries, if it
+        is one to keep."""
+        ...
+
+    def issued_here(self, answer_id: str) -> bool:
+        """Whether an id has the form of the gateway's own answer ids."""
+        ...
+
+    def deleted(self, answer_id: str) -> bytes:
+        """The body answering the deletion of a kept answer."""
+        ...
+
+    def list_items(
+        self, answer_id: str, conversation: list[tuple[str, str]], query: dict[str, str]
+    ) -> bytes:
+        """The page of the items that made an answer (its conversation's input and output
+        items, then its own input) that the query asks for."""
+        ...
+
+    def unknown_answer(self, answer_id: str) -> GatewayError:
+        """The error for an answer id that names nothing kept."""
+        ...
+
+    def unknown_continuation(self, answer_id: str, missing: str) -> GatewayError:
+        """The error for a continuation of an answer (or an earlier one, `missing`) not kept."""
+        ...
+
+
 class Codec(Protocol):
     """The decode/encode surface of one wire protocol, client side and provider side."""
 
@@ -116,6 +168,11 @@ class Codec(Protocol):
     @property
     def EMBEDDINGS(self) -> EmbeddingCodec | None:
         """The protocol's embeddings operation, if it has one."""
+        ...
+
+    @property
+    def CONVERSATIONS(self) -> ConversationCodec | None:
+        """The protocol's answers kept by the gateway, if it has them."""
         ...
 
     @property

@@ -37,7 +37,11 @@ TRANSPORT = Transport(
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 
+CONVERSATIONS = None
+"""This protocol keeps no answers for its clients."""
+
 __all__ = [
+    "CONVERSATIONS",
     "EMBEDDINGS",
     "TRANSPORT",
     "StreamDecoder",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from plexus.protocols.codec import Transport
+from plexus.protocols.codec import ConversationCodec, Transport
 from plexus.protocols.common import decode_error
 from plexus.protocols.counting import decode_count
+from plexus.protocols.responses import stored
 from plexus.protocols.responses.items import output_items, resolve_items
 from plexus.protocols.responses.request_decoder import decode_request
 from plexus.protocols.responses.request_encoder import encode_count_request, encode_request
@@ -30,10 +31,16 @@ TRANSPORT = Transport(
     upstream_stream_path="/responses",
     upstream_count_tokens_path="/responses/input_tokens",
     item_ids=True,
+    answers_path="/v1/responses/",
+    answer_items_suffix="/input_items",
 )
 """Routes, upstream addressing and stream framing of this protocol."""
 
+CONVERSATIONS: ConversationCodec = stored
+"""Responses kept by the gateway: `previous_response_id`, retrieval and deletion by id."""
+
 __all__ = [
+    "CONVERSATIONS",
     "EMBEDDINGS",
     "TRANSPORT",
     "StreamDecoder",
