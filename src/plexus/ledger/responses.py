@@ -167,6 +167,11 @@ class ResponseStore:
             links.extend(more)
             if more:
                 wanted = more[-1].previous_id
+        if self._retention:  # expired ones are gone even before the next retention pass
+            cutoff = time.time() - self._retention
+            for position, link in enumerate(links):
+                if link.created_at < cutoff:
+                    return Chain(links[:position], link.id)
         complete = wanted is None or len(links) >= limit
         return Chain(links, None if complete else wanted)
 
