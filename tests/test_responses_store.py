@@ -278,3 +278,32 @@ async def test_another_worker_finds_a_response_still_being_written(
             model="chat-model", input="My name?", previous_response_id=first.id
         )
         assert (await client(url).responses.retrieve(second.id)).output_text == "You are Ada."
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_gemini_3_gets_its_thought_signature_back_through_a_kept_turn(
+    upstreams: Upstreams, stream: bool
+) -> None:
+    state = upstreams.states["gemini"]
+    state.replies = [
+        Reply(
+            text="", reasoning="Checking.", signature="gem-sig-1",
+            tool_calls=[ToolCall("get_time", {}, "fc1")], stop="tool_use",
+        ),
+        Reply(text="It is 10:42."),
+    ]  # fmt: skip
+    target = {"provider": "mock-gemini", "model": "gemini-3-pro-preview"}
+    config = upstreams.config({**STORE, "models": {"thinker": {"targets": [target]}}})
+    options: Any = {"model": "thinker", "tools": TIME_TOOL, "reasoning": {"effort": "high"}}
+    async with run_gateway(config) as url:
+        sdk = client(url)
+        first = await create(sdk, stream, input="What time is it?", **options)
+        call = next(item for item in first.output if item.type == "function_call")
+        result = {"type": "function_call_output", "call_id": call.call_id, "output": "10:42"}
+        second = await create(sdk, stream, input=[result], previous_response_id=first.id, **options)
+    assert second.output_text == "It is 10:42."
+    contents = state.received[-1].body["contents"]
+    assert [content["role"] for content in contents] == ["user", "model", "user"]
+    calls = [part for part in contents[1]["parts"] if "functionCall" in part]
+    assert calls[0]["thoughtSignature"] == "gem-sig-1"
+    assert contents[2]["parts"][0]["functionResponse"]["name"] == "get_time"
