@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from plexus.ledger.response_rows import SQLiteResponses
 from plexus.ledger.responses import ResponseStore, StoredResponse, StoreUnavailable
@@ -82,14 +83,17 @@ async def test_a_store_that_is_down_answers_503_and_keeps_within_its_buffer(
 ) -> None:
     (tmp_path / "usage.db").mkdir()  # a directory where the file should be: cannot open
     store = ResponseStore(SQLiteResponses(tmp_path / "usage.db"), buffer_bytes=1000, timeout=1)
-    store.start()
-    started = time.perf_counter()
-    for n in range(10):  # never blocks; beyond the buffer, counted
-        store.keep(response(n))
-    assert time.perf_counter() - started < 0.05
-    assert store.dropped > 0
-    assert (await store.get("resp_0", "alice")) is not None  # still held in memory
-    with pytest.raises(StoreUnavailable):
-        await store.get("resp_99", "alice")
-    await asyncio.to_thread(store.close, 1.0)
+    with structlog.testing.capture_logs() as logs:
+        store.start()
+        started = time.perf_counter()
+        for n in range(10):  # never blocks; beyond the buffer, counted and logged
+            store.keep(response(n))
+        assert time.perf_counter() - started < 0.05
+        assert store.dropped > 0
+        assert (await store.get("resp_0", "alice")) is not None  # still held in memory
+        with pytest.raises(StoreUnavailable):
+            await store.get("resp_99", "alice")
+        await asyncio.to_thread(store.close, 1.0)
     assert store.written == 0
+    dropped = [log for log in logs if log["event"] == "responses not kept: the buffer is full"]
+    assert dropped and dropped[-1]["dropped"] == store.dropped

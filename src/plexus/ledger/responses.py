@@ -122,11 +122,11 @@ class ResponseStore:
         """Take a response to write (never blocks); beyond the buffer it is counted as dropped."""
         with self._lock:
             if self._pending_bytes + row.size > self._limit:
-                self.dropped += 1
-                return
-            self._pending[row.id] = row
-            self._pending_bytes += row.size
-            self._queue.append(row)
+                self.dropped += 1  # the thread says so in the log
+            else:
+                self._pending[row.id] = row
+                self._pending_bytes += row.size
+                self._queue.append(row)
         self._wake.set()
 
     async def get(
@@ -213,10 +213,14 @@ class ResponseStore:
     def _run(self) -> None:
         retry = 0.0  # seconds before the next attempt while the database is down
         next_prune = time.monotonic()
+        reported = 0  # responses dropped and logged so far
         while True:
             self._wake.wait(retry or PRUNE_EVERY)
             self._wake.clear()
             stopping = self._stopping
+            if self.dropped != reported:
+                reported = self.dropped
+                _log.warning("responses not kept: the buffer is full", dropped=reported)
             try:
                 self._drain()
                 if self._retention and time.monotonic() >= next_prune:
