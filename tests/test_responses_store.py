@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -307,3 +308,29 @@ async def test_gemini_3_gets_its_thought_signature_back_through_a_kept_turn(
     calls = [part for part in contents[1]["parts"] if "functionCall" in part]
     assert calls[0]["thoughtSignature"] == "gem-sig-1"
     assert contents[2]["parts"][0]["functionResponse"]["name"] == "get_time"
+
+
+OPENAI_ID = "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b"  # OpenAI's form: 48 digits
+
+
+async def test_an_openai_id_never_waits_on_the_store(upstreams: Upstreams, data_dir: Path) -> None:
+    # Only ids of the gateway's own form are kept here: another goes to a provider of type
+    # responses untouched even while the store is down, and is unknown elsewhere at once.
+    (data_dir / "usage.db").mkdir(parents=True)  # the database cannot be opened
+    config = upstreams.config({"responses": {"store": True, "settle_seconds": 5}})
+    async with run_gateway(config) as url:
+        sdk = client(url)
+        await sdk.responses.create(
+            model="responses-model", input="Again", previous_response_id=OPENAI_ID
+        )
+        started = time.perf_counter()
+        with pytest.raises(openai.NotFoundError):
+            await sdk.responses.create(
+                model="chat-model", input="Again", previous_response_id=OPENAI_ID
+            )
+        with pytest.raises(openai.NotFoundError):
+            await sdk.responses.retrieve(OPENAI_ID)
+        assert time.perf_counter() - started < 1
+        with pytest.raises(openai.InternalServerError):  # one of its own: the store is down
+            await sdk.responses.retrieve("resp_" + "0" * 24)
+    assert upstreams.states["responses"].received[-1].body["previous_response_id"] == OPENAI_ID

@@ -30,9 +30,10 @@ async def prepare(request: ClientRequest, store: ResponseStore) -> ClientRequest
     if continues is None and not keep:
         return request
     conversation = None
-    if continues is not None:
-        settle = conversations.issued_here(continues)
-        chain = await store.chain(continues, request.key, settle=settle)
+    # The ids the gateway keeps are all of its own form: another (OpenAI's, for a provider of
+    # type responses) is never looked for, so such a request never waits on the store.
+    if continues is not None and conversations.issued_here(continues):
+        chain = await store.chain(continues, request.key, settle=True)
         if chain.links and chain.missing is not None:
             raise conversations.unknown_continuation(continues, chain.missing)
         if chain.links:
@@ -92,7 +93,7 @@ async def retrieve(
 ) -> None:
     """Answer `GET` of a kept answer."""
     conversations = _conversations(codec)
-    kept = await store.get(answer_id, key, settle=conversations.issued_here(answer_id))
+    kept = await store.get(answer_id, key, settle=True) if _ours(conversations, answer_id) else None
     if kept is None:
         raise conversations.unknown_answer(answer_id)
     await writer.body(200, kept.response.encode())
@@ -103,7 +104,7 @@ async def delete(
 ) -> None:
     """Answer `DELETE` of a kept answer."""
     conversations = _conversations(codec)
-    if not await store.delete(answer_id, key, settle=conversations.issued_here(answer_id)):
+    if not _ours(conversations, answer_id) or not await store.delete(answer_id, key, settle=True):
         raise conversations.unknown_answer(answer_id)
     await writer.body(200, conversations.deleted(answer_id))
 
@@ -118,12 +119,19 @@ async def list_items(
 ) -> None:
     """Answer the listing of the items a kept answer was made from (those still kept)."""
     conversations = _conversations(codec)
-    chain = await store.chain(answer_id, key, settle=conversations.issued_here(answer_id))
+    if not _ours(conversations, answer_id):
+        raise conversations.unknown_answer(answer_id)
+    chain = await store.chain(answer_id, key, settle=True)
     if not chain.links:
         raise conversations.unknown_answer(answer_id)
     conversation = [(link.input, link.response) for link in reversed(chain.links)]
     fields = dict(parse_qsl(query.decode("latin-1")))
     await writer.body(200, conversations.list_items(answer_id, conversation, fields))
+
+
+def _ours(conversations: ConversationCodec, answer_id: str) -> bool:
+    """Whether `answer_id` may name an answer kept here (all have the gateway's own form)."""
+    return conversations.issued_here(answer_id)
 
 
 def _conversations(codec: Codec) -> ConversationCodec:

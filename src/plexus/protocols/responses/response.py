@@ -302,7 +302,10 @@ def finish_envelope(
 def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     """Encode an IR response as the client's Response object."""
     body = envelope(
-        request, _response_id(response.id), response.model, response.created or int(time.time())
+        request,
+        _response_id(response.id, request.kept),
+        response.model,
+        response.created or int(time.time()),
     )
     output: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
@@ -331,8 +334,12 @@ def encode_response(response: ir.Response, request: ir.Request) -> bytes:
     return wire.encoder.encode(body)
 
 
-def _response_id(upstream_id: str) -> str:
-    return upstream_id if upstream_id.startswith("resp_") else common.mint_id("resp_")
+def _response_id(upstream_id: str, kept: bool) -> str:
+    """The upstream's own `resp_` id, unless the gateway keeps the answer: the ids it keeps
+    are all its own (`stored.issued_here`), so another id is never looked for in its store."""
+    if upstream_id.startswith("resp_") and not kept:
+        return upstream_id
+    return common.mint_id("resp_")
 
 
 _ERROR_TYPES: dict[str, tuple[str, str | None]] = {
