@@ -97,3 +97,26 @@ async def test_a_store_that_is_down_answers_503_and_keeps_within_its_buffer(
     assert store.written == 0
     dropped = [log for log in logs if log["event"] == "responses not kept: the buffer is full"]
     assert dropped and dropped[-1]["dropped"] == store.dropped
+
+
+class KeepsDuringASave(SQLiteResponses):
+    """Rows whose first save sees another response kept meanwhile (a request on the loop)."""
+
+    store: ResponseStore
+
+    def save(self, rows: list[StoredResponse]) -> None:
+        if rows[0].id == "resp_1":
+            self.store.keep(response(2))
+        super().save(rows)
+
+
+async def test_a_response_kept_during_a_write_is_written_too(tmp_path: Path) -> None:
+    # It was once taken for a read by the thread, lost, and held in memory for ever.
+    rows = KeepsDuringASave(tmp_path / "usage.db")
+    store = rows.store = ResponseStore(rows)
+    store.start()
+    store.keep(response(1))
+    await written(store, 2)
+    assert store.healthy
+    assert [row.id for row in rows.chain("resp_2", "alice", 1)] == ["resp_2"]
+    store.close()

@@ -242,13 +242,16 @@ class ResponseStore:
         """Everything queued, in order: each run of writes in one transaction, then a call."""
         queue = self._queue
         while queue:
+            head = queue[0]
+            if isinstance(head, _Call):
+                # Looked at before it is taken: requests keep responses meanwhile.
+                queue.popleft()
+                self._settle(head)
+                continue
             batch: list[StoredResponse] = []
             while queue and isinstance(queue[0], StoredResponse):
                 batch.append(queue.popleft())  # type: ignore[arg-type]
-            if batch:
-                self._save(batch)
-            if queue:
-                self._settle(queue.popleft())  # type: ignore[arg-type]
+            self._save(batch)
 
     def _save(self, batch: list[StoredResponse]) -> None:
         try:
