@@ -334,3 +334,28 @@ async def test_an_openai_id_never_waits_on_the_store(upstreams: Upstreams, data_
         with pytest.raises(openai.InternalServerError):  # one of its own: the store is down
             await sdk.responses.retrieve("resp_" + "0" * 24)
     assert upstreams.states["responses"].received[-1].body["previous_response_id"] == OPENAI_ID
+
+
+async def test_instructions_are_not_inherited_and_store_false_continues(
+    upstreams: Upstreams,
+) -> None:
+    # As OpenAI: a continuation carries its own instructions only; `store: false` on it still
+    # reads the kept chain, and its own answer is not kept.
+    upstreams.states["chat"].replies = [Reply(text="Hello Ada."), Reply(text="You are Ada.")]
+    async with run_gateway(upstreams.config(STORE)) as url:
+        sdk = client(url)
+        first = await sdk.responses.create(
+            model="chat-model", input="My name is Ada.", instructions="Be terse."
+        )
+        second = await sdk.responses.create(
+            model="chat-model", input="My name?", previous_response_id=first.id, store=False
+        )
+        with pytest.raises(openai.NotFoundError):
+            await sdk.responses.retrieve(second.id)
+    sent = upstreams.states["chat"].received
+    assert sent[0].body["messages"][0] == {"role": "system", "content": "Be terse."}
+    assert [message["role"] for message in sent[1].body["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+    ]
