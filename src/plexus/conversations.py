@@ -4,8 +4,9 @@ kept once it is sent; retrieval, deletion and listing by id.
 
 A request that continues an answer kept here is translated even for a provider of the
 client's own API: translation is what replays another provider's items (reasoning tokens, tool
-ids), and the gateway then keeps the new answer too. An id the gateway does not hold goes to a
-provider of the client's own API untouched (that provider's own store may hold it).
+ids), and the gateway then keeps the new answer too. An id the gateway does not hold (it
+looks up only ids of its own form) goes to a provider of the client's own API untouched (that
+provider's own store may hold it).
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ async def retrieve(
 ) -> None:
     """Answer `GET` of a kept answer."""
     conversations = _conversations(codec)
-    kept = await store.get(answer_id, key, settle=True) if _ours(conversations, answer_id) else None
+    kept = None
+    if conversations.issued_here(answer_id):  # all kept answers have ids of the gateway's form
+        kept = await store.get(answer_id, key, settle=True)
     if kept is None:
         raise conversations.unknown_answer(answer_id)
     await writer.body(200, kept.response.encode())
@@ -104,7 +107,8 @@ async def delete(
 ) -> None:
     """Answer `DELETE` of a kept answer."""
     conversations = _conversations(codec)
-    if not _ours(conversations, answer_id) or not await store.delete(answer_id, key, settle=True):
+    ours = conversations.issued_here(answer_id)
+    if not ours or not await store.delete(answer_id, key, settle=True):
         raise conversations.unknown_answer(answer_id)
     await writer.body(200, conversations.deleted(answer_id))
 
@@ -119,7 +123,7 @@ async def list_items(
 ) -> None:
     """Answer the listing of the items a kept answer was made from (those still kept)."""
     conversations = _conversations(codec)
-    if not _ours(conversations, answer_id):
+    if not conversations.issued_here(answer_id):
         raise conversations.unknown_answer(answer_id)
     chain = await store.chain(answer_id, key, settle=True)
     if not chain.links:
@@ -127,11 +131,6 @@ async def list_items(
     conversation = [(link.input, link.response) for link in reversed(chain.links)]
     fields = dict(parse_qsl(query.decode("latin-1")))
     await writer.body(200, conversations.list_items(answer_id, conversation, fields))
-
-
-def _ours(conversations: ConversationCodec, answer_id: str) -> bool:
-    """Whether `answer_id` may name an answer kept here (all have the gateway's own form)."""
-    return conversations.issued_here(answer_id)
 
 
 def _conversations(codec: Codec) -> ConversationCodec:
