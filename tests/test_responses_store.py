@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from plexus.app import Gateway
 from plexus.ledger.responses import ResponseRows, StoredResponse
@@ -333,6 +335,14 @@ async def test_an_openai_id_never_waits_on_the_store(upstreams: Upstreams, data_
         assert time.perf_counter() - started < 1
         with pytest.raises(openai.InternalServerError):  # one of its own: the store is down
             await sdk.responses.retrieve("resp_" + "0" * 24)
+        async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as answer:
+            scraped = await answer.text()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+    }
+    assert samples["plexus_responses_store_up"] == 0
     assert upstreams.states["responses"].received[-1].body["previous_response_id"] == OPENAI_ID
 
 

@@ -210,6 +210,9 @@ class Gateway:
             live.spans_dropped = exporter.dropped + exporter.failed
         if self.shared is not None:
             live.shared_up = int(self.shared.up)
+        if self.responses is not None:
+            live.responses_dropped = self.responses.dropped
+            live.responses_up = int(self.responses.healthy)
 
     async def _http(self, scope: http.Scope, receive: http.Receive, send: http.Send) -> None:
         """Dispatch by the route table; every failure is answered here, in the client's format."""

@@ -70,6 +70,8 @@ class Snapshot(msgspec.Struct):
     spans_exported: int = 0
     spans_dropped: int = 0
     shared_up: int = 1  # 0 while server.redis_url is set and unreachable
+    responses_dropped: int = 0  # the Responses store's (responses.store)
+    responses_up: int = 1
 
 
 _snapshot = msgspec.json.Decoder(Snapshot)
@@ -156,7 +158,7 @@ class Metrics:
                 continue
             if now - snapshot.written > STALE_SECONDS:
                 snapshot.in_flight = snapshot.queued = 0  # a worker gone: no gauges
-                snapshot.store_up = snapshot.shared_up = 1
+                snapshot.store_up = snapshot.shared_up = snapshot.responses_up = 1
             others.append(snapshot)
         return others
 
@@ -182,6 +184,8 @@ def _merge(snapshots: list[Snapshot]) -> Snapshot:
         total.spans_exported += one.spans_exported
         total.spans_dropped += one.spans_dropped
         total.shared_up = min(total.shared_up, one.shared_up)
+        total.responses_dropped += one.responses_dropped
+        total.responses_up = min(total.responses_up, one.responses_up)
     return total
 
 
@@ -245,6 +249,10 @@ def _render(total: Snapshot, cooldowns: Iterable[tuple[str, str, bool]]) -> str:
     out.append(f"plexus_trace_spans_dropped_total {total.spans_dropped}")
     family("plexus_shared_state_up", "gauge", "0 while a worker has lost its Redis/Valkey.")
     out.append(f"plexus_shared_state_up {total.shared_up}")
+    family("plexus_responses_dropped_total", "counter", "Responses not kept: store too slow.")
+    out.append(f"plexus_responses_dropped_total {total.responses_dropped}")
+    family("plexus_responses_store_up", "gauge", "1 when every worker's Responses store is up.")
+    out.append(f"plexus_responses_store_up {total.responses_up}")
     family("plexus_target_cooling", "gauge", "1 while a target is in its cooldown.")
     for provider, model, cooling in cooldowns:
         out.append(
