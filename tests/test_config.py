@@ -179,3 +179,14 @@ def test_bad_pricing_overrides_are_refused(price: dict[str, object], problem: st
     assert any(line.startswith(f"providers.p.{problem}") for line in caught.value.problems), (
         caught.value.problems
     )
+
+
+def test_the_responses_store_settings_are_checked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"responses": {"store": True, "timeout": 0, "settle_seconds": -1}})
+    assert len(caught.value.problems) == 1 and "responses" in caught.value.problems[0]
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"responses": {"store": True}, "usage": {"database": "none"}})
+    assert caught.value.problems == [
+        "responses.store: needs a database, and usage.database is none"
+    ]

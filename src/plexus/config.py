@@ -219,14 +219,15 @@ class ResponsesConfig(_Strict):
     `GET/DELETE /v1/responses/{id}` work whatever provider served them. Off by default."""
 
     store: bool = False
-    retention_days: float = 30.0  # responses older than this are deleted (0: kept)
+    # Responses older than this are deleted (0: kept).
+    retention_days: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     # Responses waiting to be written, at most (the newest are held in memory until written,
     # so a retrieval right after creation finds them); beyond: not stored, counted.
-    buffer_bytes: int = 64 * 1024 * 1024
-    timeout: float = 5.0  # seconds a read may take before the request gets a 503
+    buffer_bytes: Count = 64 * 1024 * 1024
+    timeout: Positive = 5.0  # seconds a read may take before the request gets a 503
     # Seconds a request looks again for an id of the gateway's form that is found nowhere:
     # another worker may have sent that answer and not yet written it (a write takes ms).
-    settle_seconds: float = 0.5
+    settle_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.5
 
 
 class Config(_Strict):
