@@ -131,12 +131,16 @@ class ResponseWriter:
         self.first_byte: float | None = None
 
     async def body(
-        self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+        self,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        head_only: bool = False,
     ) -> None:
-        """Send a complete answer."""
+        """Send a complete answer (`head_only`: its head, for a HEAD request)."""
         self.status, self.started = status, True
         self.first_byte = time.perf_counter()
-        await http.send_body(self._send, status, body, headers, self._extra)
+        await http.send_body(self._send, status, body, headers, self._extra, head_only)
 
     async def start_stream(self) -> None:
         """Send the head of an SSE answer."""

@@ -25,8 +25,10 @@ async def send_body(
     body: bytes,
     headers: list[tuple[bytes, bytes]] | None = None,
     extra: tuple[tuple[bytes, bytes], ...] = (),
+    head_only: bool = False,
 ) -> None:
-    """Send a complete response (`extra`: headers every answer carries, e.g. x-request-id)."""
+    """Send a complete response (`extra`: headers every answer carries, e.g. x-request-id;
+    `head_only`: the answer to a HEAD request, the length of `body` without it)."""
     length = (b"content-length", str(len(body)).encode())
     await send(
         {
@@ -35,7 +37,9 @@ async def send_body(
             "headers": [*(headers or JSON_HEADERS), *extra, length],
         }
     )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    await send(
+        {"type": "http.response.body", "body": b"" if head_only else body, "more_body": False}
+    )
 
 
 async def start_stream(
