@@ -45,6 +45,7 @@ from plexus.routing import Router
 from plexus.server import EdgeLimits
 from plexus.services import Services
 from plexus.tracing import open_tracer
+from plexus.ui import Dashboard
 from plexus.upstream.client import Upstream
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class Gateway:
         self._request_ids = itertools.count(1)
         self.health = Health()
         self.slots = Slots()
+        self.dashboard = Dashboard()
         server = config.server
         self.media = MediaFetches(self.upstream, MediaLimits(), server.media_fetches)
         # The usage store, the Responses store and the metrics' place are fixed at start (a
@@ -318,6 +320,10 @@ class Gateway:
     async def _health(self, exchange: Exchange, receive: http.Receive) -> None:
         await exchange.writer.body(200, b'{"status":"ok"}')
 
+    async def _ui(self, exchange: Exchange, receive: http.Receive) -> None:
+        assert exchange.route is not None
+        await self.dashboard.serve(exchange.route, exchange.headers, exchange.writer)
+
     async def _read_request(self, exchange: Exchange, receive: http.Receive) -> ClientRequest:
         route = exchange.route
         assert route is not None
@@ -396,6 +402,7 @@ _HANDLERS: dict[RouteKind, _Handler] = {
     "get_answer": Gateway._answer,
     "delete_answer": Gateway._answer,
     "answer_items": Gateway._answer,
+    "ui": Gateway._ui,
 }
 
 

@@ -10,9 +10,11 @@ from plexus.protocols import CODECS, DEFAULT_API
 
 RouteKind = Literal[
     "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics",
-    "admin", "get_answer", "delete_answer", "answer_items",
+    "admin", "get_answer", "delete_answer", "answer_items", "ui",
 ]  # fmt: skip
 ADMIN_PREFIX = "/v0/admin"
+UI_PREFIX = "/ui"
+_PUBLIC: frozenset[RouteKind] = frozenset({"health", "admin", "ui"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +26,15 @@ class Route:
     model: str | None = None  # from the path: Gemini's `{model}:{action}`, `/v1/models/{id}`
     stream: bool = False  # from the path: Gemini's action
     answer_id: str | None = None  # from the path: a kept answer's id (`/v1/responses/{id}`)
+    rest: str = ""  # the path after a prefix route's prefix: the dashboard's file
+    method: str = ""  # for a route that answers several methods (the dashboard: GET, HEAD)
 
     @property
     def authenticated(self) -> bool:
-        """Whether the route needs a gateway key (the admin API checks its own key)."""
-        return self.kind != "health" and self.kind != "admin"
+        """Whether the route needs a gateway key (the admin API checks its own key; the
+        dashboard's files are public: its page asks for the admin key and sends it to the admin
+        API only)."""
+        return self.kind not in _PUBLIC
 
 
 class RouteTable:
@@ -69,6 +75,8 @@ class RouteTable:
         route = self._exact.get((method, path))
         if route is not None:
             return route
+        if path == UI_PREFIX or path.startswith(UI_PREFIX + "/"):
+            return Route("ui", DEFAULT_API, rest=path[len(UI_PREFIX) + 1 :], method=method)
         if method == "GET" and path.startswith("/v1/models/"):
             return Route("models", DEFAULT_API, path[len("/v1/models/") :])
         if method == "POST":
