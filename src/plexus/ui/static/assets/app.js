@@ -2,11 +2,25 @@
 
 import { UNAUTHORIZED, session } from "./api.js";
 import { h, icon, replace } from "./dom.js";
+import * as log from "./pages/log.js";
 import * as login from "./pages/login.js";
+import * as overview from "./pages/overview.js";
+import * as playground from "./pages/playground.js";
+import * as providers from "./pages/providers.js";
+import * as requestPage from "./pages/request.js";
+import * as settings from "./pages/settings.js";
+import * as usage from "./pages/usage.js";
 import { BASE, listen, match, navigate } from "./router.js";
 
 const ROUTES = [
   { pattern: /^\/login$/, page: login, title: "Sign in", public: true },
+  { pattern: /^\/$/, page: overview, title: "Overview", nav: "overview" },
+  { pattern: /^\/log$/, page: log, title: "Requests", nav: "log" },
+  { pattern: /^\/log\/([^/]+)$/, page: requestPage, title: "Request", nav: "log" },
+  { pattern: /^\/usage$/, page: usage, title: "Usage", nav: "usage" },
+  { pattern: /^\/providers$/, page: providers, title: "Providers", nav: "providers" },
+  { pattern: /^\/playground$/, page: playground, title: "Playground", nav: "playground" },
+  { pattern: /^\/settings$/, page: settings, title: "Settings", nav: "settings" },
 ];
 const NOT_FOUND = {
   page: {
