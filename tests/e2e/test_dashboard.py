@@ -1,0 +1,246 @@
+"""The dashboard in a real headless Chromium (Debian's `chromium`, driven by Playwright).
+
+The page is the gateway's own /ui and the client requests go through a real gateway to the
+mock upstreams; the admin API is tests/e2e/fake_admin.py, in the contract's shapes, until the
+real one is on main. Screenshots of each page land in /tmp/ui-shots/ (outside the repo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+
+from plexus.config import load_config
+from tests.conftest import Upstreams, run_gateway, serve_app
+from tests.e2e.fake_admin import FakeAdmin
+
+CHROMIUM = os.environ.get("PLEXUS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("PLEXUS_UI_SHOTS", "/tmp/ui-shots"))
+ADMIN_KEY = "admin-test-key"
+XSS = "<img src=x onerror=\"window.__pwned = 'ua'\">"
+XSS_MODEL = "<script>window.__pwned='model'</script>"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (make system-deps)"),
+]
+
+
+@dataclass
+class Site:
+    url: str
+    admin: FakeAdmin
+    config: Path
+
+
+@pytest.fixture
+async def site(upstreams: Upstreams, tmp_path: Path) -> AsyncIterator[Site]:
+    """The gateway with the mocks behind it and the admin API in front, on one origin, and some
+    traffic: answered requests, one refused, one with markup in its user agent."""
+    raw = {
+        "keys": {"alice": {"secret": "alice-secret"}},
+        "providers": {
+            name: {"type": api, "api_base_url": upstreams.base_url(api), "api_key": "upstream-key"}
+            for api, name in (("chat", "mock-chat"), ("messages", "mock-messages"))
+        },
+        "models": {
+            "chat-model": {"targets": [{"provider": "mock-chat", "model": "up-chat"}]},
+            "messages-model": {"targets": [{"provider": "mock-messages", "model": "up-messages"}]},
+        },
+    }
+    path = tmp_path / "plexus.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    async with run_gateway(load_config(path)) as gateway:
+        admin = FakeAdmin(gateway, path, ADMIN_KEY)
+        admin.cooling[("mock-messages", "up-messages")] = 4102444800.0
+        async with serve_app(admin.app()) as url:
+            await _traffic(url)
+            yield Site(url, admin, path)
+
+
+async def _traffic(url: str) -> None:
+    auth = {"authorization": "Bearer alice-secret"}
+    async with aiohttp.ClientSession() as session:
+        for model, agent in [
+            ("chat-model", "sdk/1.0"),
+            ("chat-model", XSS),
+            ("messages-model", "sdk/1.0"),
+            (XSS_MODEL, "sdk/1.0"),
+        ]:
+            body: dict[str, object] = {
+                "model": model,
+                "messages": [{"role": "user", "content": "Hi"}],
+            }
+            if model.startswith("messages"):
+                body["max_tokens"] = 16
+            path = "/v1/messages" if model.startswith("messages") else "/v1/chat/completions"
+            async with session.post(
+                url + path, json=body, headers={**auth, "user-agent": agent}
+            ) as response:
+                await response.read()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as driver:
+        chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, site: Site) -> AsyncIterator[Page]:
+    """A signed-in page; fails the test on a script error or an uncaught exception."""
+    context = await browser.new_context(
+        viewport={"width": 1360, "height": 900}, accept_downloads=True
+    )
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"exception: {error}"))
+    page.on("console", lambda message: _script_error(message, problems))
+    await sign_in(page, site.url, ADMIN_KEY)
+    await page.wait_for_url(f"{site.url}/ui")
+    yield page
+    assert await page.evaluate("window.__pwned") is None
+    await context.close()
+    assert problems == []
+
+
+def _script_error(message: ConsoleMessage, problems: list[str]) -> None:
+    # Chromium logs each refused request (the 400 of a bad edit) as an error: not the page's.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        problems.append(message.text)
+
+
+async def sign_in(page: Page, url: str, key: str) -> None:
+    await page.goto(f"{url}/ui")
+    await page.wait_for_url(f"{url}/ui/login?next=%2Fui")
+    await page.get_by_label("Admin key").fill(key)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_a_wrong_key_is_refused_and_the_right_one_signs_in(
+    browser: Browser, site: Site
+) -> None:
+    page = await browser.new_page()
+    await sign_in(page, site.url, "not-the-key")
+    await expect(page.get_by_text("That key was refused.")).to_be_visible()
+    await shot(page, "login")
+    await page.get_by_label("Admin key").fill(ADMIN_KEY)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{site.url}/ui")
+    assert await page.evaluate("sessionStorage.getItem('plexus.adminKey')") == ADMIN_KEY
+    await page.close()
+
+
+async def test_overview_shows_the_traffic(page: Page) -> None:
+    main = page.locator("main")
+    await expect(main.get_by_role("heading", name="Overview")).to_be_visible()
+    await expect(main.get_by_text("chat-model").first).to_be_visible()
+    await expect(main.get_by_text("mock-chat").first).to_be_visible()
+    await page.wait_for_load_state("networkidle")
+    await shot(page, "overview")
+
+
+async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: Site) -> None:
+    await page.get_by_role("link", name="Requests").click()
+    rows = page.locator("main tbody tr")
+    await expect(rows).to_have_count(4)
+    await expect(page.get_by_text(XSS_MODEL)).to_be_visible()
+    async with aiohttp.ClientSession() as session:
+        body = {"model": "chat-model", "messages": [{"role": "user", "content": "live"}]}
+        auth = {"authorization": "Bearer alice-secret"}
+        async with session.post(
+            site.url + "/v1/chat/completions", json=body, headers=auth
+        ) as answer:
+            assert answer.status == 200
+    await expect(rows).to_have_count(5)
+    await shot(page, "log")
+    marked = next(r for r in site.admin.records if r["user_agent"] == XSS)
+    await page.goto(f"{site.url}/ui/log/{marked['request_id']}")
+    await expect(page.get_by_text(XSS, exact=True)).to_be_visible()
+    assert await page.locator("main img[src='x']").count() == 0
+    await expect(page.get_by_role("heading", name="Attempt trail")).to_be_visible()
+    await shot(page, "request")
+
+
+async def test_usage_renders_and_exports_csv(page: Page) -> None:
+    await page.get_by_role("link", name="Usage").click()
+    await expect(page.locator("main tbody tr").first).to_be_visible()
+    await expect(page.locator("main tbody").get_by_text("chat-model")).to_be_visible()
+    await shot(page, "usage")
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Export CSV").click()
+    download = await waiting.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    header, *lines = text.splitlines()
+    assert header.startswith("period,group,requests,errors")
+    assert any(",chat-model," in line for line in lines)
+
+
+async def test_providers_show_health_and_a_bad_edit_is_refused_by_the_field(
+    page: Page, site: Site
+) -> None:
+    await page.get_by_role("link", name="Providers").click()
+    main = page.locator("main")
+    await expect(main.get_by_text("cooling").first).to_be_visible()
+    await shot(page, "providers")
+    before = site.config.read_bytes()
+    await main.get_by_role("button", name="Edit provider mock-chat").click()
+    dialog = page.get_by_role("dialog")
+    url_field = dialog.get_by_label("Base URL")
+    await expect(url_field).not_to_have_value("")
+    await url_field.fill("not a url")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(url_field).to_have_attribute("aria-invalid", "true")
+    error = dialog.locator("[data-path='api_base_url'] .field-error")
+    await expect(error).to_be_visible()
+    assert await error.text_content()
+    await shot(page, "provider-edit-refused")
+    assert site.config.read_bytes() == before
+
+
+async def test_settings_shows_validates_and_saves_the_yaml(page: Page, site: Site) -> None:
+    await page.get_by_role("link", name="Settings").click()
+    editor = page.locator("main textarea")
+    await expect(editor).to_have_value(site.config.read_text())
+    await shot(page, "settings")
+    await editor.fill("providers: [")
+    await page.get_by_role("button", name="Validate").click()
+    await expect(page.locator("main [role=alert]")).to_be_visible()
+    changed = site.config.read_text().replace("up-chat", "up-chat-2")
+    await editor.fill(changed)
+    await page.get_by_role("button", name="Save and apply").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    assert yaml.safe_load(site.config.read_text()) == yaml.safe_load(changed)
+
+
+async def test_the_playground_streams_an_answer_and_shows_the_upstream_request(
+    page: Page,
+) -> None:
+    await page.get_by_role("link", name="Playground").click()
+    await page.get_by_label("Model or alias").fill("chat-model")
+    await page.get_by_label("Gateway key").fill("alice-secret")
+    await page.get_by_label("Prompt").fill("Say hello")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".answer-text")).to_have_text("Hello from the mock.")
+    await expect(page.get_by_text("streamed")).to_be_visible()
+    upstream = page.locator(".upstream pre")
+    await expect(upstream).to_contain_text('"up-chat"')
+    assert json.loads(await upstream.text_content() or "")["model"] == "up-chat"
+    await shot(page, "playground")
