@@ -54,8 +54,11 @@ function drawSeries(plot, width, { times, series }, format) {
         const d = `M${xs[run[0]].toFixed(1)},${base}L${points.join("L")}L${xs[run[run.length - 1]].toFixed(1)},${base}Z`;
         plot.append(svg("path", { class: ["area", `series-${s.tone}`], d }));
       }
-      const line = run.length === 1 ? `M${points[0]}h0.01` : `M${points.join("L")}`;
-      plot.append(svg("path", { class: ["line", `series-${s.tone}`], d: line }));
+      if (run.length === 1) {
+        // A lone value (a gap on each side) has no line to draw: a dot shows it.
+        const [i] = run;
+        plot.append(svg("circle", { class: `series-${s.tone}`, r: 3, cx: xs[i].toFixed(1), cy: y(s.values[i]).toFixed(1) }));
+      } else plot.append(svg("path", { class: ["line", `series-${s.tone}`], d: `M${points.join("L")}` }));
     }
     cursor.append(svg("circle", { class: `series-${s.tone}`, r: 3.5, cx: 0, cy: -10 }));
   }

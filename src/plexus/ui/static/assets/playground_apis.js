@@ -7,7 +7,7 @@ const texts = (parts) => (parts || []).filter((p) => typeof p.text === "string" 
 
 export const CLIENT_APIS = {
   chat: {
-    label: "Chat Completions",
+    label: "Chat",
     path: () => "/v1/chat/completions",
     body: (model, prompt, stream) => ({
       model,
