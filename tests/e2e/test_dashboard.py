@@ -155,6 +155,10 @@ async def test_overview_shows_the_traffic(page: Page) -> None:
     await expect(main.get_by_text("mock-chat").first).to_be_visible()
     await page.wait_for_load_state("networkidle")
     await shot(page, "overview")
+    await page.emulate_media(color_scheme="dark")
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(11, 13, 18)"  # --bg of the dark scheme
+    await shot(page, "overview-dark")
 
 
 async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: Site) -> None:
@@ -171,6 +175,13 @@ async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: 
             assert answer.status == 200
     await expect(rows).to_have_count(5)
     await shot(page, "log")
+    await page.get_by_label("Alias").fill("messages-model")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("mock-messages")
+    await page.get_by_label("Alias").fill("")
+    await page.get_by_label("Status").select_option("4xx")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("404")
     marked = next(r for r in site.admin.records if r["user_agent"] == XSS)
     await page.goto(f"{site.url}/ui/log/{marked['request_id']}")
     await expect(page.get_by_text(XSS, exact=True)).to_be_visible()
@@ -200,6 +211,9 @@ async def test_providers_show_health_and_a_bad_edit_is_refused_by_the_field(
     main = page.locator("main")
     await expect(main.get_by_text("cooling").first).to_be_visible()
     await shot(page, "providers")
+    await main.get_by_role("button", name="Reset cooldown of mock-messages up-messages").click()
+    await expect(main.get_by_text("cooling")).to_have_count(0)
+    assert site.admin.cooling == {}
     before = site.config.read_bytes()
     await main.get_by_role("button", name="Edit provider mock-chat").click()
     dialog = page.get_by_role("dialog")
