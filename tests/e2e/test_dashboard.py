@@ -1,17 +1,21 @@
 """The dashboard in a real headless Chromium (Debian's `chromium`, driven by Playwright).
 
 The page is the gateway's own /ui and the client requests go through a real gateway to the
-mock upstreams; the admin API is tests/e2e/fake_admin.py, in the contract's shapes, until the
-real one is on main. Screenshots of each page land in /tmp/ui-shots/ (outside the repo).
+mock upstreams. The admin API is the gateway's own when the package has one (`plexus.admin`);
+until then it is tests/e2e/fake_admin.py, in the contract's shapes, in front of the gateway on
+the same origin. Screenshots of each page land in /tmp/ui-shots/ (outside the repo).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
+import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +24,20 @@ import pytest
 import yaml
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
+from plexus.app import Gateway
 from plexus.config import load_config
+from plexus.providers import ADAPTERS
 from tests.conftest import Upstreams, run_gateway, serve_app
 from tests.e2e.fake_admin import FakeAdmin
 
 CHROMIUM = os.environ.get("PLEXUS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("PLEXUS_UI_SHOTS", "/tmp/ui-shots"))
-ADMIN_KEY = "admin-test-key"
+REAL_ADMIN = importlib.util.find_spec("plexus.admin") is not None
+ADMIN_KEY = "admin-test-key-0123456789"
+GATEWAY_KEY = "alice-secret"
 XSS = "<img src=x onerror=\"window.__pwned = 'ua'\">"
 XSS_MODEL = "<script>window.__pwned='model'</script>"
+TRAFFIC = 4  # the requests `_traffic` sends
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,20 +45,35 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (make system-deps)"),
 ]
 
+Cool = Callable[[str, str], None]  # start a long cooldown of (provider, model)
+
 
 @dataclass
 class Site:
     url: str
-    admin: FakeAdmin
     config: Path
+    upstreams: Upstreams
+
+    async def admin(self, path: str, method: str = "GET", body: object = None) -> object:
+        """Call the admin API as the dashboard does."""
+        headers = {"authorization": f"Bearer {ADMIN_KEY}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, f"{self.url}/v0/admin{path}", json=body, headers=headers) as r,
+        ):
+            assert r.status == 200, await r.text()
+            return await r.json()
 
 
 @pytest.fixture
-async def site(upstreams: Upstreams, tmp_path: Path) -> AsyncIterator[Site]:
-    """The gateway with the mocks behind it and the admin API in front, on one origin, and some
-    traffic: answered requests, one refused, one with markup in its user agent."""
+async def site(
+    upstreams: Upstreams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Site]:
+    """The gateway with the mocks behind it and the admin API, on one origin; some traffic
+    (answered requests, one refused, one with markup in its user agent) and a target cooling."""
     raw = {
-        "keys": {"alice": {"secret": "alice-secret"}},
+        "usage": {"flush_seconds": 0.05},
+        "keys": {"alice": {"secret": GATEWAY_KEY}},
         "providers": {
             name: {"type": api, "api_base_url": upstreams.base_url(api), "api_key": "upstream-key"}
             for api, name in (("chat", "mock-chat"), ("messages", "mock-messages"))
@@ -61,16 +85,40 @@ async def site(upstreams: Upstreams, tmp_path: Path) -> AsyncIterator[Site]:
     }
     path = tmp_path / "plexus.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    async with run_gateway(load_config(path)) as gateway:
-        admin = FakeAdmin(gateway, path, ADMIN_KEY)
-        admin.cooling[("mock-messages", "up-messages")] = 4102444800.0
+    serving = _real(path, monkeypatch) if REAL_ADMIN else _fake(path)
+    async with serving as (url, cool):
+        site = Site(url, path, upstreams)
+        await _traffic(url)
+        cool("mock-messages", "up-messages")
+        for _ in range(100):  # the usage store takes the records in a moment
+            answer = await site.admin("/requests")
+            if isinstance(answer, dict) and len(answer["data"]) >= TRAFFIC:
+                break
+            await asyncio.sleep(0.05)
+        yield site
+
+
+@asynccontextmanager
+async def _real(path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str, Cool]]:
+    """The gateway with its own admin API, editing `path`."""
+    monkeypatch.setenv("PLEXUS_ADMIN_KEY", ADMIN_KEY)
+    gateway = Gateway(load_config(path, ADAPTERS), str(path))
+    async with run_gateway(gateway.config, gateway) as url:
+        yield url, lambda provider, model: gateway.health.failed((provider, model), 300.0)
+
+
+@asynccontextmanager
+async def _fake(path: Path) -> AsyncIterator[tuple[str, Cool]]:
+    """The gateway behind tests/e2e/fake_admin.py."""
+    gateway = Gateway(load_config(path, ADAPTERS), str(path))  # reloads what the fake writes
+    async with run_gateway(gateway.config, gateway) as origin:
+        admin = FakeAdmin(origin, path, ADMIN_KEY)
         async with serve_app(admin.app()) as url:
-            await _traffic(url)
-            yield Site(url, admin, path)
+            yield url, lambda provider, model: admin.cooling.update({(provider, model): 4.1e9})
 
 
 async def _traffic(url: str) -> None:
-    auth = {"authorization": "Bearer alice-secret"}
+    auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
     async with aiohttp.ClientSession() as session:
         for model, agent in [
             ("chat-model", "sdk/1.0"),
@@ -168,7 +216,7 @@ async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: 
     await expect(page.get_by_text(XSS_MODEL)).to_be_visible()
     async with aiohttp.ClientSession() as session:
         body = {"model": "chat-model", "messages": [{"role": "user", "content": "live"}]}
-        auth = {"authorization": "Bearer alice-secret"}
+        auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
         async with session.post(
             site.url + "/v1/chat/completions", json=body, headers=auth
         ) as answer:
@@ -182,7 +230,9 @@ async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: 
     await page.get_by_label("Status").select_option("4xx")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("404")
-    marked = next(r for r in site.admin.records if r["user_agent"] == XSS)
+    records = await site.admin("/requests")
+    assert isinstance(records, dict)
+    marked = next(r for r in records["data"] if r["user_agent"] == XSS)
     await page.goto(f"{site.url}/ui/log/{marked['request_id']}")
     await expect(page.get_by_text(XSS, exact=True)).to_be_visible()
     assert await page.locator("main img[src='x']").count() == 0
@@ -213,7 +263,9 @@ async def test_providers_show_health_and_a_bad_edit_is_refused_by_the_field(
     await shot(page, "providers")
     await main.get_by_role("button", name="Reset cooldown of mock-messages up-messages").click()
     await expect(main.get_by_text("cooling")).to_have_count(0)
-    assert site.admin.cooling == {}
+    health = await site.admin("/health")
+    assert isinstance(health, dict)
+    assert [t for t in health["data"] if t["state"] == "cooling"] == []
     before = site.config.read_bytes()
     await main.get_by_role("button", name="Edit provider mock-chat").click()
     dialog = page.get_by_role("dialog")
@@ -229,19 +281,49 @@ async def test_providers_show_health_and_a_bad_edit_is_refused_by_the_field(
     assert site.config.read_bytes() == before
 
 
+async def test_an_alias_edit_routes_by_the_new_target(page: Page, site: Site) -> None:
+    await page.get_by_role("link", name="Providers").click()
+    await page.locator("main").get_by_role("button", name="Edit alias chat-model").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_label("Provider")).to_have_value("mock-chat")
+    await dialog.get_by_label("Provider").fill("mock-messages")
+    await dialog.get_by_label("Model", exact=True).fill("up-messages")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_have_count(0)
+    await expect(
+        page.locator("main").get_by_text("mock-messages · up-messages").first
+    ).to_be_visible()
+    received = site.upstreams.states["messages"].received
+    before = len(received)
+    body = {"model": "chat-model", "messages": [{"role": "user", "content": "where to?"}]}
+    auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(40):  # the file watcher applies the edit within about a second
+            async with session.post(
+                site.url + "/v1/chat/completions", json=body, headers=auth
+            ) as answer:
+                assert answer.status == 200
+            if len(received) > before:
+                break
+            await asyncio.sleep(0.1)
+    assert len(received) > before
+
+
 async def test_settings_shows_validates_and_saves_the_yaml(page: Page, site: Site) -> None:
     await page.get_by_role("link", name="Settings").click()
     editor = page.locator("main textarea")
-    await expect(editor).to_have_value(site.config.read_text())
+    await expect(editor).to_have_value(re.compile("messages-model"))
+    shown = await editor.input_value()
     await shot(page, "settings")
     await editor.fill("providers: [")
     await page.get_by_role("button", name="Validate").click()
     await expect(page.locator("main [role=alert]")).to_be_visible()
-    changed = site.config.read_text().replace("up-chat", "up-chat-2")
-    await editor.fill(changed)
+    await editor.fill(shown.replace("up-chat", "up-chat-2"))
     await page.get_by_role("button", name="Save and apply").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
-    assert yaml.safe_load(site.config.read_text()) == yaml.safe_load(changed)
+    saved = yaml.safe_load(site.config.read_text())
+    assert saved["models"]["chat-model"]["targets"][0]["model"] == "up-chat-2"
+    assert saved["keys"]["alice"]["secret"] == GATEWAY_KEY  # shown redacted or not, kept
 
 
 async def test_the_playground_streams_an_answer_and_shows_the_upstream_request(
@@ -249,7 +331,7 @@ async def test_the_playground_streams_an_answer_and_shows_the_upstream_request(
 ) -> None:
     await page.get_by_role("link", name="Playground").click()
     await page.get_by_label("Model or alias").fill("chat-model")
-    await page.get_by_label("Gateway key").fill("alice-secret")
+    await page.get_by_label("Gateway key").fill(GATEWAY_KEY)
     await page.get_by_label("Prompt").fill("Say hello")
     await page.get_by_role("button", name="Send").click()
     await expect(page.locator(".answer-text")).to_have_text("Hello from the mock.")
