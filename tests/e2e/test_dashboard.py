@@ -340,3 +340,10 @@ async def test_the_playground_streams_an_answer_and_shows_the_upstream_request(
     await expect(upstream).to_contain_text('"up-chat"')
     assert json.loads(await upstream.text_content() or "")["model"] == "up-chat"
     await shot(page, "playground")
+    for api in ("Messages", "Responses", "Gemini"):  # the same alias through each client API
+        await page.locator(".answer-text").evaluate("node => node.remove()")
+        await page.locator(".segmented").get_by_text(api, exact=True).click()
+        await page.get_by_role("button", name="Send").click()
+        await expect(page.locator(".answer-text")).to_have_text("Hello from the mock.")
+        await expect(page.get_by_text("streamed")).to_be_visible()
+        await expect(upstream).to_contain_text('"up-chat"')
