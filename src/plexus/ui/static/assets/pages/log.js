@@ -18,6 +18,13 @@ const STATUSES = [
 const MAX_ROWS = 500;
 const PAGE = 50;
 
+// [header, its longer meaning]: short headers keep the ten columns on one screen.
+const COLUMNS = [
+  ["Time"], ["Status"], ["Key", "Gateway key"], ["API", "Client API"], ["Model", "Model asked for"],
+  ["Served by", "Provider · upstream model"], ["Tokens", "Input / output tokens"], ["Cost"],
+  ["TTFT", "Time to first token"], ["Duration", "Whole request"],
+];
+
 export function mount(root, { query }) {
   const filters = Object.fromEntries(FILTERS.map((name) => [name, query.get(name) || ""]));
   const controller = new AbortController();
@@ -50,7 +57,7 @@ export function mount(root, { query }) {
     h(
       "thead",
       {},
-      h("tr", {}, ["Time", "Status", "Key", "API", "Model", "Served by", "Tokens in / out", "Cost", "First token", "Duration"].map((text) => h("th", { scope: "col", text }))),
+      h("tr", {}, COLUMNS.map(([text, title]) => h("th", { scope: "col", text, title }))),
     ),
     rows,
   );
