@@ -34,6 +34,11 @@ Handler = Callable[[web.Request], Any]
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 _TOP = {"aliases": "alias", "keys": "key", "providers": "provider", "models": "upstream_model"}
 _PRICE_PER_TOKEN = 1e-6  # one made-up price, so that cost columns are not all zero
+_CLIENT_APIS = {
+    "/v1/chat/completions": "chat",
+    "/v1/messages": "messages",
+    "/v1/responses": "responses",
+}
 
 
 def _error(
@@ -392,7 +397,8 @@ class FakeAdmin:
         now = time.time()
         record = {
             "request_id": uuid.uuid4().hex, "time": now, "key": "alice",
-            "client_api": request.path, "route": request.path, "alias": model,
+            "client_api": _CLIENT_APIS.get(request.path, "gemini"), "route": "generate",
+            "alias": model,
             "provider": target["provider"], "upstream_model": target["model"],
             "stream": b"data:" in answer, "status": status,
             "error_kind": None if status < 400 else "upstream" if status >= 500 else "client",
