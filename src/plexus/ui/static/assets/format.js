@@ -60,6 +60,15 @@ export function axisTime(unix, span) {
   return date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
+/** "45 s", "4 min", "2 h", "3 d": a length of time in seconds, rounded to its largest unit. */
+export function span(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
 /** "5 s ago", "3 min ago", "2 h ago" */
 export function ago(unix, now = Date.now() / 1000) {
   const seconds = Math.max(0, Math.round(now - unix));

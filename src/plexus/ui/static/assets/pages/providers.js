@@ -4,7 +4,7 @@
 import { get, request } from "../api.js";
 import { button, card, confirmAction, describe, empty, every, notice, pageHeader, tag } from "../components.js";
 import { h, replace } from "../dom.js";
-import { int } from "../format.js";
+import { int, span } from "../format.js";
 import { editAlias, editProvider } from "./editors.js";
 
 export function mount(root) {
@@ -104,8 +104,7 @@ function healthDot(entry) {
 
 function until(entry) {
   if (!entry.cooling_until) return "";
-  const seconds = Math.max(0, Math.round(entry.cooling_until - Date.now() / 1000));
-  return ` for ${seconds} s`;
+  return ` for ${span(entry.cooling_until - Date.now() / 1000)}`;
 }
 
 function aliasTable(aliases, byTarget, actions) {
