@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -114,7 +115,12 @@ async def _fake(path: Path) -> AsyncIterator[tuple[str, Cool]]:
     async with run_gateway(gateway.config, gateway) as origin:
         admin = FakeAdmin(origin, path, ADMIN_KEY)
         async with serve_app(admin.app()) as url:
-            yield url, lambda provider, model: admin.cooling.update({(provider, model): 4.1e9})
+            yield (
+                url,
+                lambda provider, model: admin.cooling.update(
+                    {(provider, model): time.time() + 300}
+                ),
+            )
 
 
 async def _traffic(url: str) -> None:
@@ -260,6 +266,7 @@ async def test_providers_show_health_and_a_bad_edit_is_refused_by_the_field(
     await page.get_by_role("link", name="Providers").click()
     main = page.locator("main")
     await expect(main.get_by_text("cooling").first).to_be_visible()
+    await expect(main.get_by_text("cooling down for 5 min")).to_be_visible()
     await shot(page, "providers")
     await main.get_by_role("button", name="Reset cooldown of mock-messages up-messages").click()
     await expect(main.get_by_text("cooling")).to_have_count(0)
