@@ -7,10 +7,11 @@ import { readEvents } from "./sse.js";
 const PAUSES = [1000, 2000, 5000, 10000];
 
 /**
- * Follow `/v0/admin/events`: `onRecord(record)` for each finished request, `onState(state)`
- * with connecting, live or retrying. Returns a function that stops following.
+ * Follow `/v0/admin/events`: `onRecord(record)` for each finished request, `onDropped(n)` when
+ * n were skipped, `onState(state)` with connecting, live or retrying. Returns a function that
+ * stops following.
  */
-export function followEvents({ signal, onRecord, onState }) {
+export function followEvents({ signal, onRecord, onDropped, onState }) {
   const stop = new AbortController();
   signal?.addEventListener("abort", () => stop.abort());
   let failures = 0;
@@ -22,9 +23,12 @@ export function followEvents({ signal, onRecord, onState }) {
       onState("live");
       failures = 0;
       await readEvents(response, ({ event, data }) => {
-        if (event !== "request" && event !== "message") return;
+        if (event !== "request" && event !== "message" && event !== "dropped") return;
         try {
-          onRecord(JSON.parse(data));
+          const value = JSON.parse(data);
+          // `dropped`: the server skipped records because this reader fell behind.
+          if (event === "dropped") onDropped?.(value.dropped);
+          else onRecord(value);
         } catch (error) {
           console.warn("unreadable event", error);
         }

@@ -14,6 +14,7 @@ const STATUSES = [
   ["2xx", "2xx success"],
   ["4xx", "4xx refused"],
   ["5xx", "5xx failed"],
+  ["error", "Any error"],
 ];
 const MAX_ROWS = 500;
 const PAGE = 50;
@@ -110,6 +111,10 @@ export function mount(root, { query }) {
     onRecord: (record) => {
       if (!paused && matches(record, filters)) addRow(record, true);
     },
+    onDropped: (count) => {
+      const reloadButton = button("Reload", { kind: "ghost", onClick: () => reload() });
+      replace(message, notice("warn", `${int(count)} finished requests were not streamed to this page.`, " ", reloadButton));
+    },
     onState: (state) => {
       liveState.className = `live-state ${state}`;
       liveState.textContent = { live: "Live", connecting: "Connecting…", retrying: "Reconnecting…" }[state];
@@ -180,6 +185,7 @@ export function matches(record, filters) {
   if (filters.provider && record.provider !== filters.provider) return false;
   const status = filters.status;
   if (!status) return true;
+  if (status === "error") return record.status >= 400 || !record.status; // 0: no answer at all
   if (/^\dxx$/.test(status)) return Math.floor(record.status / 100) === Number(status[0]);
   return String(record.status) === status;
 }
