@@ -233,9 +233,17 @@ async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: 
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("mock-messages")
     await page.get_by_label("Alias").fill("")
-    await page.get_by_label("Status").select_option("4xx")
+    await page.get_by_label("Status").select_option("error")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("404")
+    async with aiohttp.ClientSession() as session:  # live records pass the same filter
+        for model in ("chat-model", "no-such-model"):
+            body = {"model": model, "messages": [{"role": "user", "content": "live"}]}
+            async with session.post(site.url + "/v1/chat/completions", json=body, headers=auth):
+                pass
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text("no-such-model")
+    await expect(rows.locator(".badge", has_text="200")).to_have_count(0)
     records = await site.admin("/requests")
     assert isinstance(records, dict)
     marked = next(r for r in records["data"] if r["user_agent"] == XSS)
