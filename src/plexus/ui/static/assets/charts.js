@@ -6,16 +6,17 @@ import { axisTime, dateTime } from "./format.js";
 
 /**
  * A time series chart. `update({times, series})`: times in Unix seconds; each series is
- * {label, values (numbers or null for no data), tone (1-6), area (filled)}.
+ * {label, values (numbers or null for no data), tone (1-6), area (filled)}. `empty` is said
+ * when no value is above zero.
  */
-export function timeChart({ label, format }) {
+export function timeChart({ label, format, empty = "No traffic in this period" }) {
   let data = { times: [], series: [] };
   let dots = () => {};
   const legend = h("div", { class: "legend" });
   const frame = chartFrame({
     label,
     draw: (plot, width) => {
-      const drawn = drawSeries(plot, width, data, format);
+      const drawn = drawSeries(plot, width, data, format, empty);
       dots = drawn.dots;
       return drawn.xs;
     },
@@ -33,10 +34,10 @@ export function timeChart({ label, format }) {
   return { element: h("figure", { class: "chart" }, frame.element, legend), update, destroy: frame.destroy };
 }
 
-function drawSeries(plot, width, { times, series }, format) {
+function drawSeries(plot, width, { times, series }, format, empty) {
   const values = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
   if (!times.length || !values.some((v) => v > 0)) {
-    emptyText(plot, width, "No traffic in this period");
+    emptyText(plot, width, empty);
     return { xs: [], dots: () => {} };
   }
   const { top, step } = yScale(Math.max(...values));

@@ -29,10 +29,10 @@ export function mount(root, { query }) {
   const tops = h("div", { class: "grid four" });
   const charts = {
     traffic: timeChart({ label: "Requests and errors", format: compact }),
-    latency: timeChart({ label: "Latency", format: ms }),
-    ttft: timeChart({ label: "Time to first token", format: ms }),
+    latency: timeChart({ label: "Latency", format: ms, empty: "No answered request in this period" }),
+    ttft: timeChart({ label: "Time to first token", format: ms, empty: "No token streamed in this period" }),
     tokens: timeChart({ label: "Tokens", format: compact }),
-    cost: timeChart({ label: "Cost", format: usd }),
+    cost: timeChart({ label: "Cost", format: usd, empty: "No priced request in this period" }),
   };
   const choose = (value) => {
     range = value;
