@@ -202,11 +202,19 @@ async def test_a_wrong_key_is_refused_and_the_right_one_signs_in(
     await page.close()
 
 
-async def test_overview_shows_the_traffic(page: Page) -> None:
+async def test_overview_shows_the_traffic(page: Page, site: Site) -> None:
     main = page.locator("main")
     await expect(main.get_by_role("heading", name="Overview")).to_be_visible()
     await expect(main.get_by_text("chat-model").first).to_be_visible()
     await expect(main.get_by_text("mock-chat").first).to_be_visible()
+    overview = await site.admin("/overview")
+    assert isinstance(overview, dict)
+    requests = main.locator(".stat").first.locator(".stat-value")
+    await expect(requests).to_have_text(str(overview["totals"]["requests"]))
+    # Traffic without a price (the real ledger knows none for the mock models) is not "no traffic".
+    unpriced = main.get_by_text("No priced request in this period")
+    await expect(unpriced).to_have_count(1 if overview["totals"]["cost_usd"] == 0 else 0)
+    await expect(main.get_by_text("No traffic in this period")).to_have_count(0)
     await page.wait_for_load_state("networkidle")
     await shot(page, "overview")
     await page.emulate_media(color_scheme="dark")
