@@ -89,8 +89,8 @@ function runs(values) {
 }
 
 /**
- * Stacked columns, one per period. `update({labels, groups})`: labels per column, groups of
- * {label, values (one per column), tone}.
+ * Stacked columns, one per period. `update({labels, groups, empty})`: labels per column,
+ * groups of {label, values (one per column), tone}; `empty` is said when all are zero.
  */
 export function stackedColumns({ label, format }) {
   let data = { labels: [], groups: [] };
@@ -113,10 +113,10 @@ export function stackedColumns({ label, format }) {
   return { element: h("figure", { class: "chart" }, frame.element, legend), update, destroy: frame.destroy };
 }
 
-function drawColumns(plot, width, { labels, groups }, format) {
+function drawColumns(plot, width, { labels, groups, empty }, format) {
   const totals = labels.map((_, i) => groups.reduce((sum, g) => sum + (g.values[i] || 0), 0));
   if (!labels.length || !totals.some((t) => t > 0)) {
-    emptyText(plot, width, "Nothing in this period");
+    emptyText(plot, width, empty || "Nothing in this period");
     return [];
   }
   const { top, step } = yScale(Math.max(...totals));

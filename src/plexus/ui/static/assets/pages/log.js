@@ -53,7 +53,7 @@ export function mount(root, { query }) {
   });
   const table = h(
     "table",
-    { class: "table log-table" },
+    { class: "table dense log-table" },
     h("caption", { class: "visually-hidden", text: "Requests, newest first" }),
     h(
       "thead",

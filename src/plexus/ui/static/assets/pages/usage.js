@@ -66,7 +66,9 @@ export function mount(root, { query }) {
   }
 
   function draw() {
-    chart.update(chartData(rows, state));
+    const unpriced = rows.length && state.metric === "cost_usd";
+    const empty = unpriced ? "No priced request in this period: chart requests or tokens." : null;
+    chart.update({ ...chartData(rows, state), empty });
     replace(table, rows.length ? usageTable(rows, state) : empty("No usage in this period."));
   }
 
@@ -113,7 +115,7 @@ function usageTable(rows, { period, by }) {
   const groupHeader = GROUPS.find(([value]) => value === by)[1];
   return h(
     "table",
-    { class: "table" },
+    { class: "table dense usage-table" },
     h("caption", { class: "visually-hidden", text: `Usage by ${period} and ${by}` }),
     h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Period" }), by === "none" ? null : h("th", { scope: "col", text: groupHeader }), COLUMNS.map(([, label]) => h("th", { scope: "col", class: "num", text: label })))),
     h(
