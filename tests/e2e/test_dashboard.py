@@ -262,10 +262,15 @@ async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: 
     await shot(page, "request")
 
 
-async def test_usage_renders_and_exports_csv(page: Page) -> None:
+async def test_usage_renders_and_exports_csv(page: Page, site: Site) -> None:
     await page.get_by_role("link", name="Usage").click()
     await expect(page.locator("main tbody tr").first).to_be_visible()
     await expect(page.locator("main tbody").get_by_text("chat-model")).to_be_visible()
+    usage = await site.admin("/usage?period=day&by=alias")
+    assert isinstance(usage, dict)
+    priced = any(row["cost_usd"] for row in usage["rows"])
+    unpriced = page.get_by_text("No priced request in this period")
+    await expect(unpriced).to_have_count(0 if priced else 1)
     await shot(page, "usage")
     async with page.expect_download() as waiting:
         await page.get_by_role("button", name="Export CSV").click()
