@@ -221,6 +221,10 @@ async def test_overview_shows_the_traffic(page: Page, site: Site) -> None:
     background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(11, 13, 18)"  # --bg of the dark scheme
     await shot(page, "overview-dark")
+    await page.set_viewport_size({"width": 400, "height": 860})  # a phone: nothing runs off
+    await expect(main.get_by_text("chat-model").first).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 400
+    await shot(page, "overview-narrow")
 
 
 async def test_the_log_shows_markup_as_text_and_live_requests(page: Page, site: Site) -> None:
