@@ -313,6 +313,26 @@ async def test_providers_show_health_and_a_bad_edit_is_refused_by_the_field(
     assert site.config.read_bytes() == before
 
 
+async def test_an_alias_with_an_unknown_provider_is_refused_by_the_field(
+    page: Page, site: Site
+) -> None:
+    await page.get_by_role("link", name="Providers").click()
+    before = site.config.read_bytes()
+    await page.locator("main").get_by_role("button", name="Edit alias chat-model").click()
+    dialog = page.get_by_role("dialog")
+    provider = dialog.get_by_label("Provider")
+    await expect(provider).to_have_value("mock-chat")
+    await provider.fill("no-such-provider")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(provider).to_have_attribute("aria-invalid", "true")
+    await expect(dialog.locator(".field-error").filter(has_text="no-such-provider")).to_be_visible()
+    await expect(dialog.get_by_label("Model", exact=True)).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
+    await shot(page, "alias-edit-refused")
+    assert site.config.read_bytes() == before
+
+
 async def test_an_alias_edit_routes_by_the_new_target(page: Page, site: Site) -> None:
     await page.get_by_role("link", name="Providers").click()
     await page.locator("main").get_by_role("button", name="Edit alias chat-model").click()
