@@ -378,6 +378,18 @@ async def test_settings_shows_validates_and_saves_the_yaml(page: Page, site: Sit
     assert saved["keys"]["alice"]["secret"] == GATEWAY_KEY  # shown redacted or not, kept
 
 
+async def test_settings_refuses_to_overwrite_a_newer_file(page: Page, site: Site) -> None:
+    await page.get_by_role("link", name="Settings").click()
+    editor = page.locator("main textarea")
+    await expect(editor).to_have_value(re.compile("messages-model"))
+    newer = site.config.read_text() + "# changed by someone else\n"
+    site.config.write_text(newer)
+    await editor.fill((await editor.input_value()).replace("up-chat", "up-chat-2"))
+    await page.get_by_role("button", name="Save and apply").click()
+    await expect(page.get_by_text("The file changed since you opened it")).to_be_visible()
+    assert site.config.read_text() == newer
+
+
 async def test_the_playground_streams_an_answer_and_shows_the_upstream_request(
     page: Page,
 ) -> None:
