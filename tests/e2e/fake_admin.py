@@ -1,12 +1,13 @@
-"""A stand-in for the admin API (/work/admin-contract.md) while the real one is not on main:
+"""A stand-in for the admin API (the admin-API contract) while the real one is not on main:
 one aiohttp origin that serves `/v0/admin/*` in the contract's shapes and passes everything
 else (the dashboard at /ui, the client APIs at /v1 and /v1beta) to a real gateway, recording
 each client request it passed as a usage record. The dashboard only needs one origin (its CSP
 allows `connect-src 'self'`), so it cannot tell the difference.
 
 What it does not do like the real one: it translates nothing in the playground (it shows the
-client body addressed to the first target), keeps no comments when it writes the YAML, and
-does not reload the gateway after an edit.
+client body addressed to the first target), redacts no secret, keeps no comments when it
+writes the YAML, and prices with one made-up rate. The gateway behind it applies its edits
+through its own file watcher.
 """
 
 from __future__ import annotations
