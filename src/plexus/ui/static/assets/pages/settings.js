@@ -5,6 +5,7 @@
 import { request, send } from "../api.js";
 import { button, card, describe, loading, notice, pageHeader, tag } from "../components.js";
 import { h, replace } from "../dom.js";
+import { auditCard } from "./audit.js";
 
 export function mount(root) {
   const controller = new AbortController();
@@ -50,11 +51,13 @@ export function mount(root) {
     }
   });
 
+  const audit = auditCard(controller.signal);
   root.append(
     pageHeader("Settings", "The gateway's config file. Secrets are shown redacted; a redacted value saved unchanged keeps its secret.", dirty, revertButton, validateButton, saveButton),
     message,
     meta,
     card(null, h("div", { class: "editor-frame" }, lines, editor)),
+    audit.element,
   );
 
   async function load() {
@@ -101,6 +104,7 @@ export function mount(root) {
       etag = response.headers.get("etag") || (data.etag ? quoted(data.etag) : etag);
       loaded = editor.value;
       replace(message, notice("ok", "Saved. The gateway applies the new config within seconds."));
+      audit.refresh();
     } catch (error) {
       if (error.status === 412) {
         replace(
