@@ -69,6 +69,7 @@ class FakeAdmin:
         self.key = key
         self.records: list[dict[str, Any]] = []
         self.cooling: dict[tuple[str, str], float] = {}
+        self.audit: list[dict[str, Any]] = []
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -88,6 +89,7 @@ class FakeAdmin:
             ("GET", "/requests/{id}", self.request),
             ("GET", "/events", self.events),
             ("POST", "/playground", self.playground),
+            ("GET", "/audit", self.audit_log),
         ]
         for method, path, handler in admin:
             app.router.add_route(method, "/v0/admin" + path, handler)
@@ -125,13 +127,22 @@ class FakeAdmin:
         assert isinstance(raw, dict)
         return raw
 
-    def _save(self, raw: dict[str, Any]) -> web.Response:
+    def _note(self, action: str, target: str, detail: dict[str, Any]) -> None:
+        entry = {"time": time.time(), "actor": "admin", "action": action, "target": target}
+        self.audit.append({"id": len(self.audit) + 1, **entry, "detail": detail})
+
+    async def audit_log(self, request: web.Request) -> web.Response:
+        newest = list(reversed(self.audit))[: int(request.query.get("limit", "50"))]
+        return web.json_response({"data": newest, "next_cursor": None})
+
+    def _save(self, raw: dict[str, Any], action: str, target: str) -> web.Response:
         """Validate with the real loader; write only what it accepts."""
         try:
             parse_config(raw)
         except ConfigError as error:
             return _error(400, "invalid_config", "the config is invalid", _problems(error))
         self.path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        self._note(action, target, {})
         return web.json_response(
             {"etag": self._etag(), "applied": True}, headers={"etag": self._etag()}
         )
@@ -159,7 +170,7 @@ class FakeAdmin:
         if match not in ("*", self._etag()):
             return _error(412, "precondition_failed", "the file changed since it was read")
         raw = await self._yaml_of(request)
-        return raw if isinstance(raw, web.Response) else self._save(raw)
+        return raw if isinstance(raw, web.Response) else self._save(raw, "config.replace", "config")
 
     async def validate(self, request: web.Request) -> web.Response:
         raw = await self._yaml_of(request)
@@ -183,8 +194,9 @@ class FakeAdmin:
     def _entry_put(self, section: str) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             raw = self._raw()
-            raw.setdefault(section, {})[request.match_info["name"]] = await request.json()
-            return self._save(raw)
+            name = request.match_info["name"]
+            raw.setdefault(section, {})[name] = await request.json()
+            return self._save(raw, f"{section}.put", f"{section}.{name}")
 
         return handler
 
@@ -193,7 +205,8 @@ class FakeAdmin:
             raw = self._raw()
             if raw.get(section, {}).pop(request.match_info["name"], None) is None:
                 return _error(404, "not_found", "no such entry")
-            return self._save(raw)
+            name = request.match_info["name"]
+            return self._save(raw, f"{section}.delete", f"{section}.{name}")
 
         return handler
 
@@ -225,6 +238,7 @@ class FakeAdmin:
         ]
         for target in reset:
             del self.cooling[target]
+        self._note("health.reset", body["provider"], {"targets": len(reset)})
         return web.json_response({"reset": len(reset)})
 
     async def providers(self, request: web.Request) -> web.Response:

@@ -373,6 +373,9 @@ async def test_settings_shows_validates_and_saves_the_yaml(page: Page, site: Sit
     await editor.fill(shown.replace("up-chat", "up-chat-2"))
     await page.get_by_role("button", name="Save and apply").click()
     await expect(page.get_by_text("Saved.")).to_be_visible()
+    changes = page.locator("main section", has=page.get_by_role("heading", name="Recent changes"))
+    await expect(changes.locator("tbody tr").first).to_contain_text("config.replace")
+    await shot(page, "settings-saved")
     saved = yaml.safe_load(site.config.read_text())
     assert saved["models"]["chat-model"]["targets"][0]["model"] == "up-chat-2"
     assert saved["keys"]["alice"]["secret"] == GATEWAY_KEY  # shown redacted or not, kept
