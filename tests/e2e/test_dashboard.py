@@ -1,22 +1,18 @@
 """The dashboard in a real headless Chromium (Debian's `chromium`, driven by Playwright).
 
-The page is the gateway's own /ui and the client requests go through a real gateway to the
-mock upstreams. The admin API is the gateway's own when the package has one (`plexus.admin`);
-until then it is tests/e2e/fake_admin.py, in the contract's shapes, in front of the gateway on
-the same origin. Screenshots of each page land in /tmp/ui-shots/ (outside the repo).
+The page is the gateway's own /ui, its data the gateway's own admin API, and the client
+requests go through the gateway to the mock upstreams. Screenshots of each page land in
+/tmp/ui-shots/ (outside the repo).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import re
 import shutil
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +24,10 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 from plexus.app import Gateway
 from plexus.config import load_config
 from plexus.providers import ADAPTERS
-from tests.conftest import Upstreams, run_gateway, serve_app
-from tests.e2e.fake_admin import FakeAdmin
+from tests.conftest import Upstreams, run_gateway
 
 CHROMIUM = os.environ.get("PLEXUS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("PLEXUS_UI_SHOTS", "/tmp/ui-shots"))
-REAL_ADMIN = importlib.util.find_spec("plexus.admin") is not None
 ADMIN_KEY = "admin-test-key-0123456789"
 GATEWAY_KEY = "alice-secret"
 XSS = "<img src=x onerror=\"window.__pwned = 'ua'\">"
@@ -45,8 +39,6 @@ pytestmark = [
     pytest.mark.timeout(120),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (make system-deps)"),
 ]
-
-Cool = Callable[[str, str], None]  # start a long cooldown of (provider, model)
 
 
 @dataclass
@@ -86,41 +78,18 @@ async def site(
     }
     path = tmp_path / "plexus.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    serving = _real(path, monkeypatch) if REAL_ADMIN else _fake(path)
-    async with serving as (url, cool):
+    monkeypatch.setenv("PLEXUS_ADMIN_KEY", ADMIN_KEY)
+    gateway = Gateway(load_config(path, ADAPTERS), str(path))
+    async with run_gateway(gateway.config, gateway) as url:
         site = Site(url, path, upstreams)
         await _traffic(url)
-        cool("mock-messages", "up-messages")
+        gateway.health.failed(("mock-messages", "up-messages"), 300.0)
         for _ in range(100):  # the usage store takes the records in a moment
             answer = await site.admin("/requests")
             if isinstance(answer, dict) and len(answer["data"]) >= TRAFFIC:
                 break
             await asyncio.sleep(0.05)
         yield site
-
-
-@asynccontextmanager
-async def _real(path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str, Cool]]:
-    """The gateway with its own admin API, editing `path`."""
-    monkeypatch.setenv("PLEXUS_ADMIN_KEY", ADMIN_KEY)
-    gateway = Gateway(load_config(path, ADAPTERS), str(path))
-    async with run_gateway(gateway.config, gateway) as url:
-        yield url, lambda provider, model: gateway.health.failed((provider, model), 300.0)
-
-
-@asynccontextmanager
-async def _fake(path: Path) -> AsyncIterator[tuple[str, Cool]]:
-    """The gateway behind tests/e2e/fake_admin.py."""
-    gateway = Gateway(load_config(path, ADAPTERS), str(path))  # reloads what the fake writes
-    async with run_gateway(gateway.config, gateway) as origin:
-        admin = FakeAdmin(origin, path, ADMIN_KEY)
-        async with serve_app(admin.app()) as url:
-            yield (
-                url,
-                lambda provider, model: admin.cooling.update(
-                    {(provider, model): time.time() + 300}
-                ),
-            )
 
 
 async def _traffic(url: str) -> None:
