@@ -22,7 +22,7 @@ import yaml
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from plexus.app import Gateway
-from plexus.config import load_config
+from plexus.config import load_config, parse_config
 from plexus.providers import ADAPTERS
 from tests.conftest import Upstreams, run_gateway
 
@@ -169,6 +169,17 @@ async def test_a_wrong_key_is_refused_and_the_right_one_signs_in(
     await page.wait_for_url(f"{site.url}/ui")
     assert await page.evaluate("sessionStorage.getItem('plexus.adminKey')") == ADMIN_KEY
     await page.close()
+
+
+async def test_without_an_admin_key_the_page_says_how_to_turn_it_on(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLEXUS_ADMIN_KEY", raising=False)
+    async with run_gateway(parse_config({})) as url:
+        page = await browser.new_page()
+        await sign_in(page, url, "any-key")
+        await expect(page.get_by_text("start Plexus with PLEXUS_ADMIN_KEY set")).to_be_visible()
+        await page.close()
 
 
 async def test_overview_shows_the_traffic(page: Page, site: Site) -> None:
