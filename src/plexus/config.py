@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import re
@@ -61,6 +62,29 @@ class ServerConfig(_Strict):
     # Redis or Valkey (`redis://[:password@]host:port/db`) through which replicas share limits'
     # counters and cooldowns; none: each replica enforces its own (fixed at start).
     redis_url: str | None = None
+    # Seconds `rpm` and `tpm` are counted over, pro rata (OpenAI quantizes its limits the same
+    # way): shorter smooths bursts; a refused client waits at most about this long.
+    limit_window: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+
+
+Count = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class LimitsConfig(_Strict):
+    """Requests and tokens (input + output) per minute, and requests in flight, at most."""
+
+    rpm: Count | None = None
+    tpm: Count | None = None
+    max_parallel: Count | None = None
+
+
+class BudgetConfig(_Strict):
+    """A key's spending cap in USD per UTC calendar period (`once`: over its whole life);
+    past `warn_at` of it, answers carry the remaining budget and the log says so once."""
+
+    usd: Annotated[float, msgspec.Meta(ge=0)]
+    period: Literal["day", "week", "month", "once"] = "month"
+    warn_at: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.8
 
 
 class KeyConfig(_Strict):
@@ -68,6 +92,14 @@ class KeyConfig(_Strict):
 
     secret: str | None = None
     comment: str | None = None
+    # Aliases, `provider/model` names and glob patterns (`gpt-4*`, `openai/*`); None: all.
+    models: list[str] | None = None
+    rpm: Count | None = None
+    tpm: Count | None = None
+    max_parallel: Count | None = None
+    budget: BudgetConfig | None = None
+    expires: datetime.datetime | None = None  # UTC; a bare date means its midnight
+    disabled: bool = False
 
 
 class TimeoutConfig(_Strict):
@@ -132,6 +164,7 @@ class ProviderConfig(_Strict):
     queue_timeout: float = 0.0  # how long a request waits for a slot; 0 fails fast with 429
     # Prices by model name as sent upstream, `*` for any other model (pricing/, README "Cost").
     pricing: dict[str, PricingConfig] = msgspec.field(default_factory=dict)
+    limits: LimitsConfig | None = None  # for every key together: the provider's own quota
     # Set by the loader: the variable named by `api_key` that is not set in the environment.
     api_key_missing: str | None = None
 
@@ -149,6 +182,7 @@ class AliasConfig(_Strict):
 
     targets: list[TargetConfig]
     selector: Selector = "random"
+    limits: LimitsConfig | None = None  # for every key together
 
 
 class UsageConfig(_Strict):
@@ -312,7 +346,7 @@ def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
     sections["responses"] = _convert(
         data.get("responses") or {}, ResponsesConfig, "responses", problems
     )
-    sections["keys"] = _convert_map(data.get("keys"), KeyConfig, "keys", problems)
+    sections["keys"] = _convert_map(_with_expiries(data.get("keys")), KeyConfig, "keys", problems)
     sections["providers"] = _convert_providers(data.get("providers"), unset, problems)
     sections["models"] = _convert_map(data.get("models"), AliasConfig, "models", problems)
     _check_unset(unset, problems)
@@ -434,6 +468,8 @@ def _check_references(config: Config, problems: list[str]) -> None:
                 problems.append(f"models.{alias_name}.targets[{index}].weight: must be positive")
     for name, provider in config.providers.items():
         _check_provider(name, provider, problems)
+    for name, key in config.keys.items():
+        _check_allowlist(config, name, key.models or [], problems)
     if not 0 < config.server.port < 65536:
         problems.append("server.port: expected 1-65535")
     _check_tracing(config.tracing, problems)
@@ -442,6 +478,46 @@ def _check_references(config: Config, problems: list[str]) -> None:
         problems.append("server.redis_url: expected redis://[:password@]host[:port][/db]")
     if config.responses.store and config.usage.database == "none":
         problems.append("responses.store: needs a database, and usage.database is none")
+
+
+def _with_expiries(keys: Any) -> Any:
+    """Keys with `expires` as an aware datetime: YAML reads `2026-01-01` as a date, and a date
+    or a time without a zone is taken as UTC."""
+    if not isinstance(keys, dict):
+        return keys
+    return {name: _with_expiry(key) for name, key in keys.items()}
+
+
+def _with_expiry(key: Any) -> Any:
+    expires = key.get("expires") if isinstance(key, dict) else None
+    if isinstance(expires, str):
+        try:
+            expires = datetime.datetime.fromisoformat(expires)
+        except ValueError:
+            return key  # msgspec names the problem with its path
+    if isinstance(expires, datetime.date) and not isinstance(expires, datetime.datetime):
+        expires = datetime.datetime.combine(expires, datetime.time())
+    if not isinstance(expires, datetime.datetime):
+        return key
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=datetime.UTC)
+    return {**key, "expires": expires}
+
+
+def _check_allowlist(config: Config, name: str, models: list[str], problems: list[str]) -> None:
+    """An exact name in a key's `models` must be one a client can ask for (a typo there would
+    refuse the key silently); patterns are not checked."""
+    listed = {model for provider in config.providers.values() for model in provider.models}
+    for index, model in enumerate(models):
+        if not model:
+            problems.append(f"keys.{name}.models[{index}]: expected a model name or pattern")
+            continue
+        if any(char in model for char in "*?["):
+            continue
+        provider, slash, _ = model.partition("/")
+        if model in config.models or model in listed or (slash and provider in config.providers):
+            continue
+        problems.append(f"keys.{name}.models[{index}]: no alias, provider or model {model!r}")
 
 
 _LINE_BREAKS = re.compile(r"[\r\n\x00]")
