@@ -228,3 +228,8 @@ class Codec(Protocol):
     def decode_usage_of(self, data: bytes) -> ir.Usage | None:
         """The usage a response body or one stream event's data carries, if any."""
         ...
+
+    def max_output_tokens_of(self, body: bytes) -> int | None:
+        """The most output tokens a client's request body allows, if it says (read without
+        decoding the rest, for the limits' estimate)."""
+        ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from plexus.protocols.chat import embeddings
-from plexus.protocols.chat.request_decoder import decode_request
+from plexus.protocols.chat.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.chat.request_encoder import encode_request
 from plexus.protocols.chat.response import (
     decode_response,
@@ -56,6 +56,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "max_output_tokens_of",
     "output_items",
     "resolve_items",
 ]

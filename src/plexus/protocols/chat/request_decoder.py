@@ -311,3 +311,20 @@ def _tool_call_block(call: wire.ToolCall) -> ir.ToolCallBlock:
     return ir.ToolCallBlock(
         id=call.id or "", name=function.name or "", arguments=function.arguments or ""
     )
+
+
+class _OutputLimit(msgspec.Struct):
+    max_completion_tokens: int | None = None
+    max_tokens: int | None = None  # the older name, still sent by many clients
+
+
+_output_limit = msgspec.json.Decoder(_OutputLimit)
+
+
+def max_output_tokens_of(body: bytes) -> int | None:
+    """The most output tokens a request body allows, if it says."""
+    try:
+        limit = _output_limit.decode(body)
+    except msgspec.DecodeError:
+        return None
+    return limit.max_completion_tokens or limit.max_tokens

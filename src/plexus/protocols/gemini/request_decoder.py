@@ -192,3 +192,26 @@ def _decode_thinking(config: wire.ThinkingConfig) -> ir.Reasoning:
             raise BadRequest(f"unknown thinkingLevel {config.thinkingLevel!r}")
         return ir.Reasoning(effort=effort, summary=summary)
     return ir.Reasoning(summary=summary)
+
+
+class _GenerationLimit(msgspec.Struct):
+    maxOutputTokens: int | None = None
+    max_output_tokens: int | None = None  # the SDKs' snake case, accepted by the API too
+
+
+class _OutputLimit(msgspec.Struct):
+    generationConfig: _GenerationLimit | None = None
+    generation_config: _GenerationLimit | None = None
+
+
+_output_limit = msgspec.json.Decoder(_OutputLimit)
+
+
+def max_output_tokens_of(body: bytes) -> int | None:
+    """The most output tokens a request body allows, if it says."""
+    try:
+        limit = _output_limit.decode(body)
+    except msgspec.DecodeError:
+        return None
+    config = limit.generationConfig or limit.generation_config
+    return None if config is None else config.maxOutputTokens or config.max_output_tokens

@@ -7,7 +7,7 @@ from plexus.protocols.common import decode_error
 from plexus.protocols.common import no_item_references as resolve_items
 from plexus.protocols.common import no_output_items as output_items
 from plexus.protocols.counting import decode_count
-from plexus.protocols.messages.request_decoder import decode_request
+from plexus.protocols.messages.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.messages.request_encoder import encode_count_request, encode_request
 from plexus.protocols.messages.response import (
     decode_response,
@@ -57,6 +57,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "max_output_tokens_of",
     "output_items",
     "resolve_items",
 ]

@@ -278,3 +278,18 @@ def _thread_refused(thread: wire.Thread) -> BadRequest:
     refusal = BadRequest(message, status=status, kind="not_found" if status == 404 else None)
     refusal.relay = ("messages", status, msgspec.json.encode(body))
     return refusal
+
+
+class _OutputLimit(msgspec.Struct):
+    max_tokens: int | None = None
+
+
+_output_limit = msgspec.json.Decoder(_OutputLimit)
+
+
+def max_output_tokens_of(body: bytes) -> int | None:
+    """The most output tokens a request body allows, if it says."""
+    try:
+        return _output_limit.decode(body).max_tokens
+    except msgspec.DecodeError:
+        return None

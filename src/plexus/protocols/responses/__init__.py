@@ -7,7 +7,7 @@ from plexus.protocols.common import decode_error
 from plexus.protocols.counting import decode_count
 from plexus.protocols.responses import stored
 from plexus.protocols.responses.items import output_items, resolve_items
-from plexus.protocols.responses.request_decoder import decode_request
+from plexus.protocols.responses.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.responses.request_encoder import encode_count_request, encode_request
 from plexus.protocols.responses.response import (
     decode_response,
@@ -55,6 +55,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "map_stop_reason",
+    "max_output_tokens_of",
     "output_items",
     "resolve_items",
 ]

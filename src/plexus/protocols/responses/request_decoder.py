@@ -306,3 +306,18 @@ def _decode_format(text: wire.TextConfig | None) -> ir.ResponseFormat | None:
             return ir.ResponseFormat("text")
         case other:
             raise BadRequest(f"unsupported text.format.type {other!r} at $.text.format.type")
+
+
+class _OutputLimit(msgspec.Struct):
+    max_output_tokens: int | None = None
+
+
+_output_limit = msgspec.json.Decoder(_OutputLimit)
+
+
+def max_output_tokens_of(body: bytes) -> int | None:
+    """The most output tokens a request body allows, if it says."""
+    try:
+        return _output_limit.decode(body).max_output_tokens
+    except msgspec.DecodeError:
+        return None
