@@ -3,7 +3,9 @@
     GatewayError                 status, message, kind (a canonical error type)
     ├── BadRequest               400  malformed JSON, wrong types, invalid request
     │   └── Unsupported          400  the target cannot serve this kind of request
-    ├── Unauthorized             401  missing or wrong gateway key
+    ├── Unauthorized             401  missing, wrong, expired or disabled gateway key
+    ├── Forbidden                403  the key may not use this model
+    ├── RateLimited              429  a key's, alias's or provider's limit or budget is used up
     ├── NotFound                 404  unknown model or route
     ├── PayloadTooLarge          413  body above the configured limit
     ├── ProviderUnavailable      500 / 429  provider misconfigured or at its concurrency limit
@@ -67,6 +69,24 @@ class Unauthorized(GatewayError):
 
     status = 401
     kind = "authentication"
+
+
+class Forbidden(GatewayError):
+    """The gateway key may not do this (a model outside its allowlist)."""
+
+    status = 403
+    kind = "permission"
+
+
+class RateLimited(GatewayError):
+    """A limit or budget is used up; `headers` tell the client when to come back."""
+
+    status = 429
+    kind = "rate_limit"
+
+    def __init__(self, message: str, headers: list[tuple[bytes, bytes]], retry_after: str | None):
+        super().__init__(message, retry_after=retry_after)
+        self.headers = headers
 
 
 class NotFound(GatewayError):

@@ -1,0 +1,293 @@
+"""The Limiter: admits a request against its key's, alias's and provider's counters, and
+settles each counter with what the request really used when it ends.
+
+Every counter is held by a `QuotaPool`. With the in-process `LocalPool` (one replica) quota is
+granted synchronously: nothing on the request path awaits. With a shared pool, windowed
+counters (rpm, tpm) are leased in chunks sized to the limit and spent from memory, so a loose
+limit costs almost no round trips; parallel slots and budgets are leased exactly. A budget is
+reserved at admission with the request's estimated cost and settled with its real cost; the
+last request admitted may get only what is left, so spend passes the budget by at most one
+request's estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import structlog
+
+from plexus.errors import RateLimited
+from plexus.limits.periods import ONCE_TTL, span_of
+from plexus.limits.pool import LocalPool, PoolUnavailable, QuotaPool
+from plexus.limits.rules import Rule
+
+_log = structlog.get_logger("plexus")
+PARALLEL_TTL = 7 * 86400.0  # a slot is held while its request runs; forgotten only if leaked
+CHUNKS_PER_WINDOW = 50  # a shared pool's lease of a windowed counter: limit / this, at least 1
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """What a request may use, as guessed at admission."""
+
+    tokens: int = 0
+    usd: float = 0.0
+
+
+@dataclass(slots=True)
+class _Taken:
+    rule: Rule
+    window: int
+    amount: float
+
+
+class Ticket:
+    """What one request took from its counters; settled once, when it ends."""
+
+    __slots__ = ("_limiter", "_settled", "taken")
+
+    def __init__(self, limiter: Limiter, taken: list[_Taken]) -> None:
+        self._limiter = limiter
+        self.taken = taken
+        self._settled = False
+
+    def settle(self, tokens: int | None, usd: float | None) -> None:
+        """Correct the estimates with what was really used (None: nothing known, e.g. an
+        error: the reservation is released) and free the parallel slots."""
+        if self._settled:
+            return
+        self._settled = True
+        pool = self._limiter.pool
+        for taken in self.taken:
+            rule, amount = taken.rule, taken.amount
+            match rule.unit:
+                case "parallel":
+                    pool.give_back(rule.counter, taken.window, amount)
+                    continue
+                case "tokens":
+                    actual = float(tokens) if tokens is not None else 0.0
+                case "usd":
+                    actual = usd if usd is not None else 0.0
+                    self._limiter.warn_budget(rule, taken.window, actual - amount)
+                case _:
+                    continue
+            if actual > amount:
+                pool.add(rule.counter, taken.window, actual - amount)
+            elif actual < amount:
+                pool.give_back(rule.counter, taken.window, amount - actual)
+
+    def release(self) -> None:
+        """Give everything back: the request failed before using anything."""
+        self.settle(None, None)
+
+
+class Limiter:
+    """Counts requests, tokens, parallel requests and spend against their limits."""
+
+    def __init__(
+        self,
+        pool: QuotaPool,
+        *,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pool = pool
+        self.window = window
+        self.clock = clock
+        self._local = pool if isinstance(pool, LocalPool) else None
+        self._fallback = LocalPool()
+        self._pool_down = False
+        self._held: dict[tuple[str, int], float] = {}  # leased, not yet spent (shared pool)
+        self._warned: set[tuple[str, int]] = set()
+
+    def now(self) -> float:
+        """The limiter's clock (Unix seconds)."""
+        return self.clock()
+
+    def window_of(self, now: float) -> tuple[int, float]:
+        """The rate window `now` is in, and the seconds until it ends."""
+        window = int(now // self.window)
+        return window, (window + 1) * self.window - now
+
+    async def admit(self, rules: Iterable[Rule], estimate: Estimate, subject: str) -> Ticket:
+        """Take what the request needs from every rule's counter, or nothing and raise
+        RateLimited (`subject` names who is limited in the message: "key 'alice'")."""
+        now = self.clock()
+        window, _ = self.window_of(now)
+        taken: list[_Taken] = []
+        for rule in rules:
+            slot, amount = self._slot(rule, window, now), self._amount(rule, estimate)
+            granted = await self._take(rule, slot, amount)
+            # A budget admits while anything is left; everything else needs its whole amount.
+            if granted < amount and not (rule.unit == "usd" and granted > 0):
+                if granted:
+                    self.pool.give_back(rule.counter, slot, granted)
+                Ticket(self, taken).release()
+                raise self._refusal(rule, slot, amount, subject, now)
+            taken.append(_Taken(rule, slot, granted))
+        return Ticket(self, taken)
+
+    def used(self, rule: Rule, now: float | None = None) -> float:
+        """What a counter has used in its current window or period (0 when unknown)."""
+        now = self.clock() if now is None else now
+        used = self.pool.used(rule.counter, self._slot(rule, self.window_of(now)[0], now))
+        return used or 0.0
+
+    def headers(self, rules: Iterable[Rule]) -> list[tuple[bytes, bytes]]:
+        """OpenAI's `x-ratelimit-*` headers for a key's rpm and tpm, and its remaining budget
+        once past the warning threshold."""
+        now = self.clock()
+        _, left = self.window_of(now)
+        headers: list[tuple[bytes, bytes]] = []
+        for rule in rules:
+            if rule.unit in ("requests", "tokens"):
+                remaining = max(0, math.floor(rule.limit - self.used(rule, now)))
+                suffix = rule.unit.encode()
+                headers += [
+                    (b"x-ratelimit-limit-" + suffix, str(int(rule.configured)).encode()),
+                    (b"x-ratelimit-remaining-" + suffix, str(remaining).encode()),
+                    (b"x-ratelimit-reset-" + suffix, duration(left).encode()),
+                ]
+            elif rule.unit == "usd" and rule.budget is not None:
+                used = self.used(rule, now)
+                if used >= rule.limit * rule.budget.warn_at:
+                    remaining_usd = max(0.0, rule.limit - used)
+                    headers.append(
+                        (b"x-plexus-budget-remaining-usd", f"{remaining_usd:.6f}".encode())
+                    )
+        return headers
+
+    async def restore(self, rule: Rule, spent: float) -> None:
+        """Seed a budget's counter with what was spent this period before the start."""
+        now = self.clock()
+        slot = self._slot(rule, 0, now)
+        try:
+            await self.pool.seed(rule.counter, slot, spent, self._ttl(rule))
+        except PoolUnavailable:
+            await self._fallback.seed(rule.counter, slot, spent, self._ttl(rule))
+
+    def warn_budget(self, rule: Rule, period: int, change: float) -> None:
+        """Log once per period when a budget's spend passes its warning threshold."""
+        budget = rule.budget
+        if budget is None or (rule.counter, period) in self._warned:
+            return
+        used = (self.pool.used(rule.counter, period) or 0.0) + change
+        if used >= rule.limit * budget.warn_at:
+            self._warned.add((rule.counter, period))
+            _log.warning(
+                "budget nearly spent", counter=rule.counter, spent_usd=round(used, 6),
+                budget_usd=rule.limit, period=budget.period,
+            )  # fmt: skip
+
+    def _slot(self, rule: Rule, window: int, now: float) -> int:
+        match rule.unit:
+            case "parallel":
+                return 0
+            case "usd":
+                assert rule.budget is not None
+                return span_of(rule.budget.period, now).id
+            case _:
+                return window
+
+    def _ttl(self, rule: Rule) -> float:
+        match rule.unit:
+            case "parallel":
+                return PARALLEL_TTL
+            case "usd":
+                return ONCE_TTL if rule.budget and rule.budget.period == "once" else 40 * 86400.0
+            case _:
+                return 2 * self.window
+
+    @staticmethod
+    def _amount(rule: Rule, estimate: Estimate) -> float:
+        match rule.unit:
+            case "tokens":  # never more than the limit: a big request waits for an empty window
+                return float(min(estimate.tokens, rule.limit))
+            case "usd":
+                return estimate.usd
+            case _:
+                return 1.0
+
+    async def _take(self, rule: Rule, slot: int, amount: float) -> float:
+        ttl = self._ttl(rule)
+        if self._local is not None:
+            return self._local.grant(rule.counter, slot, amount, rule.limit, ttl)
+        if rule.unit not in ("requests", "tokens"):
+            return await self._lease(rule.counter, slot, amount, rule.limit, ttl)
+        key = (rule.counter, slot)
+        held = self._held.pop(key, 0.0)
+        if held < amount:
+            chunk = max(amount - held, rule.limit / CHUNKS_PER_WINDOW)
+            held += await self._lease(rule.counter, slot, chunk, rule.limit, ttl)
+        if held < amount:
+            self._held[key] = held  # kept: the next, smaller request may fit
+            return 0.0
+        self._held[key] = held - amount
+        return amount
+
+    async def _lease(
+        self, counter: str, slot: int, amount: float, limit: float, ttl: float
+    ) -> float:
+        try:
+            granted = await self.pool.lease(counter, slot, amount, limit, ttl)
+        except PoolUnavailable as error:
+            if not self._pool_down:
+                _log.warning("quota pool unavailable: limits enforced locally", error=str(error))
+            self._pool_down = True
+            return self._fallback.grant(counter, slot, amount, limit, ttl)
+        if self._pool_down:
+            _log.warning("quota pool back: limits shared again")
+            self._pool_down = False
+        return granted
+
+    def _refusal(
+        self, rule: Rule, slot: int, amount: float, subject: str, now: float
+    ) -> RateLimited:
+        if rule.unit == "usd":
+            assert rule.budget is not None
+            end = span_of(rule.budget.period, now).end
+            wait = None if end is None else end - now
+            what = f"Budget of {rule.configured:g} USD per {rule.budget.period} used up"
+            if rule.budget.period == "once":
+                what = f"Budget of {rule.configured:g} USD used up"
+        elif rule.unit == "parallel":
+            wait = 1.0  # a slot frees when a request ends: no window to wait for
+            what = f"Too many requests at once (max_parallel {rule.configured:g})"
+        else:
+            wait = self.window_of(now)[1]
+            per_minute = "rpm" if rule.unit == "requests" else "tpm"
+            what = (
+                f"Rate limit reached for {rule.unit} per minute ({per_minute}): "
+                f"Limit {rule.configured:g}, Requested {amount:g}"
+            )
+        message = f"{what} for {subject}."
+        headers: list[tuple[bytes, bytes]] = []
+        retry_after = None
+        if wait is not None:
+            message += f" Please try again in {duration(wait)}."
+            retry_after = str(max(1, math.ceil(wait)))
+            headers.append((b"retry-after-ms", str(max(1, math.ceil(wait * 1000))).encode()))
+        if rule.unit in ("requests", "tokens"):
+            suffix = rule.unit.encode()
+            headers += [
+                (b"x-ratelimit-limit-" + suffix, str(int(rule.configured)).encode()),
+                (b"x-ratelimit-remaining-" + suffix, b"0"),
+                (b"x-ratelimit-reset-" + suffix, duration(wait or 0.0).encode()),
+            ]
+        return RateLimited(message, headers, retry_after)
+
+
+def duration(seconds: float) -> str:
+    """A wait as OpenAI writes it in `x-ratelimit-reset-*`: `120ms`, `6.5s`, `1m30s`."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{round(seconds, 3):g}s"
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes}m{rest}s"
