@@ -24,6 +24,7 @@ from plexus.errors import (
     GatewayError,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthorized,
 )
 from plexus.exchange import Exchange, log_fields, make_record
@@ -32,6 +33,11 @@ from plexus.items import ItemStore
 from plexus.ledger import open_store
 from plexus.ledger.migrate import SchemaTooNew
 from plexus.ledger.response_rows import open_response_store
+from plexus.limits.gate import Gate
+from plexus.limits.keys import KeyRing
+from plexus.limits.limiter import Limiter
+from plexus.limits.pool import LocalPool
+from plexus.limits.spend import record_tokens, restore_spend
 from plexus.media import MediaFetches, MediaLimits
 from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
@@ -61,7 +67,9 @@ _Handler = Callable[["Gateway", Exchange, http.Receive], Awaitable[None]]
 class Gateway:
     """The whole gateway as one ASGI callable; state lives here, built in the lifespan."""
 
-    def __init__(self, config: Config, config_path: str | None = None) -> None:
+    def __init__(
+        self, config: Config, config_path: str | None = None, workers: int | None = None
+    ) -> None:
         self.upstream = Upstream()
         # Request ids: this worker and a counter (a uuid4 costs more than the whole log line).
         self._id_prefix = f"{os.getpid():x}-{secrets.token_hex(3)}-"
@@ -86,6 +94,10 @@ class Gateway:
         self._metrics_on = server.metrics
         self.tracer = open_tracer(config)  # fixed at start too
         self._snapshots: asyncio.Task[None] | None = None
+        # Limits' counters outlive a reload. Without a shared pool each worker enforces its
+        # share of every limit (limits/rules.py).
+        self.workers = max(1, workers or server.workers)
+        self.limiter = Limiter(LocalPool(), window=server.limit_window)
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
         self.admin = AdminApi(self, config_path)
@@ -107,9 +119,14 @@ class Gateway:
         )
         self.router = Router(config, health=self.health)
         self.prices = PriceBook.from_config(config)
-        self.proxy = Proxy(self.router, self.services, self.slots, server.max_attempts)
-        self._secrets = [(n, k.secret.encode()) for n, k in config.keys.items() if k.secret]
-        self._open = not config.keys
+        self.limiter.window = server.limit_window
+        share = self.workers if isinstance(self.limiter.pool, LocalPool) else 1
+        self.gate = Gate(config, self.limiter, KeyRing.from_config(config.keys), share)
+        admit_provider = self.gate.admit_provider if self.gate.limits_providers else None
+        self.proxy = Proxy(
+            self.router, self.services, self.slots, server.max_attempts, admit_provider
+        )
+        self._open = self.gate.keyring.empty
         if self.tracer is not None:
             self.tracer.configure(config)
 
@@ -170,6 +187,12 @@ class Gateway:
             self.watcher.start()
         if self._open:
             _log.warning("no gateway keys configured: the API is open to anyone")
+        await restore_spend(self.gate, self.store)
+        if self.workers > 1 and isinstance(self.limiter.pool, LocalPool):
+            _log.info(
+                "limits are per worker: each enforces its share (limit / workers, rounded up)",
+                workers=self.workers,
+            )
 
     async def _stop(self) -> None:
         if self.watcher is not None:
@@ -234,6 +257,8 @@ class Gateway:
                 exchange.key = self._authenticate(headers, scope.get("query_string", b""), route)
             await _HANDLERS[route.kind](self, exchange, receive)
         except asyncio.CancelledError:
+            if exchange.ticket is not None:
+                exchange.ticket.release()
             if exchange.watch is None or not exchange.watch.disconnected:
                 raise
             # Our own cancellation: the client went away and the upstream call was dropped.
@@ -252,6 +277,8 @@ class Gateway:
             return
         except Exception as error:  # the request boundary: never a stack trace to the client
             _log.exception("unhandled error", request_id=request_id)
+            if exchange.ticket is not None:
+                exchange.ticket.release()
             if not exchange.writer.started:
                 internal = GatewayError(f"internal error: {type(error).__name__}")
                 await _send_error(exchange.writer, api, internal)
@@ -266,6 +293,11 @@ class Gateway:
         request = await self._read_request(exchange, receive)
         if self.responses is not None:  # reads the store only for a continuation
             request = exchange.request = await conversations.prepare(request, self.responses)
+        gate = self.gate
+        if gate.watches(request):
+            exchange.ticket = await gate.admit(request, self.router, self.prices)
+            if exchange.ticket is not None:
+                exchange.writer.add_headers(gate.headers(request.key))
         live = self.metrics.live
         live.in_flight += 1
         try:
@@ -279,11 +311,12 @@ class Gateway:
 
     async def _count_tokens(self, exchange: Exchange, receive: http.Receive) -> None:
         request = await self._read_request(exchange, receive)
+        self.gate.keyring.check_model(request.key, request.model)
         await count_tokens(request, self.router, self.upstream, exchange.writer, exchange.trail)
 
     async def _models(self, exchange: Exchange, receive: http.Receive) -> None:
         anthropic = "anthropic-version" in exchange.headers
-        entries = self.router.models()
+        entries = self.gate.models(exchange.key, self.router.models())
         model = exchange.route.model if exchange.route is not None else None
         body = one_body(entries, model, anthropic) if model else list_body(entries, anthropic)
         await exchange.writer.body(200, body)
@@ -317,6 +350,9 @@ class Gateway:
                 store, codec, key, route.answer_id, query, exchange.writer
             )
 
+    async def _self(self, exchange: Exchange, receive: http.Receive) -> None:
+        await exchange.writer.body(200, self.gate.view(exchange.key))
+
     async def _health(self, exchange: Exchange, receive: http.Receive) -> None:
         await exchange.writer.body(200, b'{"status":"ok"}')
 
@@ -346,6 +382,8 @@ class Gateway:
     def _finish(self, exchange: Exchange, error: GatewayError | str | None) -> None:
         """Hand the exchange's record to the log line, the usage store and the metrics."""
         record = make_record(exchange, error, self.prices)
+        if exchange.ticket is not None:
+            exchange.ticket.settle(record_tokens(record), record.cost_usd)
         fields = log_fields(record, error)
         trace = exchange.trace
         if trace is not None and self.tracer is not None:
@@ -372,15 +410,10 @@ class Gateway:
         metrics = route.kind == "metrics" and presented and token
         if metrics and hmac.compare_digest(str(presented).encode(), str(token).encode()):
             return ""
-        if presented is not None:
-            candidate = presented.encode()
-            # Compare against every key so timing does not reveal which one matched.
-            matched = ""
-            for name, secret in self._secrets:
-                if hmac.compare_digest(candidate, secret):
-                    matched = name
-            if matched:
-                return matched
+        policy = self.gate.keyring.match(presented) if presented is not None else None
+        if policy is not None:
+            policy.check_usable()
+            return policy.name
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
 
@@ -397,6 +430,7 @@ _HANDLERS: dict[RouteKind, _Handler] = {
     "count_tokens": Gateway._count_tokens,
     "models": Gateway._models,
     "health": Gateway._health,
+    "self": Gateway._self,
     "metrics": Gateway._metrics,
     "admin": Gateway._admin,
     "get_answer": Gateway._answer,
@@ -452,4 +486,6 @@ async def _send_error(writer: ResponseWriter, api: ir.ApiType, error: GatewayErr
     headers = list(http.JSON_HEADERS)
     if error.retry_after:
         headers.append((b"retry-after", error.retry_after.encode()))
+    if isinstance(error, RateLimited):
+        headers.extend(error.headers)
     await writer.body(status, body, headers)

@@ -125,7 +125,9 @@ class ResponseWriter:
 
     def __init__(self, send: http.Send, request_id: str = "") -> None:
         self._send = send
-        self._extra = ((b"x-request-id", request_id.encode("latin-1")),) if request_id else ()
+        self._extra: tuple[tuple[bytes, bytes], ...] = (
+            ((b"x-request-id", request_id.encode("latin-1")),) if request_id else ()
+        )
         self.status = 0
         self.started = False
         self.first_byte: float | None = None
@@ -141,6 +143,10 @@ class ResponseWriter:
         self.status, self.started = status, True
         self.first_byte = time.perf_counter()
         await http.send_body(self._send, status, body, headers, self._extra, head_only)
+
+    def add_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Headers every answer to this request carries (before it starts)."""
+        self._extra = (*self._extra, *headers)
 
     async def start_stream(self) -> None:
         """Send the head of an SSE answer."""

@@ -30,7 +30,7 @@ def create_app() -> object:
     path = config_path(None)
     config = load_config(path, ADAPTERS)
     configure_logging(config.server.log_format)
-    gateway = Gateway(config, path)
+    gateway = Gateway(config, path, int(os.environ.get("PLEXUS_WORKERS", "1")))
     # Everything alive now lives as long as the worker: keep it out of every collection, and
     # collect the young generation less often (reference counting frees per-request garbage).
     gc.collect()
@@ -67,6 +67,8 @@ def _serve(args: argparse.Namespace) -> None:
         raise SystemExit(2)
     raise_fd_limit()
     os.environ["PLEXUS_CONFIG"] = os.path.abspath(path)
+    workers = args.workers or config.server.workers
+    os.environ["PLEXUS_WORKERS"] = str(workers)  # each worker enforces its share of limits
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; exit cleanly instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
@@ -74,7 +76,7 @@ def _serve(args: argparse.Namespace) -> None:
         factory=True,
         host=host,
         port=args.port or config.server.port,
-        workers=args.workers or config.server.workers,
+        workers=workers,
         loop="uvloop",
         http=GuardedHttpToolsProtocol,
         access_log=False,

@@ -13,6 +13,7 @@ from plexus import http, ir
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
 from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
+from plexus.limits.limiter import Ticket
 from plexus.pricing import PriceBook
 from plexus.routes import Route
 from plexus.tracing.context import TraceContext
@@ -36,6 +37,7 @@ class Exchange:
     outcome: Outcome | None = None
     watch: http.CancelOnDisconnect | None = None
     trace: TraceContext | None = None  # when tracing is on
+    ticket: Ticket | None = None  # what the request took from its limits, settled at its end
 
 
 def make_record(

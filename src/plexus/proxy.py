@@ -19,6 +19,8 @@ from plexus.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from plexus.limits.limiter import Ticket
+from plexus.limits.spend import usage_tokens
 from plexus.passthrough import RETRYABLE_STATUS, passthrough
 from plexus.routing import Router, Target
 from plexus.services import Services
@@ -26,6 +28,8 @@ from plexus.translate import translate
 
 Serve = Callable[[Services, ClientRequest, Target, ResponseWriter], Awaitable[Outcome]]
 Refuse = Callable[[ClientRequest, Target], Unsupported | None]
+# Takes from a provider's limits before an attempt (raises ProviderUnavailable when used up).
+AdmitProvider = Callable[[ClientRequest, str], Awaitable[Ticket | None]]
 
 
 def _serves_all(request: ClientRequest, target: Target) -> Unsupported | None:
@@ -63,8 +67,14 @@ class Proxy:
     """Serves requests through the router and the upstream pool."""
 
     def __init__(
-        self, router: Router, services: Services, slots: Slots, max_attempts: int = 3
+        self,
+        router: Router,
+        services: Services,
+        slots: Slots,
+        max_attempts: int = 3,
+        admit_provider: AdmitProvider | None = None,
     ) -> None:
+        self.admit_provider = admit_provider
         self.router = router
         self.services = services
         self.slots = slots
@@ -128,6 +138,22 @@ class Proxy:
         refusal = strategy.refuse(request, target)
         if refusal is not None:
             raise refusal
+        if self.admit_provider is None:
+            return await self._serve_target(strategy, request, target, writer)
+        ticket = await self.admit_provider(request, target.provider_name)
+        if ticket is None:
+            return await self._serve_target(strategy, request, target, writer)
+        try:
+            outcome = await self._serve_target(strategy, request, target, writer)
+        except BaseException:
+            ticket.release()
+            raise
+        ticket.settle(usage_tokens(outcome.usage), None)
+        return outcome
+
+    async def _serve_target(
+        self, strategy: Strategy, request: ClientRequest, target: Target, writer: ResponseWriter
+    ) -> Outcome:
         provider = target.provider
         if provider.max_concurrency is None:
             return await strategy.serve(self.services, request, target, writer)

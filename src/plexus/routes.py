@@ -10,7 +10,7 @@ from plexus.protocols import CODECS, DEFAULT_API
 
 RouteKind = Literal[
     "generate", "embeddings", "completions", "count_tokens", "models", "health", "metrics",
-    "admin", "get_answer", "delete_answer", "answer_items", "ui",
+    "admin", "get_answer", "delete_answer", "answer_items", "ui", "self",
 ]  # fmt: skip
 ADMIN_PREFIX = "/v0/admin"
 UI_PREFIX = "/ui"
@@ -47,6 +47,7 @@ class RouteTable:
             ("GET", "/models"): Route("models", DEFAULT_API),
             ("GET", "/health"): Route("health", DEFAULT_API),
             ("GET", "/metrics"): Route("metrics", DEFAULT_API),
+            ("GET", "/v0/self"): Route("self", DEFAULT_API),
         }
         self._model_prefixes: list[tuple[str, ir.ApiType]] = []
         self._error_prefixes: list[tuple[str, ir.ApiType]] = []
