@@ -89,17 +89,7 @@ class Gate:
         if not key_rules and not alias_rules:
             return None
         estimate = _estimate(request, router, prices, (*key_rules, *alias_rules))
-        ticket = await self.limiter.admit(key_rules, estimate, f"key '{key}'")
-        if alias_rules:
-            try:
-                alias_ticket = await self.limiter.admit(
-                    alias_rules, estimate, f"model '{request.model}'"
-                )
-            except RateLimited:
-                ticket.release()
-                raise
-            ticket.taken.extend(alias_ticket.taken)
-        return ticket
+        return await self.limiter.admit((*key_rules, *alias_rules), estimate)
 
     def headers(self, key: str) -> list[tuple[bytes, bytes]]:
         """The `x-ratelimit-*` headers of a limited key's answers."""
@@ -114,7 +104,7 @@ class Gate:
             return None
         estimate = Estimate(tokens=_tokens(request))
         try:
-            return await self.limiter.admit(rules, estimate, f"provider '{provider}'")
+            return await self.limiter.admit(rules, estimate)
         except RateLimited as refusal:
             raise ProviderUnavailable(
                 refusal.message, status=429, kind="rate_limit", retry_after=refusal.retry_after

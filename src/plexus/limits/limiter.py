@@ -112,9 +112,9 @@ class Limiter:
         window = int(now // self.window)
         return window, (window + 1) * self.window - now
 
-    async def admit(self, rules: Iterable[Rule], estimate: Estimate, subject: str) -> Ticket:
+    async def admit(self, rules: Iterable[Rule], estimate: Estimate) -> Ticket:
         """Take what the request needs from every rule's counter, or nothing and raise
-        RateLimited (`subject` names who is limited in the message: "key 'alice'")."""
+        RateLimited."""
         now = self.clock()
         window, _ = self.window_of(now)
         taken: list[_Taken] = []
@@ -123,10 +123,10 @@ class Limiter:
             granted = await self._take(rule, slot, amount)
             # A budget admits while anything is left; everything else needs its whole amount.
             if granted < amount and not (rule.unit == "usd" and granted > 0):
-                if granted:
-                    self.pool.give_back(rule.counter, slot, granted)
-                Ticket(self, taken).release()
-                raise self._refusal(rule, slot, amount, subject, now)
+                for back in (*taken, _Taken(rule, slot, granted)):  # not admitted: all back
+                    if back.amount:
+                        self.pool.give_back(back.rule.counter, back.window, back.amount)
+                raise self._refusal(rule, amount, now)
             taken.append(_Taken(rule, slot, granted))
         return Ticket(self, taken)
 
@@ -243,9 +243,7 @@ class Limiter:
             self._pool_down = False
         return granted
 
-    def _refusal(
-        self, rule: Rule, slot: int, amount: float, subject: str, now: float
-    ) -> RateLimited:
+    def _refusal(self, rule: Rule, amount: float, now: float) -> RateLimited:
         if rule.unit == "usd":
             assert rule.budget is not None
             end = span_of(rule.budget.period, now).end
@@ -263,7 +261,8 @@ class Limiter:
                 f"Rate limit reached for {rule.unit} per minute ({per_minute}): "
                 f"Limit {rule.configured:g}, Requested {amount:g}"
             )
-        message = f"{what} for {subject}."
+        _, scope, name = rule.counter.split(":", 2)
+        message = f"{what} for {scope} '{name}'."
         headers: list[tuple[bytes, bytes]] = []
         retry_after = None
         if wait is not None:
