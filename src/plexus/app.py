@@ -257,9 +257,9 @@ class Gateway:
                 exchange.key = self._authenticate(headers, scope.get("query_string", b""), route)
             await _HANDLERS[route.kind](self, exchange, receive)
         except asyncio.CancelledError:
-            if exchange.ticket is not None:
-                exchange.ticket.release()
             if exchange.watch is None or not exchange.watch.disconnected:
+                if exchange.ticket is not None:
+                    exchange.ticket.release()
                 raise
             # Our own cancellation: the client went away and the upstream call was dropped.
             task = asyncio.current_task()

@@ -82,7 +82,7 @@ class Gate:
         """Check the key's allowlist and take from the key's and the alias's counters; None
         when neither is limited (nothing to settle)."""
         key = request.key
-        if key:
+        if self.keyring.allowlist(key) is not None:
             self.keyring.check_model(key, request.model, _provider_name(router, request.model))
         key_rules = self._keys.get(key, ())
         alias_rules = self._aliases.get(request.model, ())
