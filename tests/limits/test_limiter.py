@@ -131,3 +131,15 @@ async def test_a_pool_that_is_down_falls_back_to_local_limits() -> None:
 )
 def test_durations_as_openai_writes_them(seconds: float, written: str) -> None:
     assert duration(seconds) == written
+
+
+async def test_past_warn_at_answers_carry_the_remaining_budget() -> None:
+    limiter = _limiter()
+    budget = BudgetConfig(usd=1.0, period="month", warn_at=0.5)
+    rules = rules_for("key", "a", budget=budget)
+    first = await limiter.admit(rules, Estimate(usd=0.3))
+    first.settle(None, 0.3)
+    assert limiter.headers(rules) == []
+    second = await limiter.admit(rules, Estimate(usd=0.3))
+    second.settle(None, 0.3)
+    assert limiter.headers(rules) == [(b"x-plexus-budget-remaining-usd", b"0.400000")]
