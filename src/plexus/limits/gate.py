@@ -124,7 +124,7 @@ class Gate:
             for rule in rules:
                 if rule.budget is None:
                     continue
-                start = span_of(rule.budget.period, now).start
+                start = self.limiter.span(rule.budget.period, now).start
                 spent = sum(usd for hour, usd in spend.get(name, ()) if hour >= start)
                 share = rule.limit / rule.configured if rule.configured else 1.0
                 await self.limiter.restore(rule, spent * share)
@@ -133,7 +133,7 @@ class Gate:
         """The earliest start of a budget period in force (what to read spend since)."""
         now = self.limiter.now()
         starts = [
-            span_of(rule.budget.period, now).start
+            self.limiter.span(rule.budget.period, now).start
             for rules in self._keys.values()
             for rule in rules
             if rule.budget is not None

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 import structlog
 
 from plexus.errors import RateLimited
-from plexus.limits.periods import ONCE_TTL, span_of
+from plexus.limits.periods import Period, Span, span_of
 from plexus.limits.pool import LocalPool, PoolUnavailable, QuotaPool
 from plexus.limits.rules import Rule
 
 _log = structlog.get_logger("plexus")
-PARALLEL_TTL = 7 * 86400.0  # a slot is held while its request runs; forgotten only if leaked
 CHUNKS_PER_WINDOW = 50  # a shared pool's lease of a windowed counter: limit / this, at least 1
 
 
@@ -102,6 +101,7 @@ class Limiter:
         self._pool_down = False
         self._held: dict[tuple[str, int], float] = {}  # leased, not yet spent (shared pool)
         self._warned: set[tuple[str, int]] = set()
+        self._spans: dict[Period, Span] = {}  # the budget periods in force, until they end
 
     def now(self) -> float:
         """The limiter's clock (Unix seconds)."""
@@ -165,9 +165,9 @@ class Limiter:
         now = self.clock()
         slot = self._slot(rule, 0, now)
         try:
-            await self.pool.seed(rule.counter, slot, spent, self._ttl(rule))
+            await self.pool.seed(rule.counter, slot, spent, rule.ttl)
         except PoolUnavailable:
-            await self._fallback.seed(rule.counter, slot, spent, self._ttl(rule))
+            await self._fallback.seed(rule.counter, slot, spent, rule.ttl)
 
     def warn_budget(self, rule: Rule, period: int, change: float) -> None:
         """Log once per period when a budget's spend passes its warning threshold."""
@@ -188,18 +188,16 @@ class Limiter:
                 return 0
             case "usd":
                 assert rule.budget is not None
-                return span_of(rule.budget.period, now).id
+                return self.span(rule.budget.period, now).id
             case _:
                 return window
 
-    def _ttl(self, rule: Rule) -> float:
-        match rule.unit:
-            case "parallel":
-                return PARALLEL_TTL
-            case "usd":
-                return ONCE_TTL if rule.budget and rule.budget.period == "once" else 40 * 86400.0
-            case _:
-                return 2 * self.window
+    def span(self, period: Period, now: float) -> Span:
+        """The budget period `now` is in (computed once per period, not per request)."""
+        span = self._spans.get(period)
+        if span is None or now < span.start or (span.end is not None and now >= span.end):
+            span = self._spans[period] = span_of(period, now)
+        return span
 
     @staticmethod
     def _amount(rule: Rule, estimate: Estimate) -> float:
@@ -212,7 +210,7 @@ class Limiter:
                 return 1.0
 
     async def _take(self, rule: Rule, slot: int, amount: float) -> float:
-        ttl = self._ttl(rule)
+        ttl = rule.ttl
         if self._local is not None:
             return self._local.grant(rule.counter, slot, amount, rule.limit, ttl)
         if rule.unit not in ("requests", "tokens"):
@@ -246,7 +244,7 @@ class Limiter:
     def _refusal(self, rule: Rule, amount: float, now: float) -> RateLimited:
         if rule.unit == "usd":
             assert rule.budget is not None
-            end = span_of(rule.budget.period, now).end
+            end = self.span(rule.budget.period, now).end
             wait = None if end is None else end - now
             what = f"Budget of {rule.configured:g} USD per {rule.budget.period} used up"
             if rule.budget.period == "once":

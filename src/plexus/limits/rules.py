@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from plexus.config import BudgetConfig
+from plexus.limits.periods import DAY, ONCE_TTL
 
 Unit = Literal["requests", "tokens", "parallel", "usd"]
 _PREFIX: dict[Unit, str] = {"requests": "rpm", "tokens": "tpm", "parallel": "par", "usd": "usd"}
+PARALLEL_TTL = 7 * DAY  # a slot is held while its request runs; forgotten only if leaked
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class Rule:
     limit: float  # this worker's share per window (or period, or at once)
     configured: float  # as written: per minute, at once, or USD per period
     budget: BudgetConfig | None = None
+    ttl: float = 120.0  # seconds the pool may keep a window's count after its last use
 
 
 def rules_for(
@@ -46,11 +49,14 @@ def rules_for(
     for unit, value in windowed:
         if value is not None:
             capacity = max(1, math.ceil(value * per_window))
-            rules.append(_rule(scope, name, unit, math.ceil(capacity / share), value))
+            limit = math.ceil(capacity / share)
+            rules.append(_rule(scope, name, unit, limit, value, ttl=2 * window))
     if max_parallel is not None:
-        rules.append(_rule(scope, name, "parallel", math.ceil(max_parallel / share), max_parallel))
+        limit = math.ceil(max_parallel / share)
+        rules.append(_rule(scope, name, "parallel", limit, max_parallel, ttl=PARALLEL_TTL))
     if budget is not None:
-        rules.append(_rule(scope, name, "usd", budget.usd / share, budget.usd, budget))
+        ttl = ONCE_TTL if budget.period == "once" else 40 * DAY
+        rules.append(_rule(scope, name, "usd", budget.usd / share, budget.usd, budget, ttl))
     return tuple(rules)
 
 
@@ -61,5 +67,6 @@ def _rule(
     limit: float,
     configured: float,
     budget: BudgetConfig | None = None,
+    ttl: float = 120.0,
 ) -> Rule:
-    return Rule(f"{_PREFIX[unit]}:{scope}:{name}", unit, limit, configured, budget)
+    return Rule(f"{_PREFIX[unit]}:{scope}:{name}", unit, limit, configured, budget, ttl)
