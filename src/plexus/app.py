@@ -295,8 +295,9 @@ class Gateway:
             request = exchange.request = await conversations.prepare(request, self.responses)
         gate = self.gate
         if gate.watches(request):
-            exchange.ticket = await gate.admit(request, self.router, self.prices)
-            if exchange.ticket is not None:
+            ticket = await gate.admit(request, self.router, self.prices, strategy.output)
+            exchange.ticket = ticket
+            if ticket is not None:
                 exchange.writer.add_headers(gate.headers(request.key))
         live = self.metrics.live
         live.in_flight += 1

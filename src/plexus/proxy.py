@@ -29,7 +29,7 @@ from plexus.translate import translate
 Serve = Callable[[Services, ClientRequest, Target, ResponseWriter], Awaitable[Outcome]]
 Refuse = Callable[[ClientRequest, Target], Unsupported | None]
 # Takes from a provider's limits before an attempt (raises ProviderUnavailable when used up).
-AdmitProvider = Callable[[ClientRequest, str], Awaitable[Ticket | None]]
+AdmitProvider = Callable[[ClientRequest, str, bool], Awaitable[Ticket | None]]
 
 
 def _serves_all(request: ClientRequest, target: Target) -> Unsupported | None:
@@ -43,6 +43,7 @@ class Strategy:
 
     serve: Serve
     refuse: Refuse = _serves_all
+    output: bool = True  # whether it makes output tokens (what the limits estimate)
 
 
 async def generate(
@@ -59,7 +60,7 @@ async def generate(
 
 
 GENERATE = Strategy(generate)
-EMBED = Strategy(embeddings.embed, embeddings.refuse)
+EMBED = Strategy(embeddings.embed, embeddings.refuse, output=False)
 COMPLETE = Strategy(completions.complete, completions.refuse)
 
 
@@ -140,7 +141,7 @@ class Proxy:
             raise refusal
         if self.admit_provider is None:
             return await self._serve_target(strategy, request, target, writer)
-        ticket = await self.admit_provider(request, target.provider_name)
+        ticket = await self.admit_provider(request, target.provider_name, strategy.output)
         if ticket is None:
             return await self._serve_target(strategy, request, target, writer)
         try:

@@ -112,3 +112,48 @@ async def test_a_provider_at_its_limit_passes_to_the_next_target(upstreams: Upst
         assert await _fire(url, 5) == [None] * 5
     assert len(upstreams.states["chat"].received) == 2
     assert len(upstreams.states["gemini"].received) == 3
+
+
+async def test_an_alias_limit_holds_for_every_key(upstreams: Upstreams) -> None:
+    config = upstreams.config(
+        {
+            "keys": {"alice": {"secret": "sk-alice"}, "bob": {"secret": "sk-bob"}},
+            "models": {
+                "chat-model": {
+                    "targets": [{"provider": "mock-chat", "model": "up"}],
+                    "limits": {"rpm": 2},
+                }
+            },
+        }
+    )
+    gateway = Gateway(config)
+    gateway.limiter.clock = lambda: 600.0
+    async with run_gateway(config, gateway) as url:
+        for key in ("sk-alice", "sk-bob"):
+            client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+            await client.chat.completions.create(model="chat-model", messages=HI)
+        with pytest.raises(openai.RateLimitError, match="for alias 'chat-model'"):
+            await client.chat.completions.create(model="chat-model", messages=HI)
+        await client.chat.completions.create(model="messages-model", messages=HI)
+
+
+async def test_tokens_are_estimated_then_counted(upstreams: Upstreams) -> None:
+    gateway = Gateway(_config(upstreams, {"tpm": 4000}))
+    gateway.limiter.clock = lambda: 600.0
+    async with run_gateway(gateway.config, gateway) as url:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-alice", max_retries=0)
+        answer = await client.chat.completions.with_raw_response.create(
+            model="chat-model", messages=HI, max_tokens=1000
+        )
+        # At admission this request held its estimate: its body's tokens and 1000 out.
+        held = 4000 - int(answer.headers["x-ratelimit-remaining-tokens"])
+        assert 1000 < held < 1100
+        assert answer.headers["x-ratelimit-limit-tokens"] == "4000"
+        await client.embeddings.create(model="chat-model", input="hi")  # no output estimate
+        later = await client.chat.completions.with_raw_response.create(
+            model="chat-model", messages=HI, max_tokens=1000
+        )
+    rule = next(r for r in gateway.gate._keys["alice"] if r.unit == "tokens")
+    # Settled: 18 tokens per chat answer, the embedding's usage, not the estimates.
+    assert 36 <= gateway.limiter.used(rule) < 60
+    assert 4000 - int(later.headers["x-ratelimit-remaining-tokens"]) < 1100 + 40

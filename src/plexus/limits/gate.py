@@ -77,10 +77,11 @@ class Gate:
         return self.keyring.policies.get(key)
 
     async def admit(
-        self, request: ClientRequest, router: Router, prices: PriceBook
+        self, request: ClientRequest, router: Router, prices: PriceBook, output: bool = True
     ) -> Ticket | None:
         """Check the key's allowlist and take from the key's and the alias's counters; None
-        when neither is limited (nothing to settle)."""
+        when neither is limited (nothing to settle). `output`: whether the request makes
+        output tokens (embeddings do not)."""
         key = request.key
         if self.keyring.allowlist(key) is not None:
             self.keyring.check_model(key, request.model, _provider_name(router, request.model))
@@ -88,7 +89,7 @@ class Gate:
         alias_rules = self._aliases.get(request.model, ())
         if not key_rules and not alias_rules:
             return None
-        estimate = _estimate(request, router, prices, (*key_rules, *alias_rules))
+        estimate = _estimate(request, router, prices, (*key_rules, *alias_rules), output)
         return await self.limiter.admit((*key_rules, *alias_rules), estimate)
 
     def headers(self, key: str) -> list[tuple[bytes, bytes]]:
@@ -96,13 +97,15 @@ class Gate:
         rules = self._keys.get(key)
         return self.limiter.headers(rules) if rules else []
 
-    async def admit_provider(self, request: ClientRequest, provider: str) -> Ticket | None:
+    async def admit_provider(
+        self, request: ClientRequest, provider: str, output: bool = True
+    ) -> Ticket | None:
         """Take from a provider's counters before an attempt; a provider at its limit is
         unavailable (the next target is tried, this one rests until its window turns)."""
         rules = self._providers.get(provider)
         if not rules:
             return None
-        estimate = Estimate(tokens=_tokens(request))
+        estimate = Estimate(tokens=sum(_tokens(request, output)))
         try:
             return await self.limiter.admit(rules, estimate)
         except RateLimited as refusal:
@@ -203,21 +206,28 @@ def _provider_name(router: Router, model: str) -> str | None:
     return None
 
 
-def _tokens(request: ClientRequest) -> int:
-    output = request.codec.max_output_tokens_of(request.body) or DEFAULT_OUTPUT
-    return len(request.body) // BYTES_PER_TOKEN + output
+def _tokens(request: ClientRequest, output: bool) -> tuple[int, int]:
+    """The input and output tokens a request may use, as guessed from its body."""
+    most = 0
+    if output:
+        most = request.codec.max_output_tokens_of(request.body) or DEFAULT_OUTPUT
+    return len(request.body) // BYTES_PER_TOKEN, most
 
 
 def _estimate(
-    request: ClientRequest, router: Router, prices: PriceBook, rules: Iterable[Rule]
+    request: ClientRequest,
+    router: Router,
+    prices: PriceBook,
+    rules: Iterable[Rule],
+    output: bool,
 ) -> Estimate:
     """Tokens: the body's size in tokens plus the most output allowed; USD: that at the
     dearest target the model may go to (only when a budget is counted)."""
-    output = request.codec.max_output_tokens_of(request.body) or DEFAULT_OUTPUT
-    tokens = len(request.body) // BYTES_PER_TOKEN + output
+    input_tokens, output_tokens = _tokens(request, output)
+    tokens = input_tokens + output_tokens
     if not any(rule.unit == "usd" for rule in rules):
         return Estimate(tokens)
-    usage = ir.Usage(input_tokens=tokens - output, output_tokens=output)
+    usage = ir.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
     usd = 0.0
     try:
         targets = router.resolve(request.model)
