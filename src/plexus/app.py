@@ -98,6 +98,8 @@ class Gateway:
         # share of every limit (limits/rules.py).
         self.workers = max(1, workers or server.workers)
         self.limiter = Limiter(LocalPool(), window=server.limit_window)
+        self._restoring: asyncio.Task[None] | None = None  # budgets' spend, after a reload
+        self._started = False
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
         self.admin = AdminApi(self, config_path)
@@ -129,6 +131,8 @@ class Gateway:
         self._open = self.gate.keyring.empty
         if self.tracer is not None:
             self.tracer.configure(config)
+        if self._started:  # new keys or periods: their spend so far (seeding keeps the rest)
+            self._restoring = asyncio.create_task(restore_spend(self.gate, self.store))
 
     @property
     def edge_limits(self) -> EdgeLimits:
@@ -188,6 +192,7 @@ class Gateway:
         if self._open:
             _log.warning("no gateway keys configured: the API is open to anyone")
         await restore_spend(self.gate, self.store)
+        self._started = True
         if self.workers > 1 and isinstance(self.limiter.pool, LocalPool):
             _log.info(
                 "limits are per worker: each enforces its share (limit / workers, rounded up)",

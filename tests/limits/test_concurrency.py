@@ -157,3 +157,17 @@ async def test_tokens_are_estimated_then_counted(upstreams: Upstreams) -> None:
     # Settled: 18 tokens per chat answer, the embedding's usage, not the estimates.
     assert 36 <= gateway.limiter.used(rule) < 60
     assert 4000 - int(later.headers["x-ratelimit-remaining-tokens"]) < 1100 + 40
+
+
+async def test_a_key_added_by_a_reload_gets_its_spend(upstreams: Upstreams) -> None:
+    config = _config(upstreams, {"budget": {"usd": 1, "period": "day"}})
+    async with run_gateway(config) as url:
+        assert await _fire(url, 3, max_tokens=10) == [None] * 3
+    unlimited = _config(upstreams, {})
+    gateway = Gateway(unlimited)
+    async with run_gateway(unlimited, gateway):
+        gateway.apply_config(config)  # as the config watcher does
+        assert gateway._restoring is not None
+        await gateway._restoring
+        rule = next(r for r in gateway.gate._keys["alice"] if r.unit == "usd")
+        assert gateway.limiter.used(rule) == pytest.approx(3 * 0.018)
