@@ -143,3 +143,14 @@ async def test_past_warn_at_answers_carry_the_remaining_budget() -> None:
     second = await limiter.admit(rules, Estimate(usd=0.3))
     second.settle(None, 0.3)
     assert limiter.headers(rules) == [(b"x-plexus-budget-remaining-usd", b"0.400000")]
+
+
+async def test_a_spent_budget_refuses_requests_of_unknown_cost() -> None:
+    limiter = _limiter()
+    rules = rules_for("key", "a", budget=BudgetConfig(usd=0.1, period="once"))
+    unpriced = await limiter.admit(rules, Estimate())
+    unpriced.settle(None, None)
+    spender = await limiter.admit(rules, Estimate(usd=0.1))
+    spender.settle(None, 0.1)
+    with pytest.raises(RateLimited, match=r"Budget of 0\.1 USD used up"):
+        await limiter.admit(rules, Estimate())

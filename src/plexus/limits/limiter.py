@@ -25,6 +25,7 @@ from plexus.limits.pool import LocalPool, PoolUnavailable, QuotaPool
 from plexus.limits.rules import Rule
 
 _log = structlog.get_logger("plexus")
+MIN_USD = 1e-9  # what a request with no estimated cost reserves from a budget
 CHUNKS_PER_WINDOW = 50  # a shared pool's lease of a windowed counter: limit / this, at least 1
 
 
@@ -204,8 +205,8 @@ class Limiter:
         match rule.unit:
             case "tokens":  # never more than the limit: a big request waits for an empty window
                 return float(min(estimate.tokens, rule.limit))
-            case "usd":
-                return estimate.usd
+            case "usd":  # never nothing: an unpriced model still needs budget left
+                return max(estimate.usd, MIN_USD)
             case _:
                 return 1.0
 
