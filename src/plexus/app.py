@@ -85,6 +85,7 @@ class Gateway:
         self.responses = open_response_store(config)
         self.services = Services(self.upstream, self.media, ItemStore(), self.responses)
         self.routes = RouteTable(answers=self.responses is not None)
+        self._usage, self._data_dir = config.usage, server.data_dir
         self.metrics = Metrics(Path(server.data_dir) / "metrics")
         self.shared: Shared | None = None
         if server.redis_url:
@@ -132,7 +133,9 @@ class Gateway:
         if self.tracer is not None:
             self.tracer.configure(config)
         if self._started:  # new keys or periods: their spend so far (seeding keeps the rest)
-            self._restoring = asyncio.create_task(restore_spend(self.gate, self.store))
+            self._restoring = asyncio.create_task(
+                restore_spend(self.gate, self._usage, self._data_dir)
+            )
 
     @property
     def edge_limits(self) -> EdgeLimits:
@@ -191,7 +194,7 @@ class Gateway:
             self.watcher.start()
         if self._open:
             _log.warning("no gateway keys configured: the API is open to anyone")
-        await restore_spend(self.gate, self.store)
+        await restore_spend(self.gate, self._usage, self._data_dir)
         self._started = True
         if self.workers > 1 and isinstance(self.limiter.pool, LocalPool):
             _log.info(

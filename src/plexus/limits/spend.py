@@ -6,9 +6,10 @@ from __future__ import annotations
 import structlog
 
 from plexus import ir
+from plexus.config import UsageConfig
+from plexus.ledger.readers import StoreUnavailable, open_reader
 from plexus.ledger.record import UsageRecord
 from plexus.ledger.spend import spend_since
-from plexus.ledger.store import UsageStore
 from plexus.limits.gate import Gate
 
 _log = structlog.get_logger("plexus")
@@ -33,15 +34,20 @@ def usage_tokens(usage: ir.Usage | None) -> int | None:
     return usage.total_input_tokens + usage.output_tokens
 
 
-async def restore_spend(gate: Gate, store: UsageStore | None) -> None:
+async def restore_spend(gate: Gate, usage: UsageConfig, data_dir: str) -> None:
     """Seed the keys' budgets with what the usage store says they spent this period; a store
     that cannot answer leaves them at zero, with a warning."""
     since = gate.budget_starts()
-    if since is None or store is None:
+    if since is None:
+        return
+    reader = open_reader(usage, data_dir)
+    if reader is None:
         return
     try:
-        spend = await spend_since(store.backend, since)
-    except Exception as error:  # down at start: budgets count from zero, and the log says so
+        spend = await spend_since(reader, since)
+    except StoreUnavailable as error:  # budgets count from zero, and the log says so
         _log.warning("cannot restore budgets' spend: counting from zero", error=str(error))
         return
+    finally:
+        await reader.close()
     await gate.restore(spend)
