@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-import structlog
 
 from plexus import ir
 from plexus.call import ClientRequest
@@ -22,7 +21,6 @@ from plexus.limits.rules import Rule, rules_for
 from plexus.pricing import PriceBook
 from plexus.routing import ModelEntry, Router
 
-_log = structlog.get_logger("plexus")
 BYTES_PER_TOKEN = 4  # the input estimate: a body's bytes / 4, corrected when the answer ends
 DEFAULT_OUTPUT = 4096  # the output estimate of a request that sets no maximum
 
