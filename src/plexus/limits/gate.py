@@ -23,6 +23,7 @@ from plexus.routing import ModelEntry, Router
 
 BYTES_PER_TOKEN = 4  # the input estimate: a body's bytes / 4, corrected when the answer ends
 DEFAULT_OUTPUT = 4096  # the output estimate of a request that sets no maximum
+_NOTHING = Estimate()
 
 
 class Gate:
@@ -221,9 +222,12 @@ def _estimate(
 ) -> Estimate:
     """Tokens: the body's size in tokens plus the most output allowed; USD: that at the
     dearest target the model may go to (only when a budget is counted)."""
+    units = {rule.unit for rule in rules}
+    if "tokens" not in units and "usd" not in units:
+        return _NOTHING  # requests and parallel slots count one each: no body to read
     input_tokens, output_tokens = _tokens(request, output)
     tokens = input_tokens + output_tokens
-    if not any(rule.unit == "usd" for rule in rules):
+    if "usd" not in units:
         return Estimate(tokens)
     usage = ir.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
     usd = 0.0
