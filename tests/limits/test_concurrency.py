@@ -12,9 +12,10 @@ from typing import Any
 
 import openai
 import pytest
+from aiohttp import web
 
 from plexus.app import Gateway
-from tests.conftest import Upstreams, run_gateway
+from tests.conftest import Upstreams, run_gateway, serve_app
 
 HI: Any = [{"role": "user", "content": "hi"}]
 PRICING = {"*": {"input": 1000, "output": 1000}}  # USD per million: 0.001 a token
@@ -171,3 +172,42 @@ async def test_a_key_added_by_a_reload_gets_its_spend(upstreams: Upstreams) -> N
         await gateway._restoring
         rule = next(r for r in gateway.gate._keys["alice"] if r.unit == "usd")
         assert gateway.limiter.used(rule) == pytest.approx(3 * 0.018)
+
+
+async def test_max_parallel_holds_while_answers_are_pending(upstreams: Upstreams) -> None:
+    release, both_waiting = asyncio.Event(), asyncio.Event()
+    arrived: list[None] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        arrived.append(None)
+        if len(arrived) == 2:
+            both_waiting.set()
+        await release.wait()
+        return web.json_response(
+            {
+                "id": "c", "object": "chat.completion", "created": 0, "model": "up",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+            }
+        )  # fmt: skip
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", slow)
+    async with serve_app(app) as base:
+        provider = {"type": "chat", "api_base_url": base + "/v1", "api_key": "k"}
+        config = upstreams.config(
+            {
+                "keys": {"alice": {"secret": "sk-alice", "max_parallel": 2}},
+                "providers": {"mock-chat": provider},
+            }
+        )
+        async with run_gateway(config) as url:
+            pending = [asyncio.create_task(_fire(url, 1)) for _ in range(2)]
+            await both_waiting.wait()
+            [refused] = await _fire(url, 1)
+            assert isinstance(refused, openai.RateLimitError)
+            assert "max_parallel 2" in str(refused)
+            release.set()
+            assert [await task for task in pending] == [[None], [None]]
+            assert await _fire(url, 2) == [None, None]  # the slots came back
