@@ -67,9 +67,6 @@ class ServerConfig(_Strict):
     limit_window: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
 
 
-Count = Annotated[int, msgspec.Meta(ge=1)]
-
-
 class LimitsConfig(_Strict):
     """Requests and tokens (input + output) per minute, and requests in flight, at most."""
 
