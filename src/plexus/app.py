@@ -98,7 +98,8 @@ class Gateway:
         # Limits' counters outlive a reload. Without a shared pool each worker enforces its
         # share of every limit (limits/rules.py).
         self.workers = max(1, workers or server.workers)
-        self.limiter = Limiter(LocalPool(), window=server.limit_window)
+        pool = self.shared.pool if self.shared is not None else LocalPool()
+        self.limiter = Limiter(pool, window=server.limit_window)
         self._restoring: asyncio.Task[None] | None = None  # budgets' spend, after a reload
         self._started = False
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None

@@ -11,7 +11,8 @@ from structlog.testing import capture_logs
 
 from plexus.config import ConfigError, parse_config
 from plexus.health import Health
-from plexus.shared.redis_pool import PoolUnavailable, RedisPool
+from plexus.limits.pool import PoolUnavailable
+from plexus.shared.redis_pool import RedisPool
 from plexus.shared.store import SharedStore
 from tests.conftest import Upstreams, run_gateway
 from tests.shared.valkey import free_port

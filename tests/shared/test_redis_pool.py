@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 import pytest
 from redis.asyncio import Redis
 
-from plexus.shared.redis_pool import PoolUnavailable, RedisPool
+from plexus.limits.pool import PoolUnavailable
+from plexus.shared.redis_pool import RedisPool
 from plexus.shared.store import SharedStore
 from tests.shared.quota_pool import QuotaPool
 from tests.shared.valkey import Valkey

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from redis.exceptions import NoScriptError
 
+from plexus.limits.pool import PoolUnavailable
 from plexus.shared.store import SharedStore
 
 _log = structlog.get_logger("plexus.shared")
@@ -48,12 +49,6 @@ if redis.call('PTTL', KEYS[1]) == -1 then
 end
 return tostring(value)
 """
-
-
-class PoolUnavailable(Exception):
-    """The shared store cannot answer now (the Limiter falls back to local enforcement).
-    limits-contract.md makes this `plexus.limits.pool.PoolUnavailable`: when that module is on
-    main, this class becomes an import of it, or the Limiter would not catch it."""
 
 
 class _Script:
