@@ -1,0 +1,83 @@
+"""Two gateways sharing one Valkey hold a key's limit together (an rpm of N admits exactly N
+across both), and Valkey going away falls back to local limits without failing a request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from plexus.app import Gateway
+from plexus.limits.pool import LocalPool
+from tests.conftest import Upstreams, run_gateway
+from tests.shared.valkey import Valkey
+
+pytestmark = pytest.mark.slow
+HI: Any = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+async def valkey(tmp_path: Path) -> AsyncIterator[Valkey]:
+    server = Valkey(tmp_path / "valkey")
+    await server.start()
+    yield server
+    await server.kill()
+
+
+async def _spread(urls: list[str], count: int) -> list[bool]:
+    """`count` requests at once, alternating between the gateways; True for each answered."""
+    clients = [
+        openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-alice", max_retries=0) for url in urls
+    ]
+
+    async def one(index: int) -> bool:
+        try:
+            await clients[index % len(clients)].chat.completions.create(
+                model="chat-model", messages=HI
+            )
+        except openai.RateLimitError:
+            return False
+        return True
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def test_an_rpm_holds_across_two_gateways(upstreams: Upstreams, valkey: Valkey) -> None:
+    config = upstreams.config(
+        {
+            "keys": {"alice": {"secret": "sk-alice", "rpm": 10}},
+            "server": {"redis_url": valkey.url},
+        }
+    )
+    gateways = [Gateway(config), Gateway(config)]
+    async with AsyncExitStack() as stack:
+        urls = []
+        for gateway in gateways:
+            assert not isinstance(gateway.limiter.pool, LocalPool)
+            gateway.limiter.clock = lambda: 600.0
+            urls.append(await stack.enter_async_context(run_gateway(config, gateway)))
+        answered = await _spread(urls, 40)
+    assert answered.count(True) == 10  # the whole limit, not 10 per gateway
+
+
+async def test_a_lost_valkey_falls_back_to_local_limits(
+    upstreams: Upstreams, valkey: Valkey
+) -> None:
+    config = upstreams.config(
+        {
+            "keys": {"alice": {"secret": "sk-alice", "rpm": 5}},
+            "server": {"redis_url": valkey.url},
+        }
+    )
+    gateway = Gateway(config)
+    gateway.limiter.clock = lambda: 600.0
+    async with run_gateway(config, gateway) as url:
+        assert (await _spread([url], 2)).count(True) == 2
+        await valkey.kill()
+        answered = await _spread([url], 10)
+    assert answered.count(True) == 5  # enforced locally: no request failed, none past the limit
