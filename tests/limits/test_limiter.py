@@ -154,3 +154,14 @@ async def test_a_spent_budget_refuses_requests_of_unknown_cost() -> None:
     spender.settle(None, 0.1)
     with pytest.raises(RateLimited, match=r"Budget of 0\.1 USD used up"):
         await limiter.admit(rules, Estimate())
+
+
+async def test_slots_taken_while_the_pool_is_down_come_back_to_the_fallback() -> None:
+    pool = _SharedPool()
+    pool.down = True
+    limiter = _limiter(pool)
+    rules = rules_for("key", "a", max_parallel=1, tpm=100)
+    for _ in range(3):  # each settled: the fallback's slot and tokens are freed every time
+        ticket = await limiter.admit(rules, Estimate(tokens=60))
+        ticket.settle(10, None)
+    assert pool.local.used("par:key:a", 0) is None  # nothing reached the shared pool

@@ -42,6 +42,7 @@ class _Taken:
     rule: Rule
     window: int
     amount: float
+    pool: QuotaPool
 
 
 class Ticket:
@@ -60,9 +61,8 @@ class Ticket:
         if self._settled:
             return
         self._settled = True
-        pool = self._limiter.pool
         for taken in self.taken:
-            rule, amount = taken.rule, taken.amount
+            rule, amount, pool = taken.rule, taken.amount, taken.pool
             match rule.unit:
                 case "parallel":
                     pool.give_back(rule.counter, taken.window, amount)
@@ -121,14 +121,14 @@ class Limiter:
         taken: list[_Taken] = []
         for rule in rules:
             slot, amount = self._slot(rule, window, now), self._amount(rule, estimate)
-            granted = await self._take(rule, slot, amount)
+            granted, source = await self._take(rule, slot, amount)
             # A budget admits while anything is left; everything else needs its whole amount.
             if granted < amount and not (rule.unit == "usd" and granted > 0):
-                for back in (*taken, _Taken(rule, slot, granted)):  # not admitted: all back
+                for back in (*taken, _Taken(rule, slot, granted, source)):  # all back
                     if back.amount:
-                        self.pool.give_back(back.rule.counter, back.window, back.amount)
+                        back.pool.give_back(back.rule.counter, back.window, back.amount)
                 raise self._refusal(rule, amount, now)
-            taken.append(_Taken(rule, slot, granted))
+            taken.append(_Taken(rule, slot, granted, source))
         return Ticket(self, taken)
 
     def used(self, rule: Rule, now: float | None = None) -> float:
@@ -210,37 +210,42 @@ class Limiter:
             case _:
                 return 1.0
 
-    async def _take(self, rule: Rule, slot: int, amount: float) -> float:
-        ttl = rule.ttl
+    async def _take(self, rule: Rule, slot: int, amount: float) -> tuple[float, QuotaPool]:
+        """What the counter granted, and the pool it came from (what is given back goes
+        there: the fallback's grants to the fallback)."""
         if self._local is not None:
-            return self._local.grant(rule.counter, slot, amount, rule.limit, ttl)
-        if rule.unit not in ("requests", "tokens"):
-            return await self._lease(rule.counter, slot, amount, rule.limit, ttl)
+            return self._local.grant(rule.counter, slot, amount, rule.limit, rule.ttl), self._local
+        windowed = rule.unit in ("requests", "tokens")
         key = (rule.counter, slot)
-        held = self._held.pop(key, 0.0)
+        held = self._held.pop(key, 0.0) if windowed else 0.0
         if held < amount:
-            chunk = max(amount - held, rule.limit / CHUNKS_PER_WINDOW)
-            held += await self._lease(rule.counter, slot, chunk, rule.limit, ttl)
+            chunk = max(amount - held, rule.limit / CHUNKS_PER_WINDOW) if windowed else amount
+            try:
+                held += await self.pool.lease(rule.counter, slot, chunk, rule.limit, rule.ttl)
+            except PoolUnavailable as error:
+                if held:
+                    self._held[key] = held
+                self._pool_lost(error)
+                fallback = self._fallback
+                return fallback.grant(rule.counter, slot, amount, rule.limit, rule.ttl), fallback
+            self._pool_back()
+        if not windowed:
+            return held, self.pool
         if held < amount:
             self._held[key] = held  # kept: the next, smaller request may fit
-            return 0.0
+            return 0.0, self.pool
         self._held[key] = held - amount
-        return amount
+        return amount, self.pool
 
-    async def _lease(
-        self, counter: str, slot: int, amount: float, limit: float, ttl: float
-    ) -> float:
-        try:
-            granted = await self.pool.lease(counter, slot, amount, limit, ttl)
-        except PoolUnavailable as error:
-            if not self._pool_down:
-                _log.warning("quota pool unavailable: limits enforced locally", error=str(error))
-            self._pool_down = True
-            return self._fallback.grant(counter, slot, amount, limit, ttl)
+    def _pool_lost(self, error: PoolUnavailable) -> None:
+        if not self._pool_down:
+            _log.warning("quota pool unavailable: limits enforced locally", error=str(error))
+        self._pool_down = True
+
+    def _pool_back(self) -> None:
         if self._pool_down:
             _log.warning("quota pool back: limits shared again")
             self._pool_down = False
-        return granted
 
     def _refusal(self, rule: Rule, amount: float, now: float) -> RateLimited:
         if rule.unit == "usd":
