@@ -100,6 +100,7 @@ class Limiter:
         self._local = pool if isinstance(pool, LocalPool) else None
         self._fallback = LocalPool()
         self._pool_down = False
+        self.fallbacks = 0  # grants made locally because the shared pool could not answer
         self._held: dict[tuple[str, int], float] = {}  # leased, not yet spent (shared pool)
         self._warned: set[tuple[str, int]] = set()
         self._spans: dict[Period, Span] = {}  # the budget periods in force, until they end
@@ -226,6 +227,7 @@ class Limiter:
                 if held:
                     self._held[key] = held
                 self._pool_lost(error)
+                self.fallbacks += 1
                 fallback = self._fallback
                 return fallback.grant(rule.counter, slot, amount, rule.limit, rule.ttl), fallback
             self._pool_back()
