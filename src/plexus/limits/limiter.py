@@ -12,6 +12,7 @@ request's estimate.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -101,7 +102,13 @@ class Limiter:
         self._fallback = LocalPool()
         self._pool_down = False
         self.fallbacks = 0  # grants made locally because the shared pool could not answer
-        self._held: dict[tuple[str, int], float] = {}  # leased, not yet spent (shared pool)
+        # A shared pool's windowed counters: leased and not yet spent; the lease in flight
+        # (one per counter: a burst waits for it instead of leasing in parallel and stranding
+        # the leftovers); the windows the pool has no more for.
+        self._held: dict[tuple[str, int], float] = {}
+        self._leasing: dict[tuple[str, int], asyncio.Future[None]] = {}
+        self._spent: set[tuple[str, int]] = set()
+        self._held_window = 0  # the window `_held` and `_spent` were last pruned in
         self._warned: set[tuple[str, int]] = set()
         self._spans: dict[Period, Span] = {}  # the budget periods in force, until they end
 
@@ -216,28 +223,55 @@ class Limiter:
         there: the fallback's grants to the fallback)."""
         if self._local is not None:
             return self._local.grant(rule.counter, slot, amount, rule.limit, rule.ttl), self._local
-        windowed = rule.unit in ("requests", "tokens")
-        key = (rule.counter, slot)
-        held = self._held.pop(key, 0.0) if windowed else 0.0
-        if held < amount:
-            chunk = max(amount - held, rule.limit / CHUNKS_PER_WINDOW) if windowed else amount
+        if rule.unit not in ("requests", "tokens"):  # parallel slots and budgets: exact
             try:
-                held += await self.pool.lease(rule.counter, slot, chunk, rule.limit, rule.ttl)
+                granted = await self.pool.lease(rule.counter, slot, amount, rule.limit, rule.ttl)
             except PoolUnavailable as error:
-                if held:
-                    self._held[key] = held
-                self._pool_lost(error)
-                self.fallbacks += 1
-                fallback = self._fallback
-                return fallback.grant(rule.counter, slot, amount, rule.limit, rule.ttl), fallback
+                return self._fall_back(rule, slot, amount, error)
             self._pool_back()
-        if not windowed:
-            return held, self.pool
+            return granted, self.pool
+        key = (rule.counter, slot)
+        while (pending := self._leasing.get(key)) is not None and self._held_for(key) < amount:
+            await asyncio.shield(pending)
+        held = self._held_for(key)
+        if held < amount and key not in self._spent:
+            chunk = max(amount - held, rule.limit / CHUNKS_PER_WINDOW)
+            self._prune(slot)
+            pending = self._leasing[key] = asyncio.get_running_loop().create_future()
+            try:
+                granted = await self.pool.lease(rule.counter, slot, chunk, rule.limit, rule.ttl)
+            except PoolUnavailable as error:
+                return self._fall_back(rule, slot, amount, error)
+            finally:
+                del self._leasing[key]
+                pending.set_result(None)
+            self._pool_back()
+            if granted < chunk:
+                self._spent.add(key)  # used up everywhere: no round trip per refusal
+            held = self._held[key] = self._held_for(key) + granted
         if held < amount:
-            self._held[key] = held  # kept: the next, smaller request may fit
-            return 0.0, self.pool
+            return 0.0, self.pool  # kept: the next, smaller request may fit
         self._held[key] = held - amount
         return amount, self.pool
+
+    def _held_for(self, key: tuple[str, int]) -> float:
+        return self._held.get(key, 0.0)
+
+    def _prune(self, window: int) -> None:
+        """Forget the leftovers of windows that are over (once per window)."""
+        if window <= self._held_window:
+            return
+        self._held_window = window
+        self._held = {key: left for key, left in self._held.items() if key[1] >= window - 1}
+        self._spent = {key for key in self._spent if key[1] >= window - 1}
+
+    def _fall_back(
+        self, rule: Rule, slot: int, amount: float, error: PoolUnavailable
+    ) -> tuple[float, QuotaPool]:
+        self._pool_lost(error)
+        self.fallbacks += 1
+        fallback = self._fallback
+        return fallback.grant(rule.counter, slot, amount, rule.limit, rule.ttl), fallback
 
     def _pool_lost(self, error: PoolUnavailable) -> None:
         if not self._pool_down:
