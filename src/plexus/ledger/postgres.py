@@ -4,6 +4,8 @@ roll-up with one upsert per batch; migrations run under an advisory lock."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
@@ -18,94 +20,113 @@ _UPSERT = (
     + ", ".join(f"{name} = usage_hourly.{name} + excluded.{name}" for name in SUMMED)
 )
 _MIGRATION_LOCK = 0x706C6578  # "plex": one replica migrates while the others wait
+_PRUNE = "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE time < $1 LIMIT $2)"
+_PRUNE_HOURLY = "DELETE FROM usage_hourly WHERE hour < $1"
 PRUNE_SLICE = 5000
+TIMEOUT = 5.0  # seconds a call may take: a dead or hung server never holds the writer longer
+MIGRATION_TIMEOUT = 600.0  # a migration may rewrite a big table; the other replicas wait
 
 
 class PostgresBackend:
-    """Writes batches to Postgres; runs its own event loop inside the store's writer thread."""
+    """Writes batches to Postgres; runs its own event loop inside the store's writer thread.
+
+    Every call is bounded by `timeout` (migrations by MIGRATION_TIMEOUT): a server that died
+    or hangs costs the writer that long, never its thread. A call that fails drops the
+    connection; the next one reconnects.
+    """
 
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         self.url = url
+        self.timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._db: Any = None
 
     def open(self) -> None:
         """Connect and apply the migrations the database lacks."""
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        self._run(self._open())
+        self._connection()
 
-    async def _open(self) -> None:
-        import asyncpg  # imported here: embedded (SQLite) installs never load it
+    def _connection(self) -> Any:
+        if self._db is None:
+            import asyncpg  # imported here: embedded (SQLite) installs never load it
 
-        self._db = await asyncpg.connect(self.url, timeout=10)
-        async with self._db.transaction():
-            await self._db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await self._db.execute(VERSION_TABLE)
-            applied = {r[0] for r in await self._db.fetch("SELECT version FROM schema_version")}
+            self._db = self._run(asyncpg.connect(self.url, timeout=self.timeout))
+            # A failure drops the connection: one that is not migrated is never used.
+            self._run(self._migrate(), MIGRATION_TIMEOUT)
+        return self._db
+
+    async def _migrate(self) -> None:
+        db = self._db
+        async with db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await db.execute(VERSION_TABLE)
+            applied = {row[0] for row in await db.fetch("SELECT version FROM schema_version")}
             for version, sql in pending(self.dialect, applied):
                 for statement in statements(sql):
-                    await self._db.execute(statement)
-                await self._db.execute("INSERT INTO schema_version VALUES ($1)", version)
+                    await db.execute(statement)
+                await db.execute("INSERT INTO schema_version VALUES ($1)", version)
 
     def write(self, records: list[UsageRecord]) -> None:
         """COPY the rows in and add them to the roll-up, in one transaction."""
-        if self._db is None:
-            self.open()
-        self._run(self._write(records))
+        self._run(self._write(self._connection(), records))
 
-    async def _write(self, records: list[UsageRecord]) -> None:
+    async def _write(self, db: Any, records: list[UsageRecord]) -> None:
         rows = [tuple(_value(getattr(record, name)) for name in COLUMNS) for record in records]
-        async with self._db.transaction():
-            await self._db.copy_records_to_table("requests", records=rows, columns=COLUMNS)
-            await self._db.executemany(_UPSERT, rollup(records))
+        # Every writer upserts the roll-up rows in the same order, so two replicas adding to
+        # the same rows wait for each other instead of deadlocking.
+        hourly = sorted(rollup(records))
+        async with db.transaction():
+            await db.copy_records_to_table("requests", records=rows, columns=COLUMNS)
+            await db.executemany(_UPSERT, hourly)
 
     def prune(self, before: float) -> int:
-        """Delete rows older than `before`, a slice at a time."""
-        if self._db is None:
-            self.open()
-        result: int = self._run(self._prune(before))
-        return result
-
-    async def _prune(self, before: float) -> int:
+        """Delete rows older than `before`, a slice (and a bounded call) at a time."""
         gone = 0
         while True:
-            status = await self._db.execute(
-                "DELETE FROM requests WHERE id IN "
-                "(SELECT id FROM requests WHERE time < $1 LIMIT $2)",
-                before,
-                PRUNE_SLICE,
-            )
+            status = self._run(self._connection().execute(_PRUNE, before, PRUNE_SLICE))
             count = int(status.rsplit(" ", 1)[-1])
             gone += count
             if count < PRUNE_SLICE:
                 break
-        await self._db.execute("DELETE FROM usage_hourly WHERE hour < $1", int(before))
+        self._run(self._connection().execute(_PRUNE_HOURLY, int(before)))
         return gone
 
     def close(self) -> None:
-        """Close the connection and the loop."""
-        if self._db is not None and self._loop is not None:
-            try:
-                self._run(self._db.close(timeout=5))
-            except Exception:  # closing a broken connection: drop it instead
-                self._db.terminate()
-        self._db = None
+        """Close the connection (dropped if the server does not answer) and the loop."""
+        if self._db is not None:
+            # No answer: _run drops the connection, and nothing is lost.
+            with contextlib.suppress(Exception):
+                self._run(self._db.close())
+            self._db = None
         if self._loop is not None:
             self._loop.close()
             self._loop = None
 
-    def _run(self, work: Any) -> Any:
-        assert self._loop is not None
-        try:
-            return self._loop.run_until_complete(work)
-        except BaseException:
-            # A broken connection is replaced on the next call.
-            if self._db is not None and self._db.is_closed():
-                self._db = None
-            raise
+    def _run(self, work: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
+        """Run `work` on this backend's loop, within the timeout."""
+        timeout = timeout or self.timeout
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        loop = self._loop
+        task = loop.create_task(work)
+        # Not wait_for: a cancelled asyncpg query sends a cancel request and rolls back, which
+        # on a hung server waits forever. Dropping the connection first ends every wait.
+        loop.run_until_complete(asyncio.wait([task], timeout=timeout))
+        if not task.done():
+            self._drop()
+            task.cancel()
+            loop.run_until_complete(asyncio.wait([task], timeout=timeout))
+            raise TimeoutError(f"the usage database did not answer within {timeout:g} s")
+        if task.exception() is not None:
+            self._drop()
+        return task.result()
+
+    def _drop(self) -> None:
+        """Abandon the connection without waiting for the server; the next call reconnects."""
+        if self._db is not None:
+            self._db.terminate()
+            self._db = None
 
 
 def _value(value: object) -> object:
