@@ -55,9 +55,16 @@ class UsageStore:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.written = 0
-        self.dropped = 0
+        # Two counters, each bumped by one thread only (`+=` across threads can lose counts).
+        self._refused = 0  # by add(), on the request path: the buffer was full
+        self._lost = 0  # by the writer: a failed batch found no room back, or shutdown came
         self.failures = 0
         self.healthy = True
+
+    @property
+    def dropped(self) -> int:
+        """Rows that will never be written."""
+        return self._refused + self._lost
 
     @property
     def queued(self) -> int:
@@ -68,7 +75,7 @@ class UsageStore:
         """Take a record (never blocks); past the buffer's bound it is counted as dropped."""
         buffer = self._buffer
         if len(buffer) >= self._limit:
-            self.dropped += 1
+            self._refused += 1
             return
         buffer.append(record)
         if len(buffer) >= BATCH_ROWS:
@@ -83,9 +90,16 @@ class UsageStore:
         """Flush what is buffered (within `timeout`) and stop the writer."""
         self._stopping = True
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            _log.warning("usage writer still busy at shutdown", queued=self.queued)
+        elif self._buffer:  # the store was down: what is left is lost, and counted
+            _log.warning("usage rows not written at shutdown", rows=len(self._buffer))
+            self._lost += len(self._buffer)
+            self._buffer.clear()
 
     def _run(self) -> None:
         pause = self._flush_seconds
@@ -93,7 +107,7 @@ class UsageStore:
         while True:
             self._wake.wait(pause)
             self._wake.clear()
-            stopping = self._stopping
+            stopping = self._stopping  # read before the flush: rows added meanwhile are flushed
             try:
                 self._flush()
                 if self._retention and time.monotonic() >= next_prune:
@@ -106,7 +120,7 @@ class UsageStore:
                     _log.warning("usage store unavailable, rows kept in memory", error=str(error))
                 self.healthy = False
                 pause = min(MAX_PAUSE, max(pause * 2, self._flush_seconds))
-                if stopping:
+                if self._stopping:  # no retry once shutdown has begun: it must end in bounds
                     break
             if stopping and not self._buffer:
                 break
@@ -126,5 +140,5 @@ class UsageStore:
     def _requeue(self, batch: list[UsageRecord]) -> None:
         """Put a failed batch back at the head, as far as the bound allows."""
         room = max(0, self._limit - len(self._buffer))
-        self.dropped += max(0, len(batch) - room)
+        self._lost += max(0, len(batch) - room)
         self._buffer.extendleft(reversed(batch[:room]))
