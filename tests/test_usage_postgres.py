@@ -1,0 +1,298 @@
+"""The gateway on the Postgres usage store (issue 12): requests are answered while the store is
+dead, rows beyond the buffer are counted as dropped (in `/metrics` too), the rest arrive once
+it is back, shutdown flushes within a bound, a newer schema stops the start, and two workers
+write every row."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import httpx2
+import openai
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from plexus.app import Gateway
+from plexus.ledger.store import UsageStore
+from tests.conftest import API_TYPES, Upstreams, run_gateway
+from tests.pg import PostgresServer, PostgresTemplate
+
+pytestmark = pytest.mark.slow
+
+HI: Any = [{"role": "user", "content": "hi"}]
+OUTPUT_TOKENS = 7  # what every mock upstream reports
+
+
+@pytest.fixture
+def own_server(postgres_template: PostgresTemplate) -> Iterator[PostgresServer]:
+    """A server of the test's own, to kill, freeze and restart."""
+    server = postgres_template.spawn()
+    yield server
+    server.stop()
+
+
+async def fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
+    db = await asyncpg.connect(url)
+    try:
+        return [tuple(row) for row in await db.fetch(sql)]
+    finally:
+        await db.close()
+
+
+async def until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def store_metrics(url: str) -> dict[str, float]:
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as answer:
+        text = await answer.text()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("plexus_usage_")
+    }
+
+
+async def timed_requests(client: openai.AsyncOpenAI, count: int) -> list[float]:
+    """Send `count` chat requests one after the other; their durations, in seconds."""
+    durations = []
+    for n in range(count):
+        started = time.perf_counter()
+        answer = await client.chat.completions.create(
+            model=f"{API_TYPES[n % 4]}-model", messages=HI
+        )
+        durations.append(time.perf_counter() - started)
+        assert answer.choices[0].message.content
+    return durations
+
+
+@asynccontextmanager
+async def serving(gateway: Gateway) -> AsyncIterator[tuple[str, openai.AsyncOpenAI]]:
+    """Run the gateway; yield its URL and an OpenAI client of it."""
+    async with run_gateway(gateway.config, gateway) as url:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        async with client:
+            yield url, client
+
+
+def the_store(gateway: Gateway) -> UsageStore:
+    assert gateway.store is not None
+    return gateway.store
+
+
+async def test_requests_are_unaffected_by_a_dead_store_and_rows_are_counted(
+    upstreams: Upstreams, own_server: PostgresServer
+) -> None:
+    usage = {"database": own_server.url(), "buffer_rows": 20, "flush_seconds": 0.05}
+    gateway = Gateway(upstreams.config({"usage": usage}))
+    store = the_store(gateway)
+    async with serving(gateway) as (url, client):
+        await timed_requests(client, 8)  # warm up connections and code paths
+        before = await timed_requests(client, 40)
+        await until(lambda: store.written == 48)
+
+        own_server.kill()  # kill -9, mid-run
+        during = await timed_requests(client, 50)
+        await until(lambda: store.queued == 20 and not store.healthy)
+        assert store.dropped == 30  # beyond the 20-row buffer
+        assert await store_metrics(url) == {
+            "plexus_usage_rows_queued": 20.0,
+            "plexus_usage_rows_dropped_total": 30.0,
+            "plexus_usage_store_up": 0.0,
+        }
+
+        own_server.start()
+        await until(lambda: store.written == 68 and store.queued == 0)  # the writer reconnected
+        after = await timed_requests(client, 10)
+        await until(lambda: store.written == 78)
+        assert (await store_metrics(url))["plexus_usage_store_up"] == 1.0
+    sent = 8 + 40 + 50 + 10
+    assert store.written + store.dropped == sent
+    assert await fetch(own_server.url(), "SELECT COUNT(*), SUM(output_tokens) FROM requests") == [
+        (78, 78 * OUTPUT_TOKENS)
+    ]
+    hourly = "SELECT SUM(requests), SUM(output_tokens) FROM usage_hourly"
+    assert await fetch(own_server.url(), hourly) == [(78, 78 * OUTPUT_TOKENS)]
+    # No added latency while the store is down: no request waits on it.
+    p50_before, p50_during = statistics.median(before), statistics.median(during)
+    p50_after = statistics.median(after)
+    print(
+        f"p50 {p50_before * 1000:.2f} ms before, {p50_during * 1000:.2f} ms during the outage, "
+        f"{p50_after * 1000:.2f} ms after; max during {max(during) * 1000:.1f} ms"
+    )
+    assert p50_during < p50_before * 1.5 + 0.002
+    assert max(during) < 0.5
+
+
+async def test_shutdown_flushes_the_buffer(upstreams: Upstreams, pg_url: str) -> None:
+    # Nothing is written before shutdown: the flush interval is an hour.
+    usage = {"database": pg_url, "flush_seconds": 3600}
+    gateway = Gateway(upstreams.config({"usage": usage}))
+    async with serving(gateway) as (_, client):
+        await timed_requests(client, 25)
+        assert the_store(gateway).queued == 25
+        assert await fetch(pg_url, "SELECT COUNT(*) FROM requests") == [(0,)]
+    # The lifespan's shutdown (what SIGTERM starts) wrote them.
+    assert await fetch(pg_url, "SELECT COUNT(*) FROM requests") == [(25,)]
+    assert await fetch(pg_url, "SELECT SUM(requests) FROM usage_hourly") == [(25,)]
+
+
+async def test_shutdown_with_a_hung_store_ends_in_bounds(
+    upstreams: Upstreams, own_server: PostgresServer
+) -> None:
+    usage = {"database": own_server.url(), "flush_seconds": 3600}
+    gateway = Gateway(upstreams.config({"usage": usage}))
+    async with serving(gateway) as (_, client):
+        await timed_requests(client, 12)
+        own_server.freeze()  # connected, and answering nothing
+        started = time.monotonic()
+    elapsed = time.monotonic() - started
+    own_server.thaw()
+    store = the_store(gateway)
+    print(f"shutdown with the store hung: {elapsed:.2f} s")
+    assert elapsed < 8.0  # one bounded attempt (5 s), no retry
+    assert (store.written, store.dropped, store.queued) == (0, 12, 0)
+
+
+def _write_config(
+    path: Path, upstreams: Upstreams, database: str, workers: int = 1, flush: float = 0.2
+) -> None:
+    config = {
+        "server": {"workers": workers, "data_dir": str(path.parent / "data")},
+        "usage": {"database": database, "flush_seconds": flush},
+        "providers": {
+            f"mock-{api}": {
+                "type": api,
+                "api_base_url": upstreams.base_url(api),
+                "api_key": "upstream-key",
+            }
+            for api in API_TYPES
+        },
+        "models": {
+            f"{api}-model": {"targets": [{"provider": f"mock-{api}", "model": f"up-{api}"}]}
+            for api in API_TYPES
+        },
+    }
+    path.write_text(yaml.safe_dump(config))
+
+
+async def _serve(config: Path, port: int) -> asyncio.subprocess.Process:
+    """`plexus serve`, its output (access log included) in `gateway.log` beside the config: a
+    pipe nobody reads while it serves fills up and blocks the gateway's event loop."""
+    with (config.parent / "gateway.log").open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "plexus.cli", "serve", "--config", str(config),
+            "--port", str(port), stdout=log, stderr=log,
+        )  # fmt: skip
+
+
+def _port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
+async def test_a_database_newer_than_the_code_stops_the_start(
+    dialect: str, upstreams: Upstreams, pg_url: str, tmp_path: Path
+) -> None:
+    if dialect == "postgres":
+        database = pg_url
+        db = await asyncpg.connect(database)
+        await db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        await db.execute("INSERT INTO schema_version VALUES (999)")
+        await db.close()
+    else:
+        database = f"sqlite:///{tmp_path / 'usage.db'}"
+        with sqlite3.connect(tmp_path / "usage.db") as file:
+            file.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            file.execute("INSERT INTO schema_version VALUES (999)")
+    config = tmp_path / "plexus.yaml"
+    _write_config(config, upstreams, database)
+    process = await _serve(config, _port())
+    assert await asyncio.wait_for(process.wait(), 30) == 3  # uvicorn's startup failure
+    output = (tmp_path / "gateway.log").read_text()
+    assert "usage database is at schema version 999, newer than this Plexus" in output
+
+
+async def test_two_workers_write_every_row_and_sigterm_flushes_them(
+    upstreams: Upstreams, pg_url: str, tmp_path: Path
+) -> None:
+    config, port = tmp_path / "plexus.yaml", _port()
+    # Nothing is flushed on a timer: what lands is what each worker's SIGTERM flushed.
+    _write_config(config, upstreams, pg_url, workers=2, flush=3600)
+    process = await _serve(config, port)
+    url = f"http://127.0.0.1:{port}"
+    sent = 200  # under a batch per worker: none is written early
+    try:
+        await _until_healthy(url)
+        # No kept-alive connections: the kernel spreads new ones over both workers.
+        http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", http_client=http)
+        async with client:
+
+            async def one(n: int) -> None:
+                model = f"{API_TYPES[n % 4]}-model"
+                if n % 8 < 4:
+                    answer = await client.chat.completions.create(model=model, messages=HI)
+                    assert answer.choices[0].message.content
+                    return
+                stream = await client.chat.completions.create(
+                    model=model, messages=HI, stream=True, stream_options={"include_usage": True}
+                )
+                async for _ in stream:
+                    pass
+
+            for start in range(0, sent, 8):
+                await asyncio.gather(*(one(n) for n in range(start, start + 8)))
+        assert await fetch(pg_url, "SELECT COUNT(*) FROM requests") == [(0,)]
+    finally:
+        process.send_signal(signal.SIGTERM)  # each worker flushes what it holds
+        await asyncio.wait_for(process.wait(), 30)
+    per_alias = [
+        (f"{api}-model", sent // 4, sent // 4 * OUTPUT_TOKENS) for api in sorted(API_TYPES)
+    ]
+    by_alias = await fetch(
+        pg_url, "SELECT alias, COUNT(*), SUM(output_tokens) FROM requests GROUP BY alias "
+        "ORDER BY alias"
+    )  # fmt: skip
+    assert by_alias == per_alias
+    assert await fetch(pg_url, "SELECT COUNT(*) FROM requests WHERE stream") == [(sent // 2,)]
+    # Request ids start with the worker's pid: both wrote.
+    workers = "SELECT COUNT(DISTINCT split_part(request_id, '-', 1)) FROM requests"
+    assert await fetch(pg_url, workers) == [(2,)]
+    hourly = await fetch(
+        pg_url, "SELECT alias, SUM(requests), SUM(output_tokens) FROM usage_hourly "
+        "GROUP BY alias ORDER BY alias"
+    )  # fmt: skip
+    assert hourly == per_alias
+
+
+async def _until_healthy(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(url + "/health") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the gateway did not start")
