@@ -171,6 +171,25 @@ async def test_shutdown_with_a_hung_store_ends_in_bounds(
     assert (store.written, store.dropped, store.queued) == (0, 12, 0)
 
 
+async def test_a_model_name_holding_a_nul_does_not_stop_the_writer(
+    upstreams: Upstreams, pg_url: str
+) -> None:
+    # Postgres's text refuses NUL; JSON's "\u0000" puts one in the model name, which the row
+    # keeps. Before, that batch failed forever and every row behind it was lost.
+    gateway = Gateway(upstreams.config({"usage": {"database": pg_url, "flush_seconds": 0.05}}))
+    store = the_store(gateway)
+    async with serving(gateway) as (_, client):
+        with pytest.raises(openai.NotFoundError):
+            await client.chat.completions.create(model="chat-model\x00", messages=HI)
+        await timed_requests(client, 4)
+        await until(lambda: store.written == 5, seconds=10)
+    assert (store.dropped, store.healthy) == (0, True)
+    assert await fetch(pg_url, "SELECT alias, status FROM requests ORDER BY id LIMIT 2") == [
+        ("chat-model\ufffd", 404),
+        ("chat-model", 200),
+    ]
+
+
 def _write_config(
     path: Path, upstreams: Upstreams, database: str, workers: int = 1, flush: float = 0.2
 ) -> None:

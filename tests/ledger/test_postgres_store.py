@@ -186,6 +186,36 @@ def test_null_tokens_and_cost_are_stored_as_null(pg_url: str) -> None:
     assert hourly == [(1, 1, 0, 1, 0.0)]
 
 
+def test_a_nul_in_text_is_stored_replaced(pg_url: str) -> None:
+    # Postgres's text holds no NUL; a client's model name may (JSON allows "\u0000").
+    backend = PostgresBackend(pg_url)
+    backend.write([record(1, alias="gpt\x00x"), record(2, alias="fine")])
+    backend.close()
+    assert fetch(pg_url, "SELECT alias FROM requests ORDER BY id") == [("gpt\ufffdx",), ("fine",)]
+    assert fetch(pg_url, "SELECT alias FROM usage_hourly ORDER BY alias") == [
+        ("fine",),
+        ("gpt\ufffdx",),
+    ]
+
+
+def test_a_row_postgres_refuses_costs_only_itself(pg_url: str) -> None:
+    store = UsageStore(PostgresBackend(pg_url), flush_seconds=0.01)
+    store.start()
+    bad = {7: {"output_tokens": 2**63}, 300: {"attempts": 2**40}}  # beyond BIGINT, INTEGER
+    for n in range(BATCH_ROWS):
+        store.add(record(n, **bad.get(n, {})))
+    wait_until(lambda: store.written + store.dropped == BATCH_ROWS)
+    store.add(record(BATCH_ROWS))  # and the rows behind them go on
+    wait_until(lambda: store.written == BATCH_ROWS - 1)
+    store.close()
+    assert (store.dropped, store.healthy) == (2, True)
+    assert fetch(pg_url, "SELECT COUNT(*) FROM requests WHERE request_id IN ('r7', 'r300')") == [
+        (0,)
+    ]
+    assert fetch(pg_url, "SELECT COUNT(*) FROM requests") == [(BATCH_ROWS - 1,)]
+    assert fetch(pg_url, "SELECT SUM(requests) FROM usage_hourly") == [(BATCH_ROWS - 1,)]
+
+
 def test_batches_are_written_at_thousands_of_rows_a_second(pg_url: str) -> None:
     backend = PostgresBackend(pg_url)
     backend.open()

@@ -11,8 +11,10 @@ from typing import Any
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
 from plexus.ledger.record import UsageRecord, encode_trail
 from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
+from plexus.ledger.store import Refused
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
+Row = tuple[object, ...]
 _UPSERT = (
     f"INSERT INTO usage_hourly ({', '.join(ROLLUP_COLUMNS)}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(ROLLUP_COLUMNS) + 1))}) "
@@ -68,14 +70,31 @@ class PostgresBackend:
                 await db.execute("INSERT INTO schema_version VALUES ($1)", version)
 
     def write(self, records: list[UsageRecord]) -> None:
-        """COPY the rows in and add them to the roll-up, in one transaction."""
-        self._run(self._write(self._connection(), records))
+        """COPY the rows in and add them to the roll-up, in one transaction; Refused when
+        Postgres will not take their data."""
+        import asyncpg
 
-    async def _write(self, db: Any, records: list[UsageRecord]) -> None:
+        # The data's faults, not the connection's: asyncpg encodes client-side (ValueError,
+        # OverflowError, TypeError), Postgres checks the rest (DataError).
+        refusals = (asyncpg.DataError, ValueError, ArithmeticError, TypeError)
         rows = [tuple(_value(getattr(record, name)) for name in COLUMNS) for record in records]
         # Every writer upserts the roll-up rows in the same order, so two replicas adding to
         # the same rows wait for each other instead of deadlocking.
         hourly = sorted(rollup(records))
+        db = self._connection()
+        try:
+            self._run(self._write(db, rows, hourly))
+        except refusals as error:
+            # Postgres's text holds no NUL, which a client may put in a model name: replaced.
+            clean, clean_hourly = _without_nul(rows), _without_nul(hourly)
+            if clean == rows:
+                raise Refused(str(error)) from error
+            try:
+                self._run(self._write(self._connection(), clean, clean_hourly))
+            except refusals as again:
+                raise Refused(str(again)) from again
+
+    async def _write(self, db: Any, rows: list[Row], hourly: list[Row]) -> None:
         async with db.transaction():
             await db.copy_records_to_table("requests", records=rows, columns=COLUMNS)
             await db.executemany(_UPSERT, hourly)
@@ -127,6 +146,13 @@ class PostgresBackend:
         if self._db is not None:
             self._db.terminate()
             self._db = None
+
+
+def _without_nul(rows: list[Row]) -> list[Row]:
+    return [
+        tuple(value.replace("\x00", "\ufffd") if isinstance(value, str) else value for value in row)
+        for row in rows
+    ]
 
 
 def _value(value: object) -> object:

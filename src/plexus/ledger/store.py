@@ -3,7 +3,9 @@ never awaits a database); a writer thread flushes them in batches to the backend
 
 When the backend is down or slow the buffer absorbs the rows; beyond its bound rows are
 counted as dropped, never waited for. A failed batch goes back to the buffer's head and is
-retried with a growing pause. `close()` (SIGTERM, lifespan shutdown) flushes what is left.
+retried with a growing pause. A batch the database refuses for its data (not for being down)
+is split until the refused rows are found: those are counted as dropped, the rest written.
+`close()` (SIGTERM, lifespan shutdown) flushes what is left.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ _log = structlog.get_logger("plexus")
 BATCH_ROWS = 500
 PRUNE_EVERY = 3600.0  # seconds between retention passes
 MAX_PAUSE = 30.0  # seconds between retries while the backend is down
+
+
+class Refused(Exception):
+    """The database refused a batch's data (not its availability): retrying it as is cannot
+    help, and must not hold up the rows behind it."""
 
 
 class Backend(Protocol):
@@ -57,7 +64,8 @@ class UsageStore:
         self.written = 0
         # Two counters, each bumped by one thread only (`+=` across threads can lose counts).
         self._refused = 0  # by add(), on the request path: the buffer was full
-        self._lost = 0  # by the writer: a failed batch found no room back, or shutdown came
+        self._lost = 0  # by the writer: no room back for a failed batch, a row refused,
+        # or rows left at shutdown
         self.failures = 0
         self.healthy = True
 
@@ -129,13 +137,31 @@ class UsageStore:
     def _flush(self) -> None:
         buffer = self._buffer
         while buffer:
-            batch = [buffer.popleft() for _ in range(min(BATCH_ROWS, len(buffer)))]
+            self._write([buffer.popleft() for _ in range(min(BATCH_ROWS, len(buffer)))])
+
+    def _write(self, batch: list[UsageRecord]) -> None:
+        """Write a batch; split the parts the database refuses until the bad rows are found."""
+        parts = [batch]
+        while parts:
+            part = parts.pop()
             try:
-                self.backend.write(batch)
+                self.backend.write(part)
+            except Refused as error:
+                if len(part) == 1:
+                    self._lost += 1
+                    _log.warning(
+                        "usage row refused by the database",
+                        request_id=part[0].request_id,
+                        error=str(error),
+                    )
+                else:
+                    half = len(part) // 2
+                    parts += [part[half:], part[:half]]  # the first half is tried first
+                continue
             except BaseException:
-                self._requeue(batch)
+                self._requeue(part + [row for rest in reversed(parts) for row in rest])
                 raise
-            self.written += len(batch)
+            self.written += len(part)
 
     def _requeue(self, batch: list[UsageRecord]) -> None:
         """Put a failed batch back at the head, as far as the bound allows."""
