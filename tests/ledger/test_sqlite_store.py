@@ -97,6 +97,24 @@ def test_an_outage_keeps_rows_within_the_bound_and_counts_the_rest(tmp_path: Pat
     assert rows(tmp_path / "usage.db", "SELECT COUNT(*) FROM requests") == [(100,)]
 
 
+def test_a_row_sqlite_refuses_costs_only_itself(tmp_path: Path) -> None:
+    # An upstream reporting more tokens than 64 bits hold: before, its batch failed forever
+    # and every row behind it was dropped.
+    path = tmp_path / "usage.db"
+    store = UsageStore(SQLiteBackend(path), flush_seconds=0.01)
+    store.start()
+    for n in range(100):
+        store.add(record(n, output_tokens=2**64 if n == 42 else 5))
+    deadline = time.monotonic() + 5
+    while store.written + store.dropped < 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    store.add(record(100))
+    store.close()
+    assert (store.written, store.dropped, store.healthy) == (100, 1, True)
+    assert rows(path, "SELECT COUNT(*) FROM requests WHERE request_id = 'r42'") == [(0,)]
+    assert rows(path, "SELECT SUM(requests) FROM usage_hourly") == [(100,)]
+
+
 def test_old_rows_are_pruned(tmp_path: Path) -> None:
     backend = SQLiteBackend(tmp_path / "usage.db")
     backend.open()

@@ -10,6 +10,7 @@ from msgspec.structs import astuple
 from plexus.ledger.migrate import VERSION_TABLE, pending, statements
 from plexus.ledger.record import UsageRecord, encode_trail
 from plexus.ledger.rollup import ROLLUP_COLUMNS, SUMMED, rollup
+from plexus.ledger.store import Refused
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
 _TRAIL = COLUMNS.index("trail")
@@ -55,7 +56,8 @@ class SQLiteBackend:
             raise
 
     def write(self, records: list[UsageRecord]) -> None:
-        """Insert the rows and add them to the hourly roll-up, in one transaction."""
+        """Insert the rows and add them to the hourly roll-up, in one transaction; Refused
+        when a value does not fit (an integer beyond 64 bits)."""
         db = self._connection()
         rows = [_row(record) for record in records]
         db.execute("BEGIN IMMEDIATE")
@@ -63,8 +65,10 @@ class SQLiteBackend:
             db.executemany(_INSERT, rows)
             db.executemany(_UPSERT, rollup(records))
             db.execute("COMMIT")
-        except BaseException:
+        except BaseException as error:
             db.execute("ROLLBACK")
+            if isinstance(error, (OverflowError, ValueError)):  # the data's fault, not the file's
+                raise Refused(str(error)) from error
             raise
 
     def prune(self, before: float) -> int:
