@@ -141,6 +141,22 @@ async def test_requests_are_unaffected_by_a_dead_store_and_rows_are_counted(
     assert max(during) < 0.5
 
 
+async def test_a_store_down_at_start_is_written_once_it_is_up(
+    upstreams: Upstreams, own_server: PostgresServer
+) -> None:
+    own_server.stop()
+    usage = {"database": own_server.url(), "flush_seconds": 0.05}
+    gateway = Gateway(upstreams.config({"usage": usage}))
+    store = the_store(gateway)
+    async with serving(gateway) as (_, client):  # starts: the store is not needed to serve
+        await timed_requests(client, 6)
+        await until(lambda: not store.healthy)
+        assert (store.written, store.queued) == (0, 6)
+        own_server.start()
+        await until(lambda: store.written == 6)  # migrated on its first connection, then written
+    assert await fetch(own_server.url(), "SELECT COUNT(*) FROM requests") == [(6,)]
+
+
 async def test_shutdown_flushes_the_buffer(upstreams: Upstreams, pg_url: str) -> None:
     # Nothing is written before shutdown: the flush interval is an hour.
     usage = {"database": pg_url, "flush_seconds": 3600}
