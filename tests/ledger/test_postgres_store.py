@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from plexus.ledger import postgres
+from plexus.ledger import store as store_module
 from plexus.ledger.migrate import SchemaTooNew, migrations
 from plexus.ledger.postgres import PostgresBackend
 from plexus.ledger.record import UsageRecord
@@ -251,10 +252,56 @@ def test_old_rows_are_pruned_in_slices(pg_url: str, monkeypatch: pytest.MonkeyPa
     now = time.time()
     old = [record(n, time=now - 10 * 86400 + n) for n in range(10)]
     backend.write([*old, record(99, time=now)])
-    assert backend.prune(now - 86400) == 10
+    assert backend.prune(now - 86400) == 3
+    assert fetch(pg_url, "SELECT COUNT(*) FROM usage_hourly") == [(2,)]  # not before the end
+    assert [backend.prune(now - 86400) for _ in range(4)] == [3, 3, 1, 0]
     backend.close()
     assert fetch(pg_url, "SELECT request_id FROM requests") == [("r99",)]
     assert fetch(pg_url, "SELECT requests FROM usage_hourly") == [(1,)]
+
+
+class Recording:
+    """A backend that notes every write and prune; the first prune lets a request arrive."""
+
+    def __init__(self, inner: PostgresBackend, arriving: Callable[[], None]) -> None:
+        self.inner, self.arriving, self.calls = inner, arriving, list[tuple[str, int]]()
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def write(self, records: list[UsageRecord]) -> None:
+        self.inner.write(records)
+        self.calls.append(("write", len(records)))
+
+    def prune(self, before: float) -> int:
+        if not any(call == "prune" for call, _ in self.calls):
+            self.arriving()
+        gone = self.inner.prune(before)
+        self.calls.append(("prune", gone))
+        return gone
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_long_prune_lets_the_writer_flush_between_slices(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "PRUNE_SLICE", 2)
+    monkeypatch.setattr(store_module, "PRUNE_BUDGET", 0.0)  # one slice per pass
+    now = time.time()
+    backend = Recording(PostgresBackend(pg_url), lambda: store.add(record(99, time=now)))
+    store = UsageStore(backend, flush_seconds=0.01, retention_days=1)
+    for n in range(6):
+        store.add(record(n, time=now - 3 * 86400))
+    store.start()
+    wait_until(lambda: ("prune", 0) in backend.calls)
+    store.close()
+    # The request that arrived during the first slice was written before the prune ended.
+    assert backend.calls == [
+        ("write", 6), ("prune", 2), ("write", 1), ("prune", 2), ("prune", 2), ("prune", 0)
+    ]  # fmt: skip
+    assert fetch(pg_url, "SELECT request_id FROM requests") == [("r99",)]
 
 
 def test_a_dead_server_fills_the_buffer_and_a_restart_drains_it(

@@ -103,16 +103,13 @@ class PostgresBackend:
             await db.executemany(_UPSERT, hourly)
 
     def prune(self, before: float) -> int:
-        """Delete rows older than `before`, a slice (and a bounded call) at a time."""
-        gone = 0
-        while True:
-            status = self._run(self._connection().execute(_PRUNE, before, PRUNE_SLICE))
-            count = int(status.rsplit(" ", 1)[-1])
-            gone += count
-            if count < PRUNE_SLICE:
-                break
-        self._run(self._connection().execute(_PRUNE_HOURLY, int(before)))
-        return gone
+        """Delete one slice of the rows older than `before` (and, once no full slice is left,
+        the roll-up's hours before it); return how many rows went."""
+        status = self._run(self._connection().execute(_PRUNE, before, PRUNE_SLICE))
+        count = int(status.rsplit(" ", 1)[-1])
+        if count < PRUNE_SLICE:
+            self._run(self._connection().execute(_PRUNE_HOURLY, int(before)))
+        return count
 
     def close(self) -> None:
         """Close the connection (dropped if the server does not answer) and the loop."""

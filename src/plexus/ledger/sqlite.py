@@ -72,19 +72,16 @@ class SQLiteBackend:
             raise
 
     def prune(self, before: float) -> int:
-        """Delete rows older than `before`, a slice at a time; return how many went."""
+        """Delete one slice of the rows older than `before` (and, once no full slice is left,
+        the roll-up's hours before it); return how many rows went."""
         db = self._connection()
-        gone = 0
-        while True:
-            cursor = db.execute(
-                "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE time < ? LIMIT ?)",
-                (before, PRUNE_SLICE),
-            )
-            gone += cursor.rowcount
-            if cursor.rowcount < PRUNE_SLICE:
-                break
-        db.execute("DELETE FROM usage_hourly WHERE hour < ?", (int(before),))
-        return gone
+        cursor = db.execute(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE time < ? LIMIT ?)",
+            (before, PRUNE_SLICE),
+        )
+        if cursor.rowcount < PRUNE_SLICE:
+            db.execute("DELETE FROM usage_hourly WHERE hour < ?", (int(before),))
+        return cursor.rowcount
 
     def close(self) -> None:
         """Close the file."""

@@ -22,6 +22,7 @@ from plexus.ledger.record import UsageRecord
 _log = structlog.get_logger("plexus")
 BATCH_ROWS = 500
 PRUNE_EVERY = 3600.0  # seconds between retention passes
+PRUNE_BUDGET = 0.5  # seconds of deleting per flush, so a long prune never holds up the rows
 MAX_PAUSE = 30.0  # seconds between retries while the backend is down
 
 
@@ -37,7 +38,9 @@ class Backend(Protocol):
 
     def write(self, records: list[UsageRecord]) -> None: ...
 
-    def prune(self, before: float) -> int: ...
+    def prune(self, before: float) -> int:
+        """Delete one slice of old rows; how many went (0: none is left)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -118,8 +121,7 @@ class UsageStore:
             stopping = self._stopping  # read before the flush: rows added meanwhile are flushed
             try:
                 self._flush()
-                if self._retention and time.monotonic() >= next_prune:
-                    self.backend.prune(time.time() - self._retention)
+                if self._retention and time.monotonic() >= next_prune and self._prune():
                     next_prune = time.monotonic() + PRUNE_EVERY
                 pause, self.healthy = self._flush_seconds, True
             except Exception as error:  # the store is down or refused: keep the rows, retry later
@@ -133,6 +135,16 @@ class UsageStore:
             if stopping and not self._buffer:
                 break
         self.backend.close()
+
+    def _prune(self) -> bool:
+        """Delete old rows a slice at a time, for PRUNE_BUDGET at most: True once none is left
+        (else the next pass, after a flush, goes on)."""
+        before = time.time() - self._retention
+        deadline = time.monotonic() + PRUNE_BUDGET
+        while self.backend.prune(before):
+            if time.monotonic() >= deadline:
+                return False
+        return True
 
     def _flush(self) -> None:
         buffer = self._buffer
