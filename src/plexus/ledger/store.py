@@ -153,27 +153,30 @@ class UsageStore:
 
     def _write(self, batch: list[UsageRecord]) -> None:
         """Write a batch; split the parts the database refuses until the bad rows are found."""
-        parts = [batch]
-        while parts:
-            part = parts.pop()
-            try:
-                self.backend.write(part)
-            except Refused as error:
-                if len(part) == 1:
-                    self._lost += 1
-                    _log.warning(
-                        "usage row refused by the database",
-                        request_id=part[0].request_id,
-                        error=str(error),
-                    )
-                else:
-                    half = len(part) // 2
-                    parts += [part[half:], part[:half]]  # the first half is tried first
-                continue
-            except BaseException:
-                self._requeue(part + [row for rest in reversed(parts) for row in rest])
-                raise
-            self.written += len(part)
+        parts, refused, reason = [batch], list[str](), ""
+        try:
+            while parts:
+                part = parts.pop()
+                try:
+                    self.backend.write(part)
+                except Refused as error:
+                    if len(part) == 1:
+                        self._lost += 1
+                        refused.append(part[0].request_id)
+                        reason = str(error)
+                    else:
+                        half = len(part) // 2
+                        parts += [part[half:], part[:half]]  # the first half is tried first
+                    continue
+                except BaseException:
+                    self._requeue(part + [row for rest in reversed(parts) for row in rest])
+                    raise
+                self.written += len(part)
+        finally:
+            if refused:  # one line per batch, however many of its rows were refused
+                _log.warning(
+                    "usage rows refused by the database", request_ids=refused, error=reason
+                )
 
     def _requeue(self, batch: list[UsageRecord]) -> None:
         """Put a failed batch back at the head, as far as the bound allows."""
