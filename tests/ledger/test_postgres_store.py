@@ -115,6 +115,24 @@ def test_a_database_newer_than_the_code_is_refused(pg_url: str) -> None:
     refused.close()
 
 
+def test_a_failed_migration_leaves_no_connection_to_write_on(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = [(1, "CREATE TABLE requests (id BIGSERIAL PRIMARY KEY); SELEC 1")]
+    monkeypatch.setattr(postgres, "pending", lambda dialect, current: broken)
+    backend = PostgresBackend(pg_url)
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        backend.open()
+    sessions = fetch(
+        pg_url, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )  # fmt: skip
+    assert sessions == [(0,)]
+    with pytest.raises(asyncpg.PostgresSyntaxError):  # tried again, never written unmigrated
+        backend.write([record(1)])
+    backend.close()
+
+
 def test_batches_from_two_writers_add_up_in_the_rollup(pg_url: str) -> None:
     stores = [UsageStore(PostgresBackend(pg_url), flush_seconds=0.01) for _ in range(2)]
     for store in stores:

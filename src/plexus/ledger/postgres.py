@@ -37,7 +37,8 @@ class PostgresBackend:
 
     Every call is bounded by `timeout` (migrations by MIGRATION_TIMEOUT): a server that died
     or hangs costs the writer that long, never its thread. A call that fails drops the
-    connection; the next one reconnects.
+    connection (unless the server answered it, and its data was at fault); the next one
+    reconnects.
     """
 
     dialect = "postgres"
@@ -47,6 +48,13 @@ class PostgresBackend:
         self.timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._db: Any = None
+        import asyncpg  # imported here: embedded (SQLite) installs never load it
+
+        # Errors of the data, not the link (asyncpg encodes client-side: ValueError,
+        # OverflowError, TypeError): the connection is kept, the batch is refused.
+        self._refusals = (asyncpg.DataError, ValueError, ArithmeticError, TypeError)
+        # Errors the server answered with: its connection stays usable unless it closed.
+        self._answered = (asyncpg.PostgresError, *self._refusals)
 
     def open(self) -> None:
         """Connect and apply the migrations the database lacks."""
@@ -54,11 +62,14 @@ class PostgresBackend:
 
     def _connection(self) -> Any:
         if self._db is None:
-            import asyncpg  # imported here: embedded (SQLite) installs never load it
+            import asyncpg
 
             self._db = self._run(asyncpg.connect(self.url, timeout=self.timeout))
-            # A failure drops the connection: one that is not migrated is never used.
-            self._run(self._migrate(), MIGRATION_TIMEOUT)
+            try:
+                self._run(self._migrate(), MIGRATION_TIMEOUT)
+            except BaseException:
+                self._drop()  # a connection that is not migrated is never used
+                raise
         return self._db
 
     async def _migrate(self) -> None:
@@ -75,11 +86,7 @@ class PostgresBackend:
     def write(self, records: list[UsageRecord]) -> None:
         """COPY the rows in and add them to the roll-up, in one transaction; Refused when
         Postgres will not take their data."""
-        import asyncpg
-
-        # The data's faults, not the connection's: asyncpg encodes client-side (ValueError,
-        # OverflowError, TypeError), Postgres checks the rest (DataError).
-        refusals = (asyncpg.DataError, ValueError, ArithmeticError, TypeError)
+        refusals = self._refusals
         rows = [_row(record) for record in records]
         # Every writer upserts the roll-up rows in the same order, so two replicas adding to
         # the same rows wait for each other instead of deadlocking.
@@ -137,9 +144,13 @@ class PostgresBackend:
             task.cancel()
             loop.run_until_complete(asyncio.wait([task], timeout=timeout))
             raise TimeoutError(f"the usage database did not answer within {timeout:g} s")
-        if task.exception() is not None:
+        error = task.exception()
+        if error is not None and not (isinstance(error, self._answered) and self._usable()):
             self._drop()
         return task.result()
+
+    def _usable(self) -> bool:
+        return self._db is not None and not self._db.is_closed()
 
     def _drop(self) -> None:
         """Abandon the connection without waiting for the server; the next call reconnects."""
