@@ -190,3 +190,28 @@ def test_the_responses_store_settings_are_checked() -> None:
     assert caught.value.problems == [
         "responses.store: needs a database, and usage.database is none"
     ]
+
+
+@pytest.mark.parametrize(
+    ("usage", "problem"),
+    [
+        ({"database": "postgress://db/usage"}, "usage.database: expected sqlite"),
+        ({"database": "/var/lib/usage.db"}, "usage.database: expected sqlite"),
+        ({"flush_seconds": 0}, "usage.flush_seconds: must be positive"),
+        ({"retention_days": -1}, "usage.retention_days: must be 0 (kept) or more"),
+        ({"buffer_rows": -5}, "usage.buffer_rows: must be 0 or more"),
+    ],
+)
+def test_usage_settings_that_cannot_work_are_refused(
+    usage: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"usage": usage})
+    assert [found for found in caught.value.problems if found.startswith(problem)]
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", "none", "sqlite:///tmp/u.db", "postgres://u@h/db", "postgresql://h/db"]
+)
+def test_every_usage_database_form_loads(database: str) -> None:
+    assert parse_config({"usage": {"database": database}}).usage.database == database

@@ -475,6 +475,20 @@ def _check_references(config: Config, problems: list[str]) -> None:
         problems.append("server.redis_url: expected redis://[:password@]host[:port][/db]")
     if config.responses.store and config.usage.database == "none":
         problems.append("responses.store: needs a database, and usage.database is none")
+    _check_usage(config.usage, problems)
+
+
+def _check_usage(usage: UsageConfig, problems: list[str]) -> None:
+    # Anything else used to mean the SQLite default: a mistyped Postgres URL went unnoticed.
+    schemes = ("sqlite:///", "postgres://", "postgresql://")
+    if usage.database not in ("sqlite", "none") and not usage.database.startswith(schemes):
+        problems.append("usage.database: expected sqlite, sqlite:///path, postgres://…, or none")
+    if usage.flush_seconds <= 0:  # the writer would spin, holding the GIL from requests
+        problems.append("usage.flush_seconds: must be positive")
+    if usage.retention_days < 0:  # a cutoff in the future would delete every row
+        problems.append("usage.retention_days: must be 0 (kept) or more")
+    if usage.buffer_rows < 0:
+        problems.append("usage.buffer_rows: must be 0 or more")
 
 
 def _with_expiries(keys: Any) -> Any:
