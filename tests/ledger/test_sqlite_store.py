@@ -4,6 +4,7 @@ through outages within a bound, flushed at shutdown, pruned by age."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +96,41 @@ def test_an_outage_keeps_rows_within_the_bound_and_counts_the_rest(tmp_path: Pat
     store.close()  # back up: what was kept is flushed
     assert store.written == 100
     assert rows(tmp_path / "usage.db", "SELECT COUNT(*) FROM requests") == [(100,)]
+
+
+class Slow:
+    """A backend whose writes wait until they are let through."""
+
+    def __init__(self, inner: SQLiteBackend) -> None:
+        self.inner, self.writing, self.through = inner, threading.Event(), threading.Event()
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def write(self, records: list[UsageRecord]) -> None:
+        self.writing.set()
+        self.through.wait(5)
+        self.inner.write(records)
+
+    def prune(self, before: float) -> int:
+        return self.inner.prune(before)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_rows_being_written_are_still_queued(tmp_path: Path) -> None:
+    # The queued gauge used to read 0 while a batch was in the writer's hands.
+    backend = Slow(SQLiteBackend(tmp_path / "usage.db"))
+    store = UsageStore(backend, flush_seconds=0.01)
+    for n in range(10):
+        store.add(record(n))
+    store.start()
+    assert backend.writing.wait(5)
+    assert (store.queued, store.written) == (10, 0)
+    backend.through.set()
+    store.close()
+    assert (store.queued, store.written) == (0, 10)
 
 
 def test_a_row_sqlite_refuses_costs_only_itself(tmp_path: Path) -> None:

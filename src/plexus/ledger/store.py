@@ -65,6 +65,7 @@ class UsageStore:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.written = 0
+        self._writing = 0  # rows of the batch in the writer's hands
         # Two counters, each bumped by one thread only (`+=` across threads can lose counts).
         self._refused = 0  # by add(), on the request path: the buffer was full
         self._lost = 0  # by the writer: no room back for a failed batch, a row refused,
@@ -79,8 +80,8 @@ class UsageStore:
 
     @property
     def queued(self) -> int:
-        """Rows waiting for the writer."""
-        return len(self._buffer)
+        """Rows not written yet: waiting, or in the batch being written."""
+        return len(self._buffer) + self._writing
 
     def add(self, record: UsageRecord) -> None:
         """Take a record (never blocks); past the buffer's bound it is counted as dropped."""
@@ -149,7 +150,12 @@ class UsageStore:
     def _flush(self) -> None:
         buffer = self._buffer
         while buffer:
-            self._write([buffer.popleft() for _ in range(min(BATCH_ROWS, len(buffer)))])
+            # Counted before the rows leave the buffer: `queued` never dips while they are written.
+            self._writing = min(BATCH_ROWS, len(buffer))
+            try:
+                self._write([buffer.popleft() for _ in range(self._writing)])
+            finally:
+                self._writing = 0
 
     def _write(self, batch: list[UsageRecord]) -> None:
         """Write a batch; split the parts the database refuses until the bad rows are found."""
@@ -162,6 +168,7 @@ class UsageStore:
                 except Refused as error:
                     if len(part) == 1:
                         self._lost += 1
+                        self._writing -= 1
                         refused.append(part[0].request_id)
                         reason = str(error)
                     else:
@@ -172,6 +179,7 @@ class UsageStore:
                     self._requeue(part + [row for rest in reversed(parts) for row in rest])
                     raise
                 self.written += len(part)
+                self._writing -= len(part)
         finally:
             if refused:  # one line per batch, however many of its rows were refused
                 _log.warning(
@@ -183,3 +191,4 @@ class UsageStore:
         room = max(0, self._limit - len(self._buffer))
         self._lost += max(0, len(batch) - room)
         self._buffer.extendleft(reversed(batch[:room]))
+        self._writing = 0
