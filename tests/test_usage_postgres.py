@@ -1,7 +1,7 @@
 """The gateway on the Postgres usage store (issue 12): requests are answered while the store is
-dead, rows beyond the buffer are counted as dropped (in `/metrics` too), the rest arrive once
-it is back, shutdown flushes within a bound, a newer schema stops the start, and two workers
-write every row."""
+dead (at start or mid-run), rows beyond the buffer are counted as dropped (in `/metrics` too),
+the rest arrive once it is back, shutdown flushes within a bound, a newer schema stops the
+start, a NUL in a model name is stored, and two workers write every row, flushed by SIGTERM."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The usage store on a real Postgres: migrations once under the advisory lock, a database
 newer than the code refused, COPY batches and the hourly roll-up adding up across writers,
-retention, NULLs, and the bounded buffer through a dead, a restarted and a hung server."""
+rows Postgres refuses split out, retention in slices between flushes, NULLs, and the bounded
+buffer through a dead, a restarted and a hung server."""
 
 from __future__ import annotations
 
