@@ -130,15 +130,34 @@ async def test_requests_are_unaffected_by_a_dead_store_and_rows_are_counted(
     ]
     hourly = "SELECT SUM(requests), SUM(output_tokens) FROM usage_hourly"
     assert await fetch(own_server.url(), hourly) == [(78, 78 * OUTPUT_TOKENS)]
-    # No added latency while the store is down: no request waits on it.
+    # No request waits on the store (the figures are the shared machine's noise, not a bound).
     p50_before, p50_during = statistics.median(before), statistics.median(during)
     p50_after = statistics.median(after)
     print(
         f"p50 {p50_before * 1000:.2f} ms before, {p50_during * 1000:.2f} ms during the outage, "
         f"{p50_after * 1000:.2f} ms after; max during {max(during) * 1000:.1f} ms"
     )
-    assert p50_during < p50_before * 1.5 + 0.002
     assert max(during) < 0.5
+
+
+async def test_requests_never_wait_on_a_hung_store(
+    upstreams: Upstreams, own_server: PostgresServer
+) -> None:
+    usage = {"database": own_server.url(), "flush_seconds": 0.05}
+    gateway = Gateway(upstreams.config({"usage": usage}))
+    store = the_store(gateway)
+    async with serving(gateway) as (_, client):
+        await timed_requests(client, 4)
+        await until(lambda: store.written == 4)
+        own_server.freeze()  # the writer's next call waits its 5 s; requests must not
+        try:
+            during = await timed_requests(client, 20)
+            assert (store.written, store.queued) == (4, 20)
+        finally:
+            own_server.thaw()
+        await until(lambda: store.written == 24)
+    print(f"with the store hung: max {max(during) * 1000:.1f} ms a request")
+    assert max(during) < 0.5  # one waiting on the store would take 5 s
 
 
 async def test_a_store_down_at_start_is_written_once_it_is_up(
