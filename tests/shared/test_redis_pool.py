@@ -12,10 +12,9 @@ from contextlib import asynccontextmanager
 import pytest
 from redis.asyncio import Redis
 
-from plexus.limits.pool import PoolUnavailable
+from plexus.limits.pool import PoolUnavailable, QuotaPool
 from plexus.shared.redis_pool import RedisPool
 from plexus.shared.store import SharedStore
-from tests.shared.quota_pool import QuotaPool
 from tests.shared.valkey import Valkey
 
 pytestmark = pytest.mark.slow
