@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from processes import BENCH, PY, Proc, free_port, spawn, tail_log, wait_healthy
 from progress import Progress
@@ -93,11 +93,25 @@ def plexus_cmd() -> list[str] | None:
     return [str(exe)]
 
 
+# Plexus as shipped (`full`: the usage store, metrics, and traces sent to the mock), with all
+# three off (`lean`), and `full` with a gateway key whose every limit is on (`limits`: rpm, tpm,
+# parallel and a budget, so loose that nothing is refused; the load generator already sends its
+# secret): the runs beside each other show what each platform feature costs.
+PlexusVariant = Literal["full", "lean", "limits"]
+PLEXUS_VARIANTS: tuple[PlexusVariant, ...] = ("lean", "limits")
+LIMITS_KEY = (
+    f"keys: {{bench: {{secret: {LITELLM_KEY}, rpm: 100000000, tpm: 1000000000000,"
+    " max_parallel: 100000, budget: {usd: 1000000000, period: month}}}"
+)
+
+
 def plexus_config(
-    mock_port: int, events: list[int], slow_many: SlowMany | None = None, *, lean: bool = False
+    mock_port: int,
+    events: list[int],
+    slow_many: SlowMany | None = None,
+    variant: PlexusVariant = "full",
 ) -> str:
-    """Plexus's config for the run: its defaults (the usage store, metrics), or `lean`, with
-    them off, to show what they cost."""
+    """Plexus's config for the run, in one of its variants."""
     base = f"http://127.0.0.1:{mock_port}"
     lines = ["server:"]
     if slow_many is not None and slow_many.n:
@@ -106,10 +120,14 @@ def plexus_config(
         # streams would wait for one and fail (504) after the 10 s connect timeout. Each stream
         # holds one upstream connection; the margin covers those the earlier steps left idle.
         lines.append(f"  max_connections_per_origin: {slow_many.n + 1024}")
-    if lean:
+    if variant == "lean":
         lines += ["  metrics: false", "usage: {database: none}"]
     elif len(lines) == 1:
         lines = []
+    if variant != "lean":
+        lines.append(f'tracing: {{endpoint: "{base}/v1/traces"}}')
+    if variant == "limits":
+        lines.append(LIMITS_KEY)
     lines.append("providers:")
     for t in PROTOCOLS:
         api = f"{base}/v1beta" if t == "gemini" else f"{base}/v1"
@@ -134,8 +152,7 @@ def start_plexus(
     tmp: Path,
     notes: list[str],
     slow_many: SlowMany | None = None,
-    *,
-    lean: bool = False,
+    variants: tuple[PlexusVariant, ...] = (),
 ) -> None:
     pcmd = plexus_cmd()
     if pcmd is None:
@@ -144,10 +161,10 @@ def start_plexus(
     cfg = tmp / "plexus.yaml"
     cfg.write_text(plexus_config(mport, events, slow_many))
     runs = [("plexus" if w == 1 else "plexus×2", cfg, w) for w in worker_counts]
-    if lean:
-        lean_cfg = tmp / "plexus-lean.yaml"
-        lean_cfg.write_text(plexus_config(mport, events, slow_many, lean=True))
-        runs.append(("plexus-lean", lean_cfg, 1))
+    for variant in variants:
+        variant_cfg = tmp / f"plexus-{variant}.yaml"
+        variant_cfg.write_text(plexus_config(mport, events, slow_many, variant))
+        runs.append((f"plexus-{variant}", variant_cfg, 1))
     for name, config, w in runs:
         port = free_port()
         cmd = [*pcmd, "serve", "--config", str(config), "--host", "127.0.0.1"]
@@ -393,8 +410,8 @@ def start_contenders(
     if "bare" in wanted:
         start_bare(procs, worker_counts, mport, tmp)
     if "plexus" in wanted:
-        lean = "plexus-lean" in wanted
-        start_plexus(procs, worker_counts, mport, events, tmp, notes, slow_many, lean=lean)
+        variants = tuple(v for v in PLEXUS_VARIANTS if f"plexus-{v}" in wanted)
+        start_plexus(procs, worker_counts, mport, events, tmp, notes, slow_many, variants)
     lt_wanted = [c for c in wanted if c.startswith("litellm")]
     if lt_wanted:
         start_litellm(procs, lt_wanted, worker_counts, mport, events, tmp, notes, progress)

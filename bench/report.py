@@ -182,31 +182,46 @@ def target_row(agg: Agg, sc_key: str, cmax: int) -> str:
 
 
 def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
-    """Plexus as shipped (usage store, metrics) against the same build with them off, same run."""
+    """Plexus as shipped (usage store, metrics, traces) against the same build with them off,
+    and with a key whose limits are all on, same run."""
     if "plexus-lean" not in res["contender_order"]:
         return []
     cmax = max(res["options"]["concurrency"])
+    limits = "plexus-limits" in res["contender_order"]
     out = [
-        "## What the usage store and metrics cost",
+        "## What the usage store, metrics, traces and limits cost",
         "",
         f"Throughput at c={cmax}, 1 worker: `plexus` runs the default config (the SQLite usage "
-        "store written by its own thread, the metrics counters and their snapshots), "
-        "`plexus-lean` the same with `usage.database: none` and `server.metrics: false`. "
-        "Target: the cost ≤ 5%. Points this close are within the run's noise (compare the "
+        "store written by its own thread, the metrics counters and their snapshots) with every "
+        "request traced (OTLP to the mock, `sample_ratio: 1`); `plexus-lean` the same with "
+        "`usage.database: none`, `server.metrics: false` and no tracing; `plexus-limits` is "
+        "`plexus` with a gateway key whose rpm, tpm, max_parallel and budget all count (in "
+        "process, no Redis; loose enough that nothing is refused). Target: the store, metrics "
+        "and traces together ≤ 5%. Points this close are within the run's noise (compare the "
         "repetitions in results.json).",
         "",
-        "| scenario | plexus | plexus-lean | cost |",
-        "|---|---:|---:|---:|",
+        "| scenario | plexus | plexus-lean | cost | plexus-limits | limits' cost |"
+        if limits
+        else "| scenario | plexus | plexus-lean | cost |",
+        "|---|---:|---:|---:|---:|---:|" if limits else "|---|---:|---:|---:|",
     ]
     for sc_key in res["scenario_keys"]:
         metric = "eps" if "stream" in sc_key else "rps"
-        full, lean = (agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean"))
-        on, off = (None if a is None else a[metric] for a in (full, lean))
-        cost = None if on is None or not off else 1 - on / off
-        shown = "–" if cost is None else f"{100 * cost:.1f}%"
-        out.append(f"| {sc_key} | {fmt(on, 0)} | {fmt(off, 0)} | {shown} |")
+        full, lean, keyed = (
+            agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean", "plexus-limits")
+        )
+        on, off, limited = (None if a is None else a[metric] for a in (full, lean, keyed))
+        row = f"| {sc_key} | {fmt(on, 0)} | {fmt(off, 0)} | {_cost(on, off)} |"
+        if limits:
+            row += f" {fmt(limited, 0)} | {_cost(limited, on)} |"
+        out.append(row)
     out.append("")
     return out
+
+
+def _cost(on: float | None, off: float | None) -> str:
+    """How much less `on` does than `off`, as a percentage."""
+    return "–" if on is None or not off else f"{100 * (1 - on / off):.1f}%"
 
 
 def best(agg: Agg, sc_key: str, name: str, metric: str) -> float | None:
