@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from plexus.app import Gateway
 from tests.conftest import Upstreams, run_gateway
+from tests.mocks.base import Reply
 
 HI: Any = [{"role": "user", "content": "hi"}]
 
@@ -103,3 +105,28 @@ async def test_metrics_can_be_turned_off(upstreams: Upstreams) -> None:
     ):
         assert answer.status == 404
         assert (await answer.json())["error"]["code"] == "unknown_url"
+
+
+async def test_a_stream_cut_before_its_usage_is_estimated(
+    upstreams: Upstreams, data_dir: Path
+) -> None:
+    # The provider bills a cut stream's input: the row gets an estimate, marked as one, not
+    # nothing.
+    upstreams.states["chat"].reply = Reply(text="A long answer, cut short.", cut_after_events=2)
+    async with run_gateway(upstreams.config()) as url:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        stream = await client.chat.completions.create(model="chat-model", messages=HI, stream=True)
+        with pytest.raises(openai.APIError):
+            async for _ in stream:
+                pass
+        await client.chat.completions.create(model="chat-model", messages=HI)
+    with sqlite3.connect(data_dir / "usage.db") as db:
+        rows = db.execute(
+            "SELECT tokens_estimated, input_tokens, output_tokens FROM requests ORDER BY id"
+        ).fetchall()
+    received = upstreams.states["chat"].received[0]
+    body_tokens = len(json.dumps(received.body)) // 4
+    (estimated, estimate, output), reported = rows
+    assert estimated == 1 and output is None
+    assert 0.5 * body_tokens <= estimate <= 2 * body_tokens  # the client's body, over 4
+    assert reported == (0, 11, 7)  # an answer with usage is not estimated

@@ -393,7 +393,10 @@ class Gateway:
         """Hand the exchange's record to the log line, the usage store and the metrics."""
         record = make_record(exchange, error, self.prices)
         if exchange.ticket is not None:
-            exchange.ticket.settle(record_tokens(record), record.cost_usd)
+            if record.tokens_estimated:
+                exchange.ticket.keep()
+            else:
+                exchange.ticket.settle(record_tokens(record), record.cost_usd)
         fields = log_fields(record, error)
         trace = exchange.trace
         if trace is not None and self.tracer is not None:

@@ -13,6 +13,7 @@ from plexus import http, ir
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
 from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
+from plexus.limits.gate import BYTES_PER_TOKEN
 from plexus.limits.limiter import Ticket
 from plexus.pricing import PriceBook
 from plexus.routes import Route
@@ -85,7 +86,23 @@ def make_record(
         if last is not None:
             priced = prices.cost(last.provider, last.model, usage)
             record.cost_usd, record.cost_source = priced.usd, priced.source
+    elif _unreported(exchange) and request is not None and last is not None:
+        # The answer began but its usage never came (a stream cut by either side, a provider
+        # that reports none): the provider still bills the input, so it is estimated from
+        # the body, and the row says so.
+        estimate = ir.Usage(input_tokens=len(request.body) // BYTES_PER_TOKEN, output_tokens=0)
+        record.input_tokens, record.output_tokens = estimate.input_tokens, None
+        record.tokens_estimated = True
+        priced = prices.cost(last.provider, last.model, estimate)
+        record.cost_usd, record.cost_source = priced.usd, priced.source
     return record
+
+
+def _unreported(exchange: Exchange) -> bool:
+    """Whether a generation's answer began without the usage the provider bills by."""
+    route = exchange.route
+    started = exchange.writer.started and exchange.writer.status < 400
+    return started and route is not None and route.kind in ("generate", "completions")
 
 
 def log_fields(record: UsageRecord, error: GatewayError | str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from google.genai import types as genai_types
 
 from plexus.app import Gateway
 from tests.conftest import Upstreams, run_gateway
+from tests.mocks.base import Reply
 
 HI: Any = [{"role": "user", "content": "hi"}]
 
@@ -158,3 +159,28 @@ def _priced(upstreams: Upstreams, pricing: dict[str, Any]) -> dict[str, Any]:
         "api_key": "upstream-key",
         "pricing": pricing,
     }
+
+
+async def test_a_stream_cut_before_its_usage_spends_the_reservation(upstreams: Upstreams) -> None:
+    # Releasing the reservation of an answer whose usage never came made a stream cut just
+    # before its end free: the provider bills it, so the estimate is spent instead.
+    key = {"budget": {"usd": 2, "period": "once"}}
+    pricing = {"*": {"input": 1000, "output": 1000}}  # 0.001 USD a token
+    config = upstreams.config(
+        {**_keys(alice=key), "providers": {"mock-chat": _priced(upstreams, pricing)}}
+    )
+    upstreams.states["chat"].reply = Reply(text="A long answer, cut short.", cut_after_events=2)
+    async with run_gateway(config) as url:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-alice", max_retries=0)
+        stream = await client.chat.completions.create(
+            model="chat-model", messages=HI, max_tokens=50, stream=True
+        )
+        with pytest.raises(openai.APIError):
+            async for _ in stream:
+                pass
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url + "/v0/self", headers={"authorization": "Bearer sk-alice"}) as answer,
+        ):
+            budget = (await answer.json())["limits"]["budget"]
+    assert budget["spent_usd"] > 50 * 0.001  # the input estimate and the 50 tokens allowed

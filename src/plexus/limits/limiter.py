@@ -59,6 +59,14 @@ class Ticket:
     def settle(self, tokens: int | None, usd: float | None) -> None:
         """Correct the estimates with what was really used (None: nothing known, e.g. an
         error: the reservation is released) and free the parallel slots."""
+        self._settle(tokens, usd, keep=False)
+
+    def keep(self) -> None:
+        """Spend what was reserved and free the parallel slots: the answer began but its
+        usage never came (a cut stream), so the estimate stands for what the provider bills."""
+        self._settle(None, None, keep=True)
+
+    def _settle(self, tokens: int | None, usd: float | None, *, keep: bool) -> None:
         if self._settled:
             return
         self._settled = True
@@ -67,6 +75,8 @@ class Ticket:
             match rule.unit:
                 case "parallel":
                     pool.give_back(rule.counter, taken.window, amount)
+                    continue
+                case _ if keep:
                     continue
                 case "tokens":
                     actual = float(tokens) if tokens is not None else 0.0
