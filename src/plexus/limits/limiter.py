@@ -46,6 +46,13 @@ class _Taken:
     pool: QuotaPool
 
 
+def _stocked(rule: Rule) -> bool:
+    """Whether a shared pool leases the counter in chunks though it is not windowed: budgets
+    always; parallel slots when a chunk is at least 2 (else idle slots held by one replica
+    could starve the others)."""
+    return rule.unit == "usd" or (rule.unit == "parallel" and rule.limit >= 2 * CHUNKS_PER_WINDOW)
+
+
 class Ticket:
     """What one request took from its counters; settled once, when it ends."""
 
@@ -70,11 +77,17 @@ class Ticket:
         if self._settled:
             return
         self._settled = True
+        limiter = self._limiter
         for taken in self.taken:
             rule, amount, pool = taken.rule, taken.amount, taken.pool
+            # A shared pool's stocked counters get back what is left to the replica's stock.
+            stocked = pool is limiter.pool and limiter.shared and _stocked(rule)
             match rule.unit:
                 case "parallel":
-                    pool.give_back(rule.counter, taken.window, amount)
+                    if stocked:
+                        limiter.restock(rule, taken.window, amount)
+                    else:
+                        pool.give_back(rule.counter, taken.window, amount)
                     continue
                 case _ if keep:
                     continue
@@ -87,6 +100,8 @@ class Ticket:
                     continue
             if actual > amount:
                 pool.add(rule.counter, taken.window, actual - amount)
+            elif actual < amount and stocked:
+                limiter.restock(rule, taken.window, amount - actual)
             elif actual < amount:
                 pool.give_back(rule.counter, taken.window, amount - actual)
 
@@ -109,6 +124,7 @@ class Limiter:
         self.window = window
         self.clock = clock
         self._local = pool if isinstance(pool, LocalPool) else None
+        self.shared = self._local is None
         self._fallback = LocalPool()
         self._pool_down = False
         self.fallbacks = 0  # grants made locally because the shared pool could not answer
@@ -119,6 +135,9 @@ class Limiter:
         self._leasing: dict[tuple[str, int], asyncio.Future[None]] = {}
         self._spent: set[tuple[str, int]] = set()
         self._held_window = 0  # the window `_held` and `_spent` were last pruned in
+        # Budgets and loose parallel limits held the same way, across windows: what a request
+        # gives back stays here up to one chunk, the rest goes back to the pool for the others.
+        self._stock: dict[tuple[str, int], float] = {}
         self._warned: set[tuple[str, int]] = set()
         self._spans: dict[Period, Span] = {}  # the budget periods in force, until they end
 
@@ -152,8 +171,9 @@ class Limiter:
     def used(self, rule: Rule, now: float | None = None) -> float:
         """What a counter has used in its current window or period (0 when unknown)."""
         now = self.clock() if now is None else now
-        used = self.pool.used(rule.counter, self._slot(rule, self.window_of(now)[0], now))
-        return used or 0.0
+        slot = self._slot(rule, self.window_of(now)[0], now)
+        used = self.pool.used(rule.counter, slot) or 0.0
+        return max(0.0, used - self._stock.get((rule.counter, slot), 0.0))  # held, not used
 
     def headers(self, rules: Iterable[Rule]) -> list[tuple[bytes, bytes]]:
         """OpenAI's `x-ratelimit-*` headers for a key's rpm and tpm, and its remaining budget
@@ -233,20 +253,22 @@ class Limiter:
         there: the fallback's grants to the fallback)."""
         if self._local is not None:
             return self._local.grant(rule.counter, slot, amount, rule.limit, rule.ttl), self._local
-        if rule.unit not in ("requests", "tokens"):  # parallel slots and budgets: exact
+        stocked = _stocked(rule)
+        if rule.unit not in ("requests", "tokens") and not stocked:  # tight parallel: exact
             try:
                 granted = await self.pool.lease(rule.counter, slot, amount, rule.limit, rule.ttl)
             except PoolUnavailable as error:
                 return self._fall_back(rule, slot, amount, error)
             self._pool_back()
             return granted, self.pool
+        held_by = self._stock if stocked else self._held
         key = (rule.counter, slot)
-        while (pending := self._leasing.get(key)) is not None and self._held_for(key) < amount:
+        while (pending := self._leasing.get(key)) is not None and held_by.get(key, 0.0) < amount:
             await asyncio.shield(pending)
-        held = self._held_for(key)
+        held = held_by.get(key, 0.0)
         if held < amount and key not in self._spent:
             chunk = max(amount - held, rule.limit / CHUNKS_PER_WINDOW)
-            self._prune(slot)
+            self._prune(self.window_of(self.clock())[0])
             pending = self._leasing[key] = asyncio.get_running_loop().create_future()
             try:
                 granted = await self.pool.lease(rule.counter, slot, chunk, rule.limit, rule.ttl)
@@ -256,13 +278,27 @@ class Limiter:
                 del self._leasing[key]
                 pending.set_result(None)
             self._pool_back()
-            if granted < chunk:
+            if granted < chunk and not stocked:  # (what is stocked comes back when settled)
                 self._spent.add(key)  # used up everywhere: no round trip per refusal
-            held = self._held[key] = self._held_for(key) + granted
+            held = held_by[key] = held_by.get(key, 0.0) + granted
         if held < amount:
+            if rule.unit == "usd" and held > 0:  # a budget admits while anything is left
+                held_by[key] = 0.0
+                return held, self.pool
             return 0.0, self.pool  # kept: the next, smaller request may fit
-        self._held[key] = held - amount
+        held_by[key] = held - amount
         return amount, self.pool
+
+    def restock(self, rule: Rule, slot: int, amount: float) -> None:
+        """Take back what a request gave back of a stocked counter: up to one chunk stays
+        here for the next requests, the rest goes back to the pool."""
+        key = (rule.counter, slot)
+        held = self._stock.get(key, 0.0) + amount
+        room = rule.limit / CHUNKS_PER_WINDOW
+        if held > room:
+            self.pool.give_back(rule.counter, slot, held - room)
+            held = room
+        self._stock[key] = held
 
     def _held_for(self, key: tuple[str, int]) -> float:
         return self._held.get(key, 0.0)
@@ -272,7 +308,8 @@ class Limiter:
         if window <= self._held_window:
             return
         self._held_window = window
-        self._held = {key: left for key, left in self._held.items() if key[1] >= window - 1}
+        for key in [key for key in self._held if key[1] < window - 1]:  # in place: a caller
+            del self._held[key]  # may hold the dict
         self._spent = {key for key in self._spent if key[1] >= window - 1}
 
     def _fall_back(
