@@ -300,9 +300,6 @@ class Limiter:
             held = room
         self._stock[key] = held
 
-    def _held_for(self, key: tuple[str, int]) -> float:
-        return self._held.get(key, 0.0)
-
     def _prune(self, window: int) -> None:
         """Forget the leftovers of windows that are over (once per window)."""
         if window <= self._held_window:
