@@ -1,4 +1,4 @@
-"""A real Valkey per test (tests/shared/valkey.py)."""
+"""A real Valkey per test (the `Valkey` server of valkey.py, beside this file)."""
 
 from __future__ import annotations
 
