@@ -203,6 +203,55 @@ def _histogram(out: list[str], name: str, histogram: Histogram, buckets: tuple[f
     out.append(f"{name}_count {histogram.count}")
 
 
+# The label-less series: (name, type, help, the Snapshot field it shows).
+_COUNTS = (
+    ("plexus_cost_usd_total", "counter", "Cost in US dollars of the priced requests.", "cost_usd"),
+    ("plexus_unpriced_requests_total", "counter", "Answered requests with no price.", "unpriced"),
+    (
+        "plexus_fallbacks_total", "counter", "Requests served after another target failed.",
+        "fallbacks",
+    ),
+)  # fmt: skip
+_STATE = (
+    ("plexus_in_flight_requests", "gauge", "Requests being served now.", "in_flight"),
+    ("plexus_usage_rows_queued", "gauge", "Usage rows waiting for the store.", "queued"),
+    (
+        "plexus_usage_rows_dropped_total", "counter", "Usage rows dropped: store too slow.",
+        "dropped",
+    ),
+    (
+        "plexus_usage_store_up", "gauge", "1 when every worker's usage store is writable.",
+        "store_up",
+    ),
+    ("plexus_trace_spans_exported_total", "counter", "Spans the collector took.", "spans_exported"),
+    (
+        "plexus_trace_spans_dropped_total", "counter", "Spans lost: buffer full, export failed.",
+        "spans_dropped",
+    ),
+    (
+        "plexus_shared_state_up", "gauge", "0 while a worker has lost its Redis/Valkey.",
+        "shared_up",
+    ),
+    (
+        "plexus_responses_dropped_total", "counter", "Responses not kept: store too slow.",
+        "responses_dropped",
+    ),
+    (
+        "plexus_responses_store_up", "gauge", "1 when every worker's Responses store is up.",
+        "responses_up",
+    ),
+)  # fmt: skip
+
+
+def _scalars(
+    out: list[str], series: tuple[tuple[str, str, str, str], ...], total: Snapshot
+) -> None:
+    for name, kind, help_text, field in series:
+        value = getattr(total, field)
+        shown = f"{value:.9f}" if isinstance(value, float) else str(value)
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {shown}"]
+
+
 def _render(total: Snapshot, cooldowns: Iterable[tuple[str, str, bool]]) -> str:
     out: list[str] = []
 
@@ -223,36 +272,14 @@ def _render(total: Snapshot, cooldowns: Iterable[tuple[str, str, bool]]) -> str:
     family("plexus_tokens_total", "counter", "Tokens, by type (the IR's disjoint buckets).")
     for kind, value in zip(TOKEN_TYPES, total.tokens, strict=True):
         out.append(f'plexus_tokens_total{{type="{kind}"}} {value}')
-    family("plexus_cost_usd_total", "counter", "Cost in US dollars of the priced requests.")
-    out.append(f"plexus_cost_usd_total {total.cost_usd:.9f}")
-    family("plexus_unpriced_requests_total", "counter", "Answered requests with no price.")
-    out.append(f"plexus_unpriced_requests_total {total.unpriced}")
-    family("plexus_fallbacks_total", "counter", "Requests served after another target failed.")
-    out.append(f"plexus_fallbacks_total {total.fallbacks}")
+    _scalars(out, _COUNTS, total)
     family("plexus_request_duration_seconds", "histogram", "Time from arrival to the end.")
     _histogram(out, "plexus_request_duration_seconds", total.duration, BUCKETS)
     family("plexus_time_to_first_token_seconds", "histogram", "Time to the first token sent.")
     _histogram(out, "plexus_time_to_first_token_seconds", total.ttft, BUCKETS)
     family("plexus_overhead_seconds", "histogram", "Time not spent waiting on the upstream.")
     _histogram(out, "plexus_overhead_seconds", total.overhead, OVERHEAD_BUCKETS)
-    family("plexus_in_flight_requests", "gauge", "Requests being served now.")
-    out.append(f"plexus_in_flight_requests {total.in_flight}")
-    family("plexus_usage_rows_queued", "gauge", "Usage rows waiting for the store.")
-    out.append(f"plexus_usage_rows_queued {total.queued}")
-    family("plexus_usage_rows_dropped_total", "counter", "Usage rows dropped: store too slow.")
-    out.append(f"plexus_usage_rows_dropped_total {total.dropped}")
-    family("plexus_usage_store_up", "gauge", "1 when every worker's usage store is writable.")
-    out.append(f"plexus_usage_store_up {total.store_up}")
-    family("plexus_trace_spans_exported_total", "counter", "Spans the collector took.")
-    out.append(f"plexus_trace_spans_exported_total {total.spans_exported}")
-    family("plexus_trace_spans_dropped_total", "counter", "Spans lost: buffer full, export failed.")
-    out.append(f"plexus_trace_spans_dropped_total {total.spans_dropped}")
-    family("plexus_shared_state_up", "gauge", "0 while a worker has lost its Redis/Valkey.")
-    out.append(f"plexus_shared_state_up {total.shared_up}")
-    family("plexus_responses_dropped_total", "counter", "Responses not kept: store too slow.")
-    out.append(f"plexus_responses_dropped_total {total.responses_dropped}")
-    family("plexus_responses_store_up", "gauge", "1 when every worker's Responses store is up.")
-    out.append(f"plexus_responses_store_up {total.responses_up}")
+    _scalars(out, _STATE, total)
     family("plexus_target_cooling", "gauge", "1 while a target is in its cooldown.")
     for provider, model, cooling in cooldowns:
         out.append(
