@@ -12,22 +12,14 @@ from aiohttp.test_utils import TestServer
 from plexus import ir, sse
 from plexus.protocols import chat
 from tests.mocks.base import MockState, Reply, ToolCall
-from tests.mocks.chat_upstream import create_app
+from tests.mocks.chat_upstream import create_app, served
 
 
 @pytest.fixture
 async def mock() -> AsyncIterator[tuple[MockState, openai.AsyncOpenAI]]:
     state = MockState()
-    server = TestServer(create_app(state))
-    await server.start_server()
-    client = openai.AsyncOpenAI(
-        base_url=str(server.make_url("/v1")), api_key=state.api_key, max_retries=0
-    )
-    try:
+    async with served(state) as client:
         yield state, client
-    finally:
-        await client.close()
-        await server.close()
 
 
 _MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [

@@ -9,25 +9,16 @@ from collections.abc import AsyncIterator
 
 import openai
 import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.mocks.base import MockState, Reply, mock_vector
-from tests.mocks.chat_upstream import create_app
+from tests.mocks.chat_upstream import served
 
 
 @pytest.fixture
 async def mock() -> AsyncIterator[tuple[MockState, openai.AsyncOpenAI]]:
     state = MockState()
-    server = TestServer(create_app(state))
-    await server.start_server()
-    client = openai.AsyncOpenAI(
-        base_url=str(server.make_url("/v1")), api_key=state.api_key, max_retries=0
-    )
-    try:
+    async with served(state) as client:
         yield state, client
-    finally:
-        await client.close()
-        await server.close()
 
 
 async def test_sdk_reads_embeddings_it_asked_as_base64_by_default(

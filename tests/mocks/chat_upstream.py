@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import openai
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.mocks.base import MockState, Received, Reply
 from tests.mocks.chat_endpoints import add_routes
@@ -61,6 +65,21 @@ def _error(
 ) -> web.Response:
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     return web.json_response(body, status=status)
+
+
+@asynccontextmanager
+async def served(state: MockState) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The mock on a loopback port, and the official SDK's client for it."""
+    server = TestServer(create_app(state))
+    await server.start_server()
+    client = openai.AsyncOpenAI(
+        base_url=str(server.make_url("/v1")), api_key=state.api_key, max_retries=0
+    )
+    try:
+        yield client
+    finally:
+        await client.close()
+        await server.close()
 
 
 def create_app(state: MockState) -> web.Application:
