@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import uvicorn
 from aiohttp import web
@@ -235,3 +236,17 @@ async def asgi_post(
     answer = Answer()
     await gateway(scope, receive, answer.send)  # type: ignore[arg-type]
     return answer
+
+
+async def until_healthy(url: str) -> None:
+    """Wait for a gateway started in another process to answer `/health`."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(url + "/health") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the gateway did not start")

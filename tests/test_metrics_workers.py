@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Upstreams
+from tests.conftest import Upstreams, until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -52,13 +52,7 @@ async def test_two_workers_report_the_whole_server(upstreams: Upstreams, tmp_pat
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                try:
-                    async with session.get(url + "/health") as answer:
-                        if answer.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await until_healthy(url)
             sent = 60
             for _ in range(sent):  # new connections: the kernel spreads them over the workers
                 async with (

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from plexus.app import Gateway
 from plexus.ledger.store import UsageStore
-from tests.conftest import API_TYPES, Upstreams, run_gateway
+from tests.conftest import API_TYPES, Upstreams, run_gateway, until_healthy
 from tests.pg import PostgresServer, PostgresTemplate
 
 pytestmark = pytest.mark.slow
@@ -304,7 +304,7 @@ async def test_two_workers_write_every_row_and_sigterm_flushes_them(
     url = f"http://127.0.0.1:{port}"
     sent = 200  # under a batch per worker: none is written early
     try:
-        await _until_healthy(url)
+        await until_healthy(url)
         # No kept-alive connections: the kernel spreads new ones over both workers.
         http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
         client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", http_client=http)
@@ -345,16 +345,3 @@ async def test_two_workers_write_every_row_and_sigterm_flushes_them(
         "GROUP BY alias ORDER BY alias"
     )  # fmt: skip
     assert hourly == per_alias
-
-
-async def _until_healthy(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            try:
-                async with session.get(url + "/health") as answer:
-                    if answer.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the gateway did not start")

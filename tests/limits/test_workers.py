@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import Upstreams
+from tests.conftest import Upstreams, until_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +45,7 @@ async def test_two_workers_each_enforce_half(upstreams: Upstreams, tmp_path: Pat
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     statuses: list[int] = []
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                try:
-                    async with session.get(url + "/health") as answer:
-                        if answer.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+        await until_healthy(url)
         headers = {"authorization": "Bearer sk-alice"}
         for _ in range(120):  # new connections: the kernel spreads them over the workers
             async with (
