@@ -47,6 +47,29 @@ def test_rows_and_the_hourly_rollup_are_written(tmp_path: Path) -> None:
     assert hourly == [(1200, 12, 1, round(1199 * 0.001, 6))]
 
 
+def test_a_batch_is_a_few_statements_whatever_its_size(tmp_path: Path) -> None:
+    # executemany ran one statement per row, each giving the GIL back and waiting for it again:
+    # behind a busy event loop the writer wrote a seventh of 3k rows/s. And each batch size
+    # must not be a statement of its own, or the statement cache fills with huge statements.
+    backend = SQLiteBackend(tmp_path / "usage.db")
+    backend.open()
+    statements: list[str] = []
+    assert backend._db is not None
+    backend._db.set_trace_callback(statements.append)
+    written, shapes = 0, set[int]()
+    for size in (1, 3, 249, 500, 257):
+        backend.write([record(written + n, input_tokens=written + n) for n in range(size)])
+        inserts = [s for s in statements if s.startswith("INSERT INTO requests")]
+        assert len(inserts) <= 16, (size, len(inserts))
+        shapes |= {insert.count("), (") + 1 for insert in inserts}  # rows per statement
+        written += size
+        statements.clear()
+    backend.close()
+    stored = rows(tmp_path / "usage.db", "SELECT request_id, input_tokens FROM requests")
+    assert stored == [(f"r{n}", n) for n in range(written)]
+    assert len(shapes) <= 5
+
+
 def test_several_workers_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "usage.db"
     stores = [UsageStore(SQLiteBackend(path), flush_seconds=0.01) for _ in range(3)]

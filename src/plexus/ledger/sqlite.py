@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from msgspec.structs import astuple
@@ -14,13 +15,18 @@ from plexus.ledger.store import Refused
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
 _TRAIL = COLUMNS.index("trail")
-_INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_WIDTH = len(COLUMNS)
 _UPSERT = (
     f"INSERT INTO usage_hourly ({', '.join(ROLLUP_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(ROLLUP_COLUMNS))}) "
     "ON CONFLICT (hour, key, alias, provider, upstream_model, client_api) DO UPDATE SET "
     + ", ".join(f"{name} = {name} + excluded.{name}" for name in SUMMED)
 )
+# Rows go in as multi-row INSERTs of these sizes, largest first (249 rows: 3×64, 3×16, 2×4,
+# 1): each statement is one step, where executemany's step per row gives the GIL back and waits
+# for it again, starving the writer behind a busy event loop (at 3k rows/s it wrote a
+# seventh of them). Few sizes, so the statement cache holds a few statements, not one per count.
+CHUNK_ROWS = (256, 64, 16, 4, 1)  # 256 × 29 values, under SQLite's 32,766
 PRUNE_SLICE = 5000  # rows deleted per statement, so a prune never holds the lock for long
 
 
@@ -59,10 +65,11 @@ class SQLiteBackend:
         """Insert the rows and add them to the hourly roll-up, in one transaction; Refused
         when a value does not fit (an integer beyond 64 bits)."""
         db = self._connection()
-        rows = [_row(record) for record in records]
+        values = [value for record in records for value in _row(record)]
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(_INSERT, rows)
+            for rows, start in _chunks(len(records)):
+                db.execute(_INSERTS[rows], values[start * _WIDTH : (start + rows) * _WIDTH])
             db.executemany(_UPSERT, rollup(records))
             db.execute("COMMIT")
         except BaseException as error:
@@ -94,6 +101,23 @@ class SQLiteBackend:
             self.open()
         assert self._db is not None
         return self._db
+
+
+def _chunks(count: int) -> Iterator[tuple[int, int]]:
+    """The statements for `count` rows: each one's size and first row."""
+    start = 0
+    for size in CHUNK_ROWS:
+        while count - start >= size:
+            yield size, start
+            start += size
+
+
+def _insert(rows: int) -> str:
+    one = f"({', '.join('?' * _WIDTH)})"
+    return f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([one] * rows)}"
+
+
+_INSERTS = {rows: _insert(rows) for rows in CHUNK_ROWS}
 
 
 def _row(record: UsageRecord) -> tuple[object, ...]:
