@@ -120,3 +120,19 @@ async def test_a_response_kept_during_a_write_is_written_too(tmp_path: Path) -> 
     assert store.healthy
     assert [row.id for row in rows.chain("resp_2", "alice", 1)] == ["resp_2"]
     store.close()
+
+
+def test_a_large_batch_is_a_few_statements_and_keeps_the_last_copy(tmp_path: Path) -> None:
+    rows = SQLiteResponses(tmp_path / "usage.db")
+    rows.open()
+    statements: list[str] = []
+    assert rows._db is not None
+    rows._db.set_trace_callback(statements.append)
+    batch = [response(n) for n in range(300)]
+    batch.append(response(7, key="bob"))  # kept twice in one batch: the later copy wins
+    rows.save(batch)
+    assert len([s for s in statements if s.startswith("INSERT OR REPLACE")]) <= 16
+    assert rows.chain("resp_7", "bob", 5)[0].key == "bob"
+    assert rows.chain("resp_7", "alice", 5) == []
+    assert len(rows.chain("resp_299", "alice", 5)) == 1
+    rows.close()

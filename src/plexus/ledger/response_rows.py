@@ -7,7 +7,7 @@ from plexus.config import Config
 from plexus.ledger import store_backend
 from plexus.ledger.postgres import PostgresBackend
 from plexus.ledger.responses import ResponseRows, ResponseStore, StoredResponse
-from plexus.ledger.sqlite import SQLiteBackend
+from plexus.ledger.sqlite import BatchInsert, SQLiteBackend
 
 COLUMNS = tuple(StoredResponse.__struct_fields__)
 # Newest first: the response asked for, then each one it continued, for the same key only.
@@ -31,10 +31,7 @@ def _chain_sql(p1: str, p2: str, p3: str) -> str:
 class SQLiteResponses(SQLiteBackend):
     """Kept responses in the SQLite file of the usage store."""
 
-    _save_sql = (
-        f"INSERT OR REPLACE INTO responses ({', '.join(COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(COLUMNS))})"
-    )
+    _insert = BatchInsert(f"INSERT OR REPLACE INTO responses ({', '.join(COLUMNS)})", len(COLUMNS))
     _chain_sql = _chain_sql("?1", "?2", "?3")
 
     def save(self, rows: list[StoredResponse]) -> None:
@@ -42,7 +39,7 @@ class SQLiteResponses(SQLiteBackend):
         db = self._connection()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(self._save_sql, [_values(row) for row in rows])
+            self._insert.run(db, [_values(row) for row in rows])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
 from msgspec.structs import astuple
@@ -15,19 +15,39 @@ from plexus.ledger.store import Refused
 
 COLUMNS = tuple(UsageRecord.__struct_fields__)
 _TRAIL = COLUMNS.index("trail")
-_WIDTH = len(COLUMNS)
 _UPSERT = (
     f"INSERT INTO usage_hourly ({', '.join(ROLLUP_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(ROLLUP_COLUMNS))}) "
     "ON CONFLICT (hour, key, alias, provider, upstream_model, client_api) DO UPDATE SET "
     + ", ".join(f"{name} = {name} + excluded.{name}" for name in SUMMED)
 )
-# Rows go in as multi-row INSERTs of these sizes, largest first (249 rows: 3×64, 3×16, 2×4,
-# 1): each statement is one step, where executemany's step per row gives the GIL back and waits
-# for it again, starving the writer behind a busy event loop (at 3k rows/s it wrote a
-# seventh of them). Few sizes, so the statement cache holds a few statements, not one per count.
-CHUNK_ROWS = (256, 64, 16, 4, 1)  # 256 × 29 values, under SQLite's 32,766
 PRUNE_SLICE = 5000  # rows deleted per statement, so a prune never holds the lock for long
+_MAX_VALUES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999  # per statement
+
+
+class BatchInsert:
+    """Inserts many rows as a few multi-row INSERTs of fixed sizes, largest first (249 rows:
+    3×64, 3×16, 2×4, 1). executemany steps once per row, and each step gives the GIL back and
+    waits for it again: behind a busy event loop the writer starved (it kept up with a
+    seventh of 3k rows/s). Few sizes, so the statement cache holds a few statements."""
+
+    def __init__(self, head: str, width: int) -> None:
+        one = f"({', '.join('?' * width)})"
+        self._width = width
+        self._sizes = [size for size in (256, 64, 16, 4, 1) if size * width <= _MAX_VALUES]
+        self._sql = {rows: f"{head} VALUES {', '.join([one] * rows)}" for rows in self._sizes}
+
+    def run(self, db: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+        """Insert `rows` (each of `width` values) in the open transaction."""
+        values = [value for row in rows for value in row]
+        width, start = self._width, 0
+        for size in self._sizes:
+            while len(rows) - start >= size:
+                db.execute(self._sql[size], values[start * width : (start + size) * width])
+                start += size
+
+
+_INSERT = BatchInsert(f"INSERT INTO requests ({', '.join(COLUMNS)})", len(COLUMNS))
 
 
 class SQLiteBackend:
@@ -65,11 +85,10 @@ class SQLiteBackend:
         """Insert the rows and add them to the hourly roll-up, in one transaction; Refused
         when a value does not fit (an integer beyond 64 bits)."""
         db = self._connection()
-        values = [value for record in records for value in _row(record)]
+        rows = [_row(record) for record in records]
         db.execute("BEGIN IMMEDIATE")
         try:
-            for rows, start in _chunks(len(records)):
-                db.execute(_INSERTS[rows], values[start * _WIDTH : (start + rows) * _WIDTH])
+            _INSERT.run(db, rows)
             db.executemany(_UPSERT, rollup(records))
             db.execute("COMMIT")
         except BaseException as error:
@@ -101,23 +120,6 @@ class SQLiteBackend:
             self.open()
         assert self._db is not None
         return self._db
-
-
-def _chunks(count: int) -> Iterator[tuple[int, int]]:
-    """The statements for `count` rows: each one's size and first row."""
-    start = 0
-    for size in CHUNK_ROWS:
-        while count - start >= size:
-            yield size, start
-            start += size
-
-
-def _insert(rows: int) -> str:
-    one = f"({', '.join('?' * _WIDTH)})"
-    return f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([one] * rows)}"
-
-
-_INSERTS = {rows: _insert(rows) for rows in CHUNK_ROWS}
 
 
 def _row(record: UsageRecord) -> tuple[object, ...]:
