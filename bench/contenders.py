@@ -95,12 +95,12 @@ def plexus_cmd() -> list[str] | None:
 
 
 # Plexus as shipped (`full`: the usage store, metrics, and traces sent to the mock), with all
-# three off (`lean`), and `full` with a gateway key whose every limit is on (`limits`: rpm, tpm,
-# parallel and a budget, so loose that nothing is refused; the load generator already sends its
-# secret), and `limits` sharing its counters through a Valkey (`redis`): the runs beside each
-# other show what each platform feature costs.
-PlexusVariant = Literal["full", "lean", "limits", "redis"]
-PLEXUS_VARIANTS: tuple[PlexusVariant, ...] = ("lean", "limits", "redis")
+# three off (`lean`), with traces off (`untraced`), and `full` with a gateway key whose every
+# limit is on (`limits`: rpm, tpm, parallel and a budget, so loose that nothing is refused; the
+# load generator already sends its secret), and `limits` sharing its counters through a Valkey
+# (`redis`): the runs beside each other show what each platform feature costs.
+PlexusVariant = Literal["full", "lean", "untraced", "limits", "redis"]
+PLEXUS_VARIANTS: tuple[PlexusVariant, ...] = ("lean", "untraced", "limits", "redis")
 LIMITS_KEY = (
     f"keys: {{bench: {{secret: {LITELLM_KEY}, rpm: 100000000, tpm: 1000000000000,"
     " max_parallel: 100000, budget: {usd: 1000000000, period: month}}}"
@@ -129,7 +129,7 @@ def plexus_config(
         lines += ["  metrics: false", "usage: {database: none}"]
     elif len(lines) == 1:
         lines = []
-    if variant != "lean":
+    if variant not in ("lean", "untraced"):
         lines.append(f'tracing: {{endpoint: "{base}/v1/traces"}}')
     if variant in ("limits", "redis"):
         lines.append(LIMITS_KEY)

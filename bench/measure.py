@@ -33,7 +33,7 @@ def contenders_at(order: list[str], conc: list[int], c: int) -> list[str]:
     names = []
     for n in order:
         two = n.endswith("×2")
-        if (two or n in ("plexus-lean", "plexus-limits", "plexus-redis")) and c != cmax:
+        if (two or n.startswith("plexus-")) and c != cmax:
             continue
         if n.startswith("litellm") and len(conc) > 2 and c not in (min(conc), cmax):
             continue  # LiteLLM is ~50× slower: its end points are enough

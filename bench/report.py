@@ -183,35 +183,51 @@ def target_row(agg: Agg, sc_key: str, cmax: int) -> str:
 
 def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
     """Plexus as shipped (usage store, metrics, traces) against the same build with them off,
-    and with a key whose limits are all on (in process, then shared through Valkey), same run."""
+    with traces alone off, and with a key whose limits are all on (in process, then shared
+    through Valkey): from the platform-cost points when the run has them, else the sweep's."""
     if "plexus-lean" not in res["contender_order"]:
         return []
     cmax = max(res["options"]["concurrency"])
-    keyed = [n for n in ("plexus-limits", "plexus-redis") if n in res["contender_order"]]
+    platform = res.get("platform") or []
+    if platform:
+        agg = aggregate(platform)
+        opts = res["options"]
+        how = (
+            f"{opts['platform_reps']} interleaved repetitions of {opts['platform_window']} s "
+            "per point after the sweep, the median (each one in results.json, key `platform`)"
+        )
+    else:
+        how = "the sweep's points"
+    names = [n for n in ("plexus-untraced", "plexus-limits", "plexus-redis")
+             if n in res["contender_order"]]  # fmt: skip
     out = [
         "## What the usage store, metrics, traces and limits cost",
         "",
-        f"Throughput at c={cmax}, 1 worker: `plexus` runs the default config (the SQLite usage "
-        "store written by its own thread, the metrics counters and their snapshots) with every "
-        "request traced (OTLP to the mock, `sample_ratio: 1`); `plexus-lean` the same with "
-        "`usage.database: none`, `server.metrics: false` and no tracing; `plexus-limits` is "
-        "`plexus` with a gateway key whose rpm, tpm, max_parallel and budget all count, in "
-        "process (loose enough that nothing is refused); `plexus-redis` the same limits shared "
-        "through a Valkey (`server.redis_url`). The limits' cost is against `plexus`. Target: "
-        "the store, metrics and traces together ≤ 5%. Points this close are within the run's "
-        "noise (compare the repetitions in results.json).",
+        f"Throughput at c={cmax}, 1 worker, {how}: `plexus` runs the default config (the "
+        "SQLite usage store written by its own thread, the metrics counters and their "
+        "snapshots) with every request traced (OTLP to the mock, `sample_ratio: 1`); "
+        "`plexus-lean` the same with `usage.database: none`, `server.metrics: false` and no "
+        "tracing; `plexus-untraced` is `plexus` without tracing (its cost against `lean` is the "
+        "store's and the metrics'); `plexus-limits` is `plexus` with a gateway key whose rpm, "
+        "tpm, max_parallel and budget all count, in process (loose enough that nothing is "
+        "refused); `plexus-redis` the same limits shared through a Valkey (`server.redis_url`). "
+        "`untraced` is against `lean`, the limits against `plexus`. Target: the store, metrics "
+        "and traces together ≤ 5%.",
         "",
-        "| scenario | plexus | plexus-lean | cost |" + "".join(f" {n} | cost |" for n in keyed),
-        "|---|---:|---:|---:|" + "---:|---:|" * len(keyed),
+        "| scenario | plexus | plexus-lean | cost |" + "".join(f" {n} | cost |" for n in names),
+        "|---|---:|---:|---:|" + "---:|---:|" * len(names),
     ]
     for sc_key in res["scenario_keys"]:
         metric = "eps" if "stream" in sc_key else "rps"
-        on, off, *limited = (
+        on, off, *others = (
             None if a is None else a[metric]
-            for a in (agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean", *keyed))
+            for a in (agg.get((sc_key, n, cmax)) for n in ("plexus", "plexus-lean", *names))
         )
+        if on is None and off is None:
+            continue
         row = f"| {sc_key} | {fmt(on, 0)} | {fmt(off, 0)} | {_cost(on, off)} |"
-        row += "".join(f" {fmt(x, 0)} | {_cost(x, on)} |" for x in limited)
+        for name, x in zip(names, others, strict=True):
+            row += f" {fmt(x, 0)} | {_cost(x, off if name == 'plexus-untraced' else on)} |"
         out.append(row)
     out.append("")
     return out

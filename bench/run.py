@@ -47,6 +47,7 @@ from typing import Any
 
 from contenders import (
     LITELLM_VERSION,
+    PLEXUS_VARIANTS,
     PORTKEY_NODE_SERVER,
     PORTKEY_VERSION,
     gateway_log_errors,
@@ -54,6 +55,7 @@ from contenders import (
     wait_ready,
 )
 from measure import (
+    Point,
     Timing,
     plan_points,
     run_slow,
@@ -70,6 +72,9 @@ from report import render
 from scenarios import ALL_SCENARIOS, Scenario, SlowMany, portkey_gap, select_scenarios
 
 RESULTS_JSON = BENCH / "out" / "results.json"  # raw numbers, gitignored
+# What the platform features cost is measured apart, in longer windows than the sweep's: the
+# differences sought are a few percent, the sweep's short points vary more than that.
+PLATFORM_SCENARIOS = ("chat>chat full", "chat>messages full", "messages>chat full")
 
 # Defaults of --tiny, --quick and the full run; the command line overrides each of them.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -84,6 +89,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "slow_many": 0,
         "slow_many_shape": (3, 100),  # events, ms apart: short, for tests that ask for it
         "max_time": 3.0,
+        "platform_reps": 0,  # repetitions of the platform-cost points
+        "platform_window": 0.0,  # their measuring window, seconds
         "contenders": "direct,bare",
     },
     "quick": {
@@ -97,7 +104,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "slow_many": 0,
         "slow_many_shape": (20, 1000),
         "max_time": 4.0,
-        "contenders": "direct,bare,plexus,plexus-lean,plexus-limits,plexus-redis,litellm,portkey",
+        "platform_reps": 3,
+        "platform_window": 1.0,
+        "contenders": "direct,bare,plexus,plexus-lean,plexus-untraced,plexus-limits,plexus-redis,"
+        "litellm,portkey",
     },
     "full": {
         # Sized so the whole run, LiteLLM's start-ups included, takes ~10 min on 2 cores.
@@ -114,8 +124,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "slow_many": 8000,
         "slow_many_shape": (20, 1000),
         "max_time": 7.0,
-        "contenders": "direct,bare,plexus,plexus-lean,plexus-limits,plexus-redis,litellm,"
-        "litellm-rust,portkey",
+        "platform_reps": 6,
+        "platform_window": 1.5,
+        "contenders": "direct,bare,plexus,plexus-lean,plexus-untraced,plexus-limits,plexus-redis,"
+        "litellm,litellm-rust,portkey",
     },
 }
 
@@ -130,6 +142,8 @@ class Options:
     soak_n: int
     slow_n: int
     slow_many: SlowMany
+    platform_reps: int
+    platform_window: float
     wanted: list[str]
     scenarios: list[Scenario]
     out_dir: Path
@@ -173,8 +187,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--contenders",
-        help="comma list: direct,bare,plexus,plexus-lean,plexus-limits,plexus-redis,litellm,"
-        "litellm-rust,portkey",
+        help="comma list: direct,bare,plexus,plexus-lean,plexus-untraced,plexus-limits,"
+        "plexus-redis,litellm,litellm-rust,portkey",
+    )
+    ap.add_argument(
+        "--platform-reps",
+        type=int,
+        help="repetitions of the platform-cost points (plexus and its variants; 0: none)",
     )
     ap.add_argument("--duration", type=float, help="measuring window per point, seconds")
     ap.add_argument("--warmup", type=float, help="warm-up per point, seconds")
@@ -228,6 +247,8 @@ def resolve_options(args: argparse.Namespace, scenarios: list[Scenario]) -> Opti
         soak_n=pick(args.soak, "soak"),
         slow_n=pick(args.slow_streams, "slow"),
         slow_many=slow_many,
+        platform_reps=pick(args.platform_reps, "platform_reps"),
+        platform_window=dflt["platform_window"],
         wanted=wanted,
         scenarios=scenarios,
         out_dir=Path(args.out_dir),
@@ -301,9 +322,12 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     manys = slow_many_targets(order, opts.slow_many.n)
     if manys:
         notes.append(slow_many_note(opts.slow_many.n))
-    progress.begin(len(plan) + len(soaks) + len(slows) + len(manys))
+    platform_plan = plan_platform(opts, order)
+    progress.begin(len(plan) + len(platform_plan) + len(soaks) + len(slows) + len(manys))
     running.lg = lg = LoadGen()
     runs, error_samples = run_sweep(lg, plan, by_name, mport, mock.pid, opts.timing, progress)
+    window = Timing(opts.platform_window, opts.timing.warmup, opts.platform_window + 3.0)
+    platform, _ = run_sweep(lg, platform_plan, by_name, mport, mock.pid, window, progress)
     soak_res = [run_soak(lg, by_name[n], opts.soak_n, progress) for n in soaks]
     slow_res = [
         run_slow(lg, n, by_name.get(n), mport, opts.slow_n, mock.pid, progress) for n in slows
@@ -315,6 +339,7 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     gw_errors = gateway_log_errors(running.procs)
     measured = {
         "runs": runs,
+        "platform": platform,
         "soak": soak_res,
         "slow": slow_res,
         "slow_many": many_res,
@@ -325,6 +350,16 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     for k, v in gw_errors.items():
         notes.append(f"{k} logged {v['lines']} error line(s), first: `{v['first'][0][:200]}`")
     return res
+
+
+def plan_platform(opts: Options, order: list[str]) -> list[Point]:
+    """The platform-cost points: `plexus` and its variants on a few scenarios at the highest
+    concurrency, interleaved; none unless `plexus-lean` runs."""
+    if "plexus-lean" not in order or not opts.platform_reps:
+        return []
+    names = [n for n in ("plexus", *(f"plexus-{v}" for v in PLEXUS_VARIANTS)) if n in order]
+    scenarios = [s for s in opts.scenarios if s.key in PLATFORM_SCENARIOS]
+    return plan_points(names, scenarios, [max(opts.conc)], opts.platform_reps)
 
 
 def slow_many_note(n: int) -> str:
@@ -372,6 +407,8 @@ def results(
             "concurrency": opts.conc,
             "workers2": opts.workers2,
             "slow_many": opts.slow_many.n,
+            "platform_reps": opts.platform_reps,
+            "platform_window": opts.platform_window,
             "litellm_version": LITELLM_VERSION,
             "portkey_version": PORTKEY_VERSION,
             "portkey_node_server": PORTKEY_NODE_SERVER,

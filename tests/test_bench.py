@@ -173,3 +173,32 @@ def test_plexus_holds_many_streams_by_its_config() -> None:
         "plexus",
     ]
     assert measure.slow_many_targets(["direct", "plexus"], 0) == []
+
+
+def test_the_platform_cost_comes_from_its_own_longer_points() -> None:
+    """The cost table reads the platform-cost points (not the sweep's short ones) and sets
+    `untraced` against `lean`, the limits against `plexus`."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def run(contender: str, rps: float) -> dict[str, Any]:
+        times = {"p50": 1.0, "p99": 1.0}
+        return {"scenario": "chat>chat full", "contender": contender, "concurrency": 64,
+                "rps": rps, "events_per_s": 0.0, "ok": 1, "errors": 0,
+                "latency_ms": times, "ttfe_ms": times}  # fmt: skip
+
+    names = ("plexus", "plexus-lean", "plexus-untraced", "plexus-limits")
+    res: dict[str, Any] = {
+        "options": {"concurrency": [1, 64], "platform_reps": 2, "platform_window": 1.5},
+        "contender_order": list(names),
+        "scenario_keys": ["chat>chat full"],
+        "platform": [run(n, x) for n, x in zip(names, (900, 1000, 960, 810), strict=True)]
+        + [run(n, x) for n, x in zip(names, (900, 1000, 940, 810), strict=True)],
+    }
+    sweep = report.aggregate([run(n, 1) for n in names])  # ignored when there are points
+    table = "\n".join(report.render_platform_cost(res, sweep))
+    assert "2 interleaved repetitions of 1.5 s" in table
+    assert "| chat>chat full | 900 | 1,000 | 10.0% | 950 | 5.0% | 810 | 10.0% |" in table
