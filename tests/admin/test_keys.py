@@ -18,8 +18,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from plexus.app import Gateway
+from plexus.ledger.readers import SQLiteReader
 from tests.admin.conftest import ADMIN_KEY, GATEWAY_KEY, Admin
 from tests.conftest import Upstreams, run_gateway
+from tests.ledger.test_key_rows import migrate_to
 
 HI: Any = [{"role": "user", "content": "hi"}]
 SECRET = re.compile(r"sk-plx-[A-Za-z0-9_-]{43}")
@@ -244,3 +246,23 @@ async def test_a_key_made_through_one_gateway_works_through_another(
         await asyncio.sleep(2.5)
         with pytest.raises(openai.AuthenticationError):
             await chat(second, secret)
+
+
+async def test_without_config_keys_a_store_that_cannot_answer_refuses_everyone(
+    upstreams: Upstreams, data_dir: Path
+) -> None:
+    """Whether the store holds keys is unknown: the gateway must not run open meanwhile."""
+    (data_dir / "usage.db").mkdir(parents=True)  # the database cannot be opened
+    gateway = Gateway(upstreams.config())
+    async with run_gateway(gateway.config, gateway) as url:
+        with pytest.raises(openai.AuthenticationError):
+            await chat(url, "anything")
+        assert gateway.stored_keys is not None and gateway.stored_keys.unknown
+        (data_dir / "usage.db").rmdir()
+        gateway.stored_keys.rows.reader = SQLiteReader(data_dir / "fresh.db")
+        migrate_to(data_dir / "fresh.db", 4)
+        started = time.monotonic()
+        while not gateway.stored_keys.keys and gateway.stored_keys.unknown:
+            assert time.monotonic() - started < 3.0
+            await asyncio.sleep(0.1)
+        assert await chat(url, "anything")  # the store answered: it holds none

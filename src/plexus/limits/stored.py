@@ -22,6 +22,7 @@ from plexus.limits.keys import HashedKey, KeyPolicy
 _log = structlog.get_logger("plexus")
 POLL_SECONDS = 1.0
 FIRST_LOAD_SECONDS = 5.0  # how long a start waits for the store before going on without it
+POLL_TIMEOUT = 5.0  # a hung store costs the poller this long per try, never the poller itself
 
 
 class StoredKeys:
@@ -79,14 +80,18 @@ class StoredKeys:
         while True:
             await asyncio.sleep(self._poll_seconds)
             try:
-                if self._marker is None or await self.rows.marker() != self._marker:
-                    await self.refresh()
-                else:
-                    self._reached()
-            except StoreUnavailable as error:
+                await asyncio.wait_for(self._check(), POLL_TIMEOUT)
+            except (StoreUnavailable, TimeoutError) as error:
                 self._unreachable(error)
             except Exception:  # never let the poller die: the keys in force stay
                 _log.exception("stored keys: poll failed")
+
+    async def _check(self) -> None:
+        """Read the rows again only when the marker moved (or none was ever read)."""
+        if self._marker is None or await self.rows.marker() != self._marker:
+            await self.refresh()
+        else:
+            self._reached()
 
     def _unreachable(self, error: Exception) -> None:
         if self._reachable:
