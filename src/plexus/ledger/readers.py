@@ -68,6 +68,7 @@ class SQLiteReader:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+CLOSE_SECONDS = 0.5  # a hung server never holds a shutdown longer (the reads are done)
 
 
 class PostgresReader:
@@ -98,10 +99,13 @@ class PostgresReader:
             raise StoreUnavailable(f"cannot reach the usage database: {error}") from error
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close the pool; a server that does not answer has its connections dropped."""
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_SECONDS)
+            except TimeoutError:
+                pool.terminate()
 
     async def _connected(self) -> Any:
         async with self._opening:
