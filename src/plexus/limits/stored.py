@@ -62,7 +62,10 @@ class StoredKeys:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.rows.reader.close()
+        # Whatever the store says on the way out, the shutdown goes on (the usage rows
+        # are flushed after this).
+        with contextlib.suppress(Exception):
+            await self.rows.reader.close()
 
     async def refresh(self) -> None:
         """Read every key and apply them now (after a change this worker made: before it
