@@ -319,7 +319,10 @@ async def test_an_openai_id_never_waits_on_the_store(upstreams: Upstreams, data_
     # Only ids of the gateway's own form are kept here: another goes to a provider of type
     # responses untouched even while the store is down, and is unknown elsewhere at once.
     (data_dir / "usage.db").mkdir(parents=True)  # the database cannot be opened
-    config = upstreams.config({"responses": {"store": True, "settle_seconds": 5}})
+    # A config key: with the store down, whether it holds keys is unknown, and a gateway
+    # without config keys then refuses every request rather than run open.
+    keys = {"me": {"secret": "k"}}
+    config = upstreams.config({"keys": keys, "responses": {"store": True, "settle_seconds": 5}})
     async with run_gateway(config) as url:
         sdk = client(url)
         await sdk.responses.create(
@@ -335,7 +338,11 @@ async def test_an_openai_id_never_waits_on_the_store(upstreams: Upstreams, data_
         assert time.perf_counter() - started < 1
         with pytest.raises(openai.InternalServerError):  # one of its own: the store is down
             await sdk.responses.retrieve("resp_" + "0" * 24)
-        async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as answer:
+        auth = {"authorization": "Bearer k"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url + "/metrics", headers=auth) as answer,
+        ):
             scraped = await answer.text()
     samples = {
         sample.name: sample.value

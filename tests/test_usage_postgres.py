@@ -173,7 +173,10 @@ async def test_a_store_down_at_start_is_written_once_it_is_up(
 ) -> None:
     own_server.stop()
     usage = {"database": own_server.url(), "flush_seconds": 0.05}
-    gateway = Gateway(upstreams.config({"usage": usage}))
+    # A config key: with the store down, whether it holds keys is unknown, and a gateway
+    # without config keys then refuses every request rather than run open.
+    keys = {"me": {"secret": "k"}}
+    gateway = Gateway(upstreams.config({"usage": usage, "keys": keys}))
     store = the_store(gateway)
     async with serving(gateway) as (_, client):  # starts: the store is not needed to serve
         await timed_requests(client, 6)

@@ -31,13 +31,16 @@ from plexus.exchange import Exchange, log_fields, make_record
 from plexus.health import Health
 from plexus.items import ItemStore
 from plexus.ledger import open_store
+from plexus.ledger.key_rows import KeyRows
 from plexus.ledger.migrate import SchemaTooNew
+from plexus.ledger.readers import open_reader
 from plexus.ledger.response_rows import open_response_store
 from plexus.limits.gate import Gate
-from plexus.limits.keys import KeyRing
+from plexus.limits.keys import HashedKey, KeyRing
 from plexus.limits.limiter import Limiter
 from plexus.limits.pool import LocalPool
 from plexus.limits.spend import record_tokens, restore_spend
+from plexus.limits.stored import StoredKeys
 from plexus.media import MediaFetches, MediaLimits
 from plexus.metrics import Metrics
 from plexus.model_list import list_body, one_body
@@ -102,6 +105,9 @@ class Gateway:
         self.limiter = Limiter(pool, window=server.limit_window)
         self._restoring: asyncio.Task[None] | None = None  # budgets' spend, after a reload
         self._started = False
+        # Keys made through the admin API live in the usage store, beside the config's.
+        reader = open_reader(config.usage, server.data_dir) if self.store is not None else None
+        self.stored_keys = StoredKeys(KeyRows(reader), self._apply_stored_keys) if reader else None
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
         self.admin = AdminApi(self, config_path)
@@ -124,15 +130,35 @@ class Gateway:
         self.router = Router(config, health=self.health)
         self.prices = PriceBook.from_config(config)
         self.limiter.window = server.limit_window
-        share = self.workers if isinstance(self.limiter.pool, LocalPool) else 1
-        self.gate = Gate(config, self.limiter, KeyRing.from_config(config.keys), share)
+        self._build_gate()
         admit_provider = self.gate.admit_provider if self.gate.limits_providers else None
         self.proxy = Proxy(
             self.router, self.services, self.slots, server.max_attempts, admit_provider
         )
-        self._open = self.gate.keyring.empty
         if self.tracer is not None:
             self.tracer.configure(config)
+        self._restore_spend()
+
+    def _build_gate(self) -> None:
+        """The Gate of the config's keys and the stored ones. The API is open only when there
+        is neither, and the store has not failed to say whether it holds any."""
+        share = self.workers if isinstance(self.limiter.pool, LocalPool) else 1
+        stored = self.stored_keys
+        keyring = KeyRing.from_config(self.config.keys, stored.keys if stored else ())
+        self.gate = Gate(self.config, self.limiter, keyring, share)
+        self._open = keyring.empty and not (stored is not None and stored.unknown)
+
+    def _apply_stored_keys(self, keys: list[HashedKey]) -> None:
+        """Swap in the stored keys as last read (the config's stay); requests in flight keep
+        the Gate they started with, and the counters of every key carry over."""
+        was_open = self._open
+        self._build_gate()
+        if self._started and was_open != self._open:
+            state = "open to anyone" if self._open else "requires a gateway key"
+            _log.warning(f"stored keys changed: the API {state}")
+        self._restore_spend()
+
+    def _restore_spend(self) -> None:
         if self._started:  # new keys or periods: their spend so far (seeding keeps the rest)
             self._restoring = asyncio.create_task(
                 restore_spend(self.gate, self._usage, self._data_dir)
@@ -193,8 +219,13 @@ class Gateway:
             self._snapshots = asyncio.create_task(self._write_snapshots())
         if self.watcher is not None:
             self.watcher.start()
+        if self.stored_keys is not None:
+            await self.stored_keys.start()
         if self._open:
             _log.warning("no gateway keys configured: the API is open to anyone")
+        elif self.stored_keys is not None and self.stored_keys.unknown and not self.config.keys:
+            _log.warning("no config keys, and the store of stored keys cannot answer: "
+                         "every request is refused until it does")  # fmt: skip
         await restore_spend(self.gate, self._usage, self._data_dir)
         self._started = True
         if self.workers > 1 and isinstance(self.limiter.pool, LocalPool):
@@ -206,6 +237,8 @@ class Gateway:
     async def _stop(self) -> None:
         if self.watcher is not None:
             await self.watcher.stop()
+        if self.stored_keys is not None:
+            await self.stored_keys.stop()
         await self.admin.close()
         if self._snapshots is not None:
             self._snapshots.cancel()

@@ -358,6 +358,18 @@ def parse_config(raw: Any, adapters: Collection[str] | None = None) -> Config:
     return config
 
 
+def parse_key(name: str, raw: Any, config: Config) -> KeyConfig:
+    """One key's mapping validated as an entry of `keys:` is, against `config` (the admin API's
+    stored keys); ConfigError listing every problem at its `keys.<name>` path."""
+    problems: list[str] = []
+    key = _convert(_with_expiry(raw), KeyConfig, f"keys.{name}", problems)
+    if key is not None:
+        _check_allowlist(config, name, key.models or [], problems)
+    if problems or key is None:
+        raise ConfigError(problems)
+    return key  # type: ignore[no-any-return]
+
+
 def _convert(value: Any, kind: type[Any], path: str, problems: list[str]) -> Any:
     try:
         return msgspec.convert(value, kind, strict=False)

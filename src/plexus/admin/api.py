@@ -15,7 +15,7 @@ import msgspec
 import structlog
 
 from plexus import http
-from plexus.admin import config_routes, monitor, playground
+from plexus.admin import config_routes, key_routes, monitor, playground
 from plexus.admin.call import JSON, Call, Handler
 from plexus.admin.config_file import ConfigFile
 from plexus.admin.events import EventHub, stream_events
@@ -27,6 +27,13 @@ from plexus.admin.wire import (
     ConfigView,
     HealthList,
     HealthReset,
+    KeyChange,
+    KeyCreate,
+    KeyDeleted,
+    KeyList,
+    KeyRotation,
+    KeySecret,
+    KeyView,
     PlaygroundAnswer,
     PlaygroundRequest,
     ProviderList,
@@ -60,6 +67,7 @@ class Endpoint:
     summary: str
     body: Any = None  # the request body's Struct
     answer: Any = None  # the answer's Struct (None: not JSON)
+    status: int = 200  # the status of a successful answer
 
 
 ENDPOINTS = (
@@ -85,6 +93,18 @@ ENDPOINTS = (
              dict, Written),
     Endpoint("DELETE", "/aliases/{name}", config_routes.delete_alias, "Delete an alias",
              answer=Written),
+    Endpoint("GET", "/keys", key_routes.list_keys, "Gateway keys: the config's and stored ones",
+             answer=KeyList),
+    Endpoint("POST", "/keys", key_routes.create_key, "Make a key; its secret is shown once",
+             KeyCreate, KeySecret, 201),
+    Endpoint("GET", "/keys/{name}", key_routes.get_key, "One gateway key", answer=KeyView),
+    Endpoint("PATCH", "/keys/{name}", key_routes.change_key, "Change a stored key's policy",
+             KeyChange, KeyView),
+    Endpoint("POST", "/keys/{name}/rotate", key_routes.rotate_key,
+             "A new secret, shown once; the old one stops (after a grace)", KeyRotation,
+             KeySecret),
+    Endpoint("DELETE", "/keys/{name}", key_routes.delete_key, "Delete a stored key",
+             answer=KeyDeleted),
     Endpoint("GET", "/overview", monitor.overview, "Traffic over time, totals, top names",
              answer=Overview),
     Endpoint("GET", "/usage", monitor.usage, "Usage by period and group (JSON or CSV)",
@@ -143,7 +163,7 @@ class AdminApi:
         scope = exchange.scope
         endpoint, params = _match(scope["method"], scope["path"])
         body = b""
-        if scope["method"] in ("POST", "PUT"):
+        if scope["method"] in ("POST", "PUT", "PATCH"):
             body = await _read_body(receive)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         call = Call(scope["method"], params, query, exchange.headers, body, exchange.writer,
@@ -167,7 +187,8 @@ class AdminApi:
         if not presented or not hmac.compare_digest(presented, self.key):
             raise AdminError(401, "unauthorized", "missing or invalid admin key")
         gateway_keys = [k.secret for k in self.gateway.config.keys.values() if k.secret]
-        if any(hmac.compare_digest(presented, secret.encode()) for secret in gateway_keys):
+        configured = any(hmac.compare_digest(presented, s.encode()) for s in gateway_keys)
+        if configured or self.gateway.gate.keyring.match(presented.decode("latin-1")):
             raise AdminError(401, "unauthorized", "a gateway key is not an admin key")
 
     async def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:

@@ -17,6 +17,10 @@ _ERRORS = {
     "401": "Missing or invalid admin key",
     "404": "Not found, or the admin API is off",
 }
+_KEY_ERRORS = {
+    "409": "A key of the config file, a name taken, or no usage store",
+    "503": "The usage store cannot answer",
+}
 _WRITE_ERRORS = {
     "409": "Read-only file, writes disabled, or no config file",
     "412": "The config changed since it was read",
@@ -35,7 +39,10 @@ def document() -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": endpoint.summary,
             "operationId": f"{endpoint.method.lower()}_{_slug(endpoint.pattern)}",
-            "responses": {"200": _answer(endpoint.answer), **_responses(endpoint.method)},
+            "responses": {
+                str(endpoint.status): _answer(endpoint.answer),
+                **_responses(endpoint.method, endpoint.pattern),
+            },
         }
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -74,9 +81,11 @@ def _answer(kind: Any) -> dict[str, Any]:
     return {"description": "OK", "content": _json(kind)}
 
 
-def _responses(method: str) -> dict[str, Any]:
+def _responses(method: str, pattern: str) -> dict[str, Any]:
     error = {"content": _json(ErrorBody)}
     codes = dict(_ERRORS)
-    if method in ("PUT", "DELETE"):
+    if pattern.startswith("/keys"):
+        codes.update(_KEY_ERRORS)
+    elif method in ("PUT", "DELETE"):
         codes.update(_WRITE_ERRORS)
     return {code: {"description": text, **error} for code, text in codes.items()}

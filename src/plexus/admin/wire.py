@@ -3,10 +3,11 @@ error type. The OpenAPI document is generated from these Structs."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from plexus.config import BudgetConfig, Count
 from plexus.ir import ApiType
 from plexus.ledger.query import AuditEntry, Overview, RequestView, UsageRow
 
@@ -33,6 +34,44 @@ class PlaygroundRequest(_Body):
 
     client_api: ApiType
     body: dict[str, Any]
+
+
+KeyName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
+GRACE_LIMIT = 7 * 86400
+
+
+class KeyCreate(_Body):
+    """A key to make: its name and policy, as a YAML key has them (`expires`: an ISO date or
+    time, UTC unless it says); the secret is made by the gateway."""
+
+    name: KeyName
+    models: list[str] | None = None
+    rpm: Count | None = None
+    tpm: Count | None = None
+    max_parallel: Count | None = None
+    budget: BudgetConfig | None = None
+    expires: str | None = None
+    disabled: bool = False
+    comment: str | None = None
+
+
+class KeyChange(_Body):
+    """The policy fields to change (those left out stay; null removes a limit)."""
+
+    models: list[str] | msgspec.UnsetType | None = msgspec.UNSET
+    rpm: Count | msgspec.UnsetType | None = msgspec.UNSET
+    tpm: Count | msgspec.UnsetType | None = msgspec.UNSET
+    max_parallel: Count | msgspec.UnsetType | None = msgspec.UNSET
+    budget: BudgetConfig | msgspec.UnsetType | None = msgspec.UNSET
+    expires: str | msgspec.UnsetType | None = msgspec.UNSET
+    disabled: bool | msgspec.UnsetType = msgspec.UNSET
+    comment: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class KeyRotation(_Body):
+    """How long the old secret keeps working after a rotation (0: it stops now)."""
+
+    grace_seconds: Annotated[float, msgspec.Meta(ge=0, le=GRACE_LIMIT)] = 0.0
 
 
 class Problem(msgspec.Struct):
@@ -115,6 +154,47 @@ class TargetHealth(msgspec.Struct):
     state: Literal["ok", "cooling"]
     cooling_until: float | None  # Unix seconds
     failures: int
+
+
+class KeyView(msgspec.Struct):
+    """A gateway key: from the config file (read-only here) or made through this API, its
+    policy, and what it used of its limits now (as `GET /v0/self` shows them)."""
+
+    name: str
+    source: Literal["config", "admin"]
+    prefix: str | None  # the secret's first characters (stored keys only)
+    models: list[str] | None
+    rpm: int | None
+    tpm: int | None
+    max_parallel: int | None
+    budget: BudgetConfig | None
+    expires: float | None  # Unix seconds
+    disabled: bool
+    comment: str | None
+    created: float | None
+    updated: float | None
+    previous_until: float | None  # a rotated-out secret works until then
+    usage: dict[str, Any]
+
+
+class KeyList(msgspec.Struct):
+    """Every gateway key."""
+
+    data: list[KeyView]
+
+
+class KeySecret(msgspec.Struct):
+    """A key and its new secret: the only answer that ever holds it."""
+
+    key: KeyView
+    secret: str
+
+
+class KeyDeleted(msgspec.Struct):
+    """A stored key deleted: its secret no longer works."""
+
+    name: str
+    deleted: bool
 
 
 class HealthList(msgspec.Struct):
@@ -214,5 +294,6 @@ class PlaygroundAnswer(msgspec.Struct):
 SCHEMAS: tuple[Any, ...] = (
     ConfigText, HealthReset, PlaygroundRequest, ErrorBody, ConfigView, Written, Validity,
     HealthList, Reset, ProviderList, AliasList, Overview, UsageRows, RequestPage, RequestView,
-    AuditPage, PlaygroundAnswer,
+    AuditPage, PlaygroundAnswer, KeyCreate, KeyChange, KeyRotation, KeyList, KeyView, KeySecret,
+    KeyDeleted,
 )  # fmt: skip

@@ -26,7 +26,7 @@ class Reader(Protocol):
 
     async def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Row]: ...
 
-    async def execute(self, sql: str, params: tuple[Any, ...]) -> None: ...
+    async def execute(self, sql: str, params: tuple[Any, ...]) -> list[Row]: ...
 
     async def close(self) -> None: ...
 
@@ -43,9 +43,9 @@ class SQLiteReader:
         """The rows of a query."""
         return await asyncio.to_thread(self._run, sql, params, False)
 
-    async def execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        """Run a statement that writes."""
-        await asyncio.to_thread(self._run, sql, params, True)
+    async def execute(self, sql: str, params: tuple[Any, ...]) -> list[Row]:
+        """Run a statement that writes; the rows it returns (`RETURNING`)."""
+        return await asyncio.to_thread(self._run, sql, params, True)
 
     async def close(self) -> None:
         """Nothing is held between calls."""
@@ -68,6 +68,7 @@ class SQLiteReader:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+CLOSE_SECONDS = 0.5  # a hung server never holds a shutdown longer (the reads are done)
 
 
 class PostgresReader:
@@ -89,19 +90,22 @@ class PostgresReader:
         except self._errors as error:
             raise StoreUnavailable(f"cannot reach the usage database: {error}") from error
 
-    async def execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        """Run a statement that writes."""
+    async def execute(self, sql: str, params: tuple[Any, ...]) -> list[Row]:
+        """Run a statement that writes; the rows it returns (`RETURNING`)."""
         pool = await self._connected()
         try:
-            await pool.execute(_numbered(sql), *params)
+            return [tuple(row) for row in await pool.fetch(_numbered(sql), *params)]
         except self._errors as error:
             raise StoreUnavailable(f"cannot reach the usage database: {error}") from error
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close the pool; a server that does not answer has its connections dropped."""
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_SECONDS)
+            except TimeoutError:
+                pool.terminate()
 
     async def _connected(self) -> Any:
         async with self._opening:

@@ -1,14 +1,17 @@
 """Gateway keys as the request path sees them: who a secret belongs to, whether it may be used
 now, and which models it may call.
 
-The `KeyRing` takes its keys from the config today; keys stored by the admin API (hashed) are a
-second source it can take later through the same `KeyPolicy`.
+The `KeyRing` takes its keys from two sources through the same `KeyPolicy`: the config's, whose
+secrets are compared in constant time, and those the admin API stored, known only by their
+secret's sha256 and found by one dict lookup of the presented secret's hash (a secret of 32
+random bytes needs no slow hash). A name in both is the config's.
 """
 
 from __future__ import annotations
 
 import datetime
 import fnmatch
+import hashlib
 import hmac
 import re
 import time
@@ -80,12 +83,33 @@ def _is_pattern(entry: str) -> bool:
     return any(char in entry for char in "*?[")
 
 
+def secret_hash(secret: str) -> str:
+    """How a stored key's secret is kept and looked up: its sha256, in hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class HashedKey:
+    """A stored key's secret as its hash, with its policy; `until`: the Unix time a rotated-out
+    secret stops working (None: it does not)."""
+
+    digest: str
+    policy: KeyPolicy
+    until: float | None = None
+
+
 class KeyRing:
     """The keys a gateway accepts, by secret, with their policies and allowlists."""
 
-    def __init__(self, keys: Iterable[tuple[bytes, KeyPolicy]]) -> None:
+    def __init__(
+        self, keys: Iterable[tuple[bytes, KeyPolicy]], stored: Iterable[HashedKey] = ()
+    ) -> None:
         self._secrets = list(keys)
         self.policies: dict[str, KeyPolicy] = {policy.name: policy for _, policy in self._secrets}
+        configured = set(self.policies)
+        self._hashed = {k.digest: k for k in stored if k.policy.name not in configured}
+        for hashed in self._hashed.values():
+            self.policies.setdefault(hashed.policy.name, hashed.policy)
         self._allowlists = {
             name: Allowlist(policy.models)
             for name, policy in self.policies.items()
@@ -93,22 +117,32 @@ class KeyRing:
         }
 
     @classmethod
-    def from_config(cls, keys: Mapping[str, KeyConfig]) -> KeyRing:
-        """The keys of the YAML (those with a secret)."""
-        return cls(
+    def from_config(
+        cls, keys: Mapping[str, KeyConfig], stored: Iterable[HashedKey] = ()
+    ) -> KeyRing:
+        """The keys of the YAML (those with a secret), and the stored ones."""
+        configured = (
             (key.secret.encode(), KeyPolicy.from_config(name, key))
             for name, key in keys.items()
             if key.secret
         )
+        return cls(configured, stored)
 
     @property
     def empty(self) -> bool:
-        """Whether no key is configured (the API is open)."""
-        return not self._secrets
+        """Whether no key is configured or stored (the API is open)."""
+        return not self._secrets and not self._hashed
 
-    def match(self, presented: str) -> KeyPolicy | None:
-        """The policy whose secret is `presented`; every secret is compared so that timing
-        does not reveal which one matched."""
+    def match(self, presented: str, now: float | None = None) -> KeyPolicy | None:
+        """The policy whose secret is `presented`: a stored key by its hash, else a config
+        key, every one of whose secrets is compared so that timing does not reveal which one
+        matched."""
+        if self._hashed:
+            hashed = self._hashed.get(secret_hash(presented))
+            if hashed is not None:
+                moment = now if now is not None else time.time()
+                if hashed.until is None or moment < hashed.until:
+                    return hashed.policy
         candidate = presented.encode()
         matched = None
         for secret, policy in self._secrets:

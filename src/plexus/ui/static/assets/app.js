@@ -2,6 +2,7 @@
 
 import { UNAUTHORIZED, session } from "./api.js";
 import { h, icon, replace } from "./dom.js";
+import * as keys from "./pages/keys.js";
 import * as log from "./pages/log.js";
 import * as login from "./pages/login.js";
 import * as overview from "./pages/overview.js";
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^\/log\/([^/]+)$/, page: requestPage, title: "Request", nav: "log" },
   { pattern: /^\/usage$/, page: usage, title: "Usage", nav: "usage" },
   { pattern: /^\/providers$/, page: providers, title: "Providers", nav: "providers" },
+  { pattern: /^\/keys$/, page: keys, title: "Keys", nav: "keys" },
   { pattern: /^\/playground$/, page: playground, title: "Playground", nav: "playground" },
   { pattern: /^\/settings$/, page: settings, title: "Settings", nav: "settings" },
 ];
@@ -35,6 +37,7 @@ const NAV = [
   ["log", "Requests", "/log"],
   ["usage", "Usage", "/usage"],
   ["providers", "Providers", "/providers"],
+  ["keys", "Keys", "/keys"],
   ["playground", "Playground", "/playground"],
   ["settings", "Settings", "/settings"],
 ];
