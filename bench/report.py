@@ -72,6 +72,7 @@ def render(res: dict[str, Any]) -> str:
         out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
     out += render_targets(res, agg)
     out += render_platform_cost(res, agg)
+    out += render_attribution(res)
     out += ["## Per scenario", ""]
     for sc_key in res["scenario_keys"]:
         out += render_scenario(res, agg, sc_key)
@@ -229,6 +230,40 @@ def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
         for name, x in zip(names, others, strict=True):
             row += f" {fmt(x, 0)} | {_cost(x, off if name == 'plexus-untraced' else on)} |"
         out.append(row)
+    out.append("")
+    return out
+
+
+def render_attribution(res: dict[str, Any]) -> list[str]:
+    """The features' shares of the gateway's GIL time, from the profiled points."""
+    rows = [r for r in res.get("attribution") or [] if r.get("samples")]
+    if not rows:
+        return []
+    features = list(rows[0]["share"])
+    out = [
+        "### Where the GIL time goes",
+        "",
+        "The same contenders profiled (py-spy `--gil`, 500 samples/s, one point of "
+        "3 s each, `bench/attribution.py`): the share of the samples holding the GIL with each "
+        "feature's code on the stack. With one worker the thread holding the GIL is the "
+        "bottleneck, so a share is what the feature costs in throughput, measured inside one "
+        "process and one run: the machine's swings between points do not enter it. "
+        "`store + metrics + traces` is the issue's target (≤ 5%).",
+        "",
+        "| scenario | contender | req/s | "
+        + " | ".join(features)
+        + " | store + metrics + traces | samples |",
+        "|---|---|---:|" + "---:|" * (len(features) + 2),
+    ]
+    platform = ("usage store", "metrics", "traces")
+    for r in rows:
+        share = r["share"]
+        cells = " | ".join(f"{100 * share[f]:.1f}%" for f in features)
+        together = sum(share.get(f, 0.0) for f in platform)
+        out.append(
+            f"| {r['scenario']} | {r['contender']} | {fmt(r['rps'], 0)} | {cells} | "
+            f"{100 * together:.1f}% | {r['samples']:,} |"
+        )
     out.append("")
     return out
 

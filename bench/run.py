@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import attribution
 from contenders import (
     LITELLM_VERSION,
     PLEXUS_VARIANTS,
@@ -58,6 +59,8 @@ from measure import (
     Point,
     Timing,
     plan_points,
+    point_summary,
+    run_point,
     run_slow,
     run_slow_many,
     run_soak,
@@ -75,6 +78,7 @@ RESULTS_JSON = BENCH / "out" / "results.json"  # raw numbers, gitignored
 # What the platform features cost is measured apart, in longer windows than the sweep's: the
 # differences sought are a few percent, the sweep's short points vary more than that.
 PLATFORM_SCENARIOS = ("chat>chat full", "chat>messages full", "messages>chat full")
+ATTRIBUTION_WINDOW = 3.0  # seconds of each profiled point
 
 # Defaults of --tiny, --quick and the full run; the command line overrides each of them.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -323,11 +327,14 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     if manys:
         notes.append(slow_many_note(opts.slow_many.n))
     platform_plan = plan_platform(opts, order)
-    progress.begin(len(plan) + len(platform_plan) + len(soaks) + len(slows) + len(manys))
+    attributed = plan_attribution(opts, order)
+    steps = len(plan) + len(platform_plan) + len(attributed) + len(soaks) + len(slows)
+    progress.begin(steps + len(manys))
     running.lg = lg = LoadGen()
     runs, error_samples = run_sweep(lg, plan, by_name, mport, mock.pid, opts.timing, progress)
     window = Timing(opts.platform_window, opts.timing.warmup, opts.platform_window + 3.0)
     platform, _ = run_sweep(lg, platform_plan, by_name, mport, mock.pid, window, progress)
+    shares = [run_attributed(lg, p, by_name[p[3]], mport, mock.pid, progress) for p in attributed]
     soak_res = [run_soak(lg, by_name[n], opts.soak_n, progress) for n in soaks]
     slow_res = [
         run_slow(lg, n, by_name.get(n), mport, opts.slow_n, mock.pid, progress) for n in slows
@@ -340,6 +347,7 @@ def bench(opts: Options, running: Running, t_wall: float, load_start: str) -> di
     measured = {
         "runs": runs,
         "platform": platform,
+        "attribution": shares,
         "soak": soak_res,
         "slow": slow_res,
         "slow_many": many_res,
@@ -360,6 +368,29 @@ def plan_platform(opts: Options, order: list[str]) -> list[Point]:
     names = [n for n in ("plexus", *(f"plexus-{v}" for v in PLEXUS_VARIANTS)) if n in order]
     scenarios = [s for s in opts.scenarios if s.key in PLATFORM_SCENARIOS]
     return plan_points(names, scenarios, [max(opts.conc)], opts.platform_reps)
+
+
+def plan_attribution(opts: Options, order: list[str]) -> list[Point]:
+    """One profiled point per platform scenario for `plexus` (and the limits variants), when
+    the platform-cost points run and py-spy is there."""
+    if not plan_platform(opts, order) or attribution.py_spy() is None:
+        return []
+    names = [n for n in ("plexus", "plexus-limits", "plexus-redis") if n in order]
+    scenarios = [s for s in opts.scenarios if s.key in PLATFORM_SCENARIOS]
+    return [(0, sc, max(opts.conc), n) for sc in scenarios for n in names]
+
+
+def run_attributed(
+    lg: LoadGen, point: Point, proc: Proc, mport: int, mock_pid: int, progress: Progress
+) -> dict[str, Any]:
+    """A point of 3 s with the gateway's GIL time sampled; the shares of its features."""
+    timing = Timing(ATTRIBUTION_WINDOW, 0.3, ATTRIBUTION_WINDOW + 5.0)
+    assert proc.popen is not None
+    recording = attribution.record(proc.popen.pid, ATTRIBUTION_WINDOW)
+    r = run_point(lg, point, proc, mport, mock_pid, timing)
+    found = attribution.finish(recording) or {}
+    progress.step(point_summary(point, r) + " (profiled)")
+    return {"scenario": point[1].key, "contender": point[3], "rps": r["rps"], **found}
 
 
 def slow_many_note(n: int) -> str:

@@ -202,3 +202,29 @@ def test_the_platform_cost_comes_from_its_own_longer_points() -> None:
     table = "\n".join(report.render_platform_cost(res, sweep))
     assert "2 interleaved repetitions of 1.5 s" in table
     assert "| chat>chat full | 900 | 1,000 | 10.0% | 950 | 5.0% | 810 | 10.0% |" in table
+
+
+def test_profile_samples_are_charged_to_the_features_on_their_stack() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import attribution
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    raw = [
+        "thread (1): MainThread;handle (plexus/proxy.py:10);send (plexus/http.py:3) 70",
+        "thread (1): MainThread;_finish (plexus/app.py:400);add (plexus/ledger/store.py:90) 5",
+        "thread (1): MainThread;_finish (plexus/app.py:400);observe (plexus/metrics.py:95) 2",
+        "thread (1): MainThread;_run (plexus/tracing/export.py:118);"
+        "request (plexus/upstream/httpclient/pool.py:189) 8",  # the spans' POST: traces
+        "thread (2): usage-writer;write (plexus/ledger/sqlite.py:91) 10",
+        "thread (1): MainThread;admit (plexus/limits/gate.py:80) 5",
+        "",
+    ]
+    found = attribution.shares(raw)
+    assert found["samples"] == 100
+    assert found["share"] == {"usage store": 0.15, "metrics": 0.02, "traces": 0.08, "limits": 0.05}
+    res = {"attribution": [{"scenario": "chat>chat full", "contender": "plexus", "rps": 3000.0,
+                            **found}]}  # fmt: skip
+    table = "\n".join(report.render_attribution(res))
+    assert "| chat>chat full | plexus | 3,000 | 15.0% | 2.0% | 8.0% | 5.0% | 25.0% | 100 |" in table
