@@ -23,6 +23,7 @@ from plexus.errors import (
     BadRequest,
     GatewayError,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
@@ -460,6 +461,12 @@ class Gateway:
         if policy is not None:
             policy.check_usable()
             return policy.name
+        if presented and self.stored_keys is not None and self.stored_keys.unknown:
+            # It may be a stored key the store has not told us of: not wrong, just unknown yet.
+            raise Overloaded(
+                "The gateway cannot check this API key yet: its key store does not answer.",
+                retry_after="5",
+            )
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
 

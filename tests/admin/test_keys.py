@@ -251,12 +251,19 @@ async def test_a_key_made_through_one_gateway_works_through_another(
 async def test_without_config_keys_a_store_that_cannot_answer_refuses_everyone(
     upstreams: Upstreams, data_dir: Path
 ) -> None:
-    """Whether the store holds keys is unknown: the gateway must not run open meanwhile."""
+    """Whether the store holds keys is unknown: the gateway must not run open meanwhile. A key
+    it cannot check yet is a 503 to retry, not a 401 that says the key is wrong."""
     (data_dir / "usage.db").mkdir(parents=True)  # the database cannot be opened
     gateway = Gateway(upstreams.config())
     async with run_gateway(gateway.config, gateway) as url:
-        with pytest.raises(openai.AuthenticationError):
+        with pytest.raises(openai.InternalServerError) as unknown:
             await chat(url, "anything")
+        assert unknown.value.status_code == 503
+        assert unknown.value.response.headers["retry-after"] == "5"
+        async with aiohttp.ClientSession() as session:  # no key at all: still a 401
+            body = {"model": "chat-model", "messages": HI}
+            async with session.post(url + "/v1/chat/completions", json=body) as answer:
+                assert answer.status == 401
         assert gateway.stored_keys is not None and gateway.stored_keys.unknown
         (data_dir / "usage.db").rmdir()
         gateway.stored_keys.rows.reader = SQLiteReader(data_dir / "fresh.db")
