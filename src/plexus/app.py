@@ -225,8 +225,8 @@ class Gateway:
         if self._open:
             _log.warning("no gateway keys configured: the API is open to anyone")
         elif self.stored_keys is not None and self.stored_keys.unknown and not self.config.keys:
-            _log.warning("no config keys, and the store of stored keys cannot answer: "
-                         "every request is refused until it does")  # fmt: skip
+            _log.warning("no config keys, and the store of stored keys cannot answer: every "
+                         "request is refused (503) until it does")  # fmt: skip
         await restore_spend(self.gate, self._usage, self._data_dir)
         self._started = True
         if self.workers > 1 and isinstance(self.limiter.pool, LocalPool):
