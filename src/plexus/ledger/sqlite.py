@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +40,7 @@ class BatchInsert:
 
     def run(self, db: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
         """Insert `rows` (each of `width` values) in the open transaction."""
-        values = [value for row in rows for value in row]
+        values = list(itertools.chain.from_iterable(rows))
         width, start = self._width, 0
         for size in self._sizes:
             while len(rows) - start >= size:
