@@ -233,7 +233,7 @@ async def test_a_key_made_through_one_gateway_works_through_another(
         aiohttp.ClientSession() as session,
     ):
         admin = Admin(first, Path(), gateway, session)
-        secret = await create(admin, "shared")
+        secret = await create(admin, "team")
         started = time.monotonic()
         while True:
             try:
@@ -242,7 +242,7 @@ async def test_a_key_made_through_one_gateway_works_through_another(
             except openai.AuthenticationError:
                 assert time.monotonic() - started < 3.0, "not picked up within 3 s"
                 await asyncio.sleep(0.1)
-        await admin.call("DELETE", "/keys/shared")
+        await admin.call("DELETE", "/keys/team")
         await asyncio.sleep(2.5)
         with pytest.raises(openai.AuthenticationError):
             await chat(second, secret)

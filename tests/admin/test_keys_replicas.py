@@ -100,24 +100,24 @@ async def test_two_gateways_on_postgres_share_every_change(
         serving(upstreams, pg_url, session) as one,
         serving(upstreams, pg_url, session) as two,
     ):
-        secret = await create(one, "shared", models=["chat-model"])
+        secret = await create(one, "team", models=["chat-model"])
         assert await works(one.url, secret)  # applied before the answer
         assert await within(3.0, lambda: works(two.url, secret)) < 3.0
         stored = await fetch(pg_url, "SELECT * FROM gateway_keys")
         digest = hashlib.sha256(secret.encode()).hexdigest()
         assert [row[1] for row in stored] == [digest]
         assert not any(secret[12:] in str(value) for value in stored[0])
-        _, rotated, _ = await one.call("POST", "/keys/shared/rotate")
+        _, rotated, _ = await one.call("POST", "/keys/team/rotate")
         assert not await works(one.url, secret)
         await within(3.0, lambda: works(two.url, rotated["secret"]))
         assert not await works(two.url, secret)
-        await one.call("PATCH", "/keys/shared", {"disabled": True})
+        await one.call("PATCH", "/keys/team", {"disabled": True})
 
         async def refused() -> bool:
             return not await works(two.url, rotated["secret"])
 
         await within(3.0, refused)
-        status, _, _ = await two.call("DELETE", "/keys/shared")
+        status, _, _ = await two.call("DELETE", "/keys/team")
         assert status == 200
         audit = await fetch(pg_url, "SELECT action, detail FROM audit ORDER BY id")
         assert [action for action, _ in audit] == [
