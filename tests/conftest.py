@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -238,15 +239,31 @@ async def asgi_post(
     return answer
 
 
-async def until_healthy(url: str) -> None:
-    """Wait for a gateway started in another process to answer `/health`."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            try:
-                async with session.get(url + "/health") as answer:
-                    if answer.status == 200:
+async def start_plexus(
+    config: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """`plexus serve` in a process of its own, its output appended to `log` (a pipe nobody reads
+    while it serves fills up and blocks the gateway's event loop); `until_healthy` waits."""
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "plexus.cli", "serve", "--config", str(config),
+            "--port", str(port), env=env, stdout=out, stderr=out,
+        )  # fmt: skip
+
+
+async def until_healthy(url: str, workers: int = 1) -> None:
+    """Wait for a gateway started in another process to answer `/health`, from `workers`
+    worker processes (told apart by their request ids' prefix): a test that needs both of two
+    workers must not start while the second is still starting and the first takes everything."""
+    seen: set[str] = set()
+    for _ in range(200):
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url + "/health") as answer:
+                if answer.status == 200:
+                    seen.add(answer.headers["x-request-id"].split("-")[0])
+                    if len(seen) >= workers:
                         return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the gateway did not start")
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the gateway did not start ({len(seen)} of {workers} workers answered)")

@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
+from tests.ports import free_port
 
 # Fast: no flush to disk (a killed server loses nothing: the OS keeps what was written).
 SETTINGS = ("fsync=off", "full_page_writes=off", "shared_buffers=16MB")
@@ -37,12 +38,6 @@ def find_binaries() -> Path | None:
         if (path.parent / "postgres").exists() and path.parent.parent.name.isdigit()
     ]
     return max(found, key=lambda path: int(path.parent.name)) if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _Runner:
@@ -114,7 +109,7 @@ class PostgresServer:
 
     def __init__(self, binaries: Path, runner: _Runner, directory: Path) -> None:
         self.binaries, self.runner, self.directory = binaries, runner, directory
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str = "postgres") -> str:

@@ -4,23 +4,16 @@ answers, `/metrics` sums every worker's counters."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Upstreams, until_healthy
+from tests.conftest import Upstreams, start_plexus, until_healthy
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def _requests_total(session: aiohttp.ClientSession, url: str) -> float:
@@ -35,7 +28,7 @@ async def _requests_total(session: aiohttp.ClientSession, url: str) -> float:
 
 
 async def test_two_workers_report_the_whole_server(upstreams: Upstreams, tmp_path: Path) -> None:
-    port = _port()
+    port = free_port()
     config = tmp_path / "plexus.yaml"
     base_url = upstreams.base_url("chat")
     config.write_text(
@@ -44,15 +37,12 @@ async def test_two_workers_report_the_whole_server(upstreams: Upstreams, tmp_pat
         f"  mock: {{type: chat, api_base_url: '{base_url}', api_key: upstream-key}}\n"
         "models:\n  m: {targets: [{provider: mock, model: up}]}\n"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "plexus.cli", "serve", "--config", str(config), "--port", str(port),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    process = await start_plexus(config, port, tmp_path / "gateway.log")
     url = f"http://127.0.0.1:{port}"
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     try:
         async with aiohttp.ClientSession() as session:
-            await until_healthy(url)
+            await until_healthy(url, workers=2)
             sent = 60
             for _ in range(sent):  # new connections: the kernel spreads them over the workers
                 async with (

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sqlite3
 import statistics
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -27,8 +25,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from plexus.app import Gateway
 from plexus.ledger.store import UsageStore
-from tests.conftest import API_TYPES, Upstreams, run_gateway, until_healthy
+from tests.conftest import API_TYPES, Upstreams, run_gateway, start_plexus, until_healthy
 from tests.pg import PostgresServer, PostgresTemplate
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -258,22 +257,6 @@ def _write_config(
     path.write_text(yaml.safe_dump(config))
 
 
-async def _serve(config: Path, port: int) -> asyncio.subprocess.Process:
-    """`plexus serve`, its output (access log included) in `gateway.log` beside the config: a
-    pipe nobody reads while it serves fills up and blocks the gateway's event loop."""
-    with (config.parent / "gateway.log").open("ab") as log:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "plexus.cli", "serve", "--config", str(config),
-            "--port", str(port), stdout=log, stderr=log,
-        )  # fmt: skip
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.parametrize("dialect", ["postgres", "sqlite"])
 async def test_a_database_newer_than_the_code_stops_the_start(
     dialect: str, upstreams: Upstreams, pg_url: str, tmp_path: Path
@@ -291,7 +274,7 @@ async def test_a_database_newer_than_the_code_stops_the_start(
             file.execute("INSERT INTO schema_version VALUES (999)")
     config = tmp_path / "plexus.yaml"
     _write_config(config, upstreams, database)
-    process = await _serve(config, _port())
+    process = await start_plexus(config, free_port(), tmp_path / "gateway.log")
     assert await asyncio.wait_for(process.wait(), 30) == 3  # uvicorn's startup failure
     output = (tmp_path / "gateway.log").read_text()
     assert "usage database is at schema version 999, newer than this Plexus" in output
@@ -300,14 +283,14 @@ async def test_a_database_newer_than_the_code_stops_the_start(
 async def test_two_workers_write_every_row_and_sigterm_flushes_them(
     upstreams: Upstreams, pg_url: str, tmp_path: Path
 ) -> None:
-    config, port = tmp_path / "plexus.yaml", _port()
+    config, port = tmp_path / "plexus.yaml", free_port()
     # Nothing is flushed on a timer: what lands is what each worker's SIGTERM flushed.
     _write_config(config, upstreams, pg_url, workers=2, flush=3600)
-    process = await _serve(config, port)
+    process = await start_plexus(config, port, tmp_path / "gateway.log")
     url = f"http://127.0.0.1:{port}"
     sent = 200  # under a batch per worker: none is written early
     try:
-        await until_healthy(url)
+        await until_healthy(url, workers=2)
         # No kept-alive connections: the kernel spreads new ones over both workers.
         http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
         client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", http_client=http)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -24,8 +22,9 @@ from plexus.app import Gateway
 from plexus.ledger.migrate import VERSION_TABLE, migrations, statements
 from plexus.ledger.postgres import PostgresBackend
 from tests.admin.conftest import ADMIN_KEY, GATEWAY_KEY, Admin
-from tests.conftest import Upstreams, run_gateway, until_healthy
+from tests.conftest import Upstreams, run_gateway, start_plexus, until_healthy
 from tests.pg import PostgresServer, PostgresTemplate
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 HI: Any = [{"role": "user", "content": "hi"}]
@@ -168,16 +167,10 @@ async def test_a_postgres_database_at_0003_gains_the_keys_table(pg_url: str) -> 
     assert await fetch(pg_url, "SELECT count(*) FROM gateway_keys") == [(0,)]
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_two_workers_on_one_sqlite_file_share_a_new_key(
     upstreams: Upstreams, tmp_path: Path
 ) -> None:
-    port = _port()
+    port = free_port()
     config = tmp_path / "plexus.yaml"
     config.write_text(
         f"server: {{workers: 2, data_dir: {tmp_path / 'data'}, log_format: json}}\n"
@@ -188,15 +181,11 @@ async def test_two_workers_on_one_sqlite_file_share_a_new_key(
         " api_key: upstream-key}\n"
         "models:\n  chat-model: {targets: [{provider: mock, model: up}]}\n"
     )
-    log = tmp_path / "stderr.log"
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "plexus.cli", "serve", "--config", str(config),
-            "--port", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
+    log = tmp_path / "gateway.log"
+    process = await start_plexus(config, port, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        await until_healthy(url)
+        await until_healthy(url, workers=2)
         headers = {"authorization": f"Bearer {ADMIN_KEY}"}
         async with (
             aiohttp.ClientSession() as session,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import socket
 import time
 from typing import Any
 
@@ -15,14 +14,7 @@ import pytest
 
 from tests.admin.conftest import GATEWAY_KEY, Admin
 from tests.conftest import Upstreams, run_gateway
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+from tests.ports import free_port
 
 
 async def send(admin: Admin, model: str, stream: bool = False) -> tuple[int, str]:
@@ -56,7 +48,7 @@ async def traffic(admin: Admin) -> Admin:
         "targets": [{"provider": "dead", "model": "up-chat"},
                     {"provider": "mock-chat", "model": "up-chat"}],
     }  # fmt: skip
-    dead = {"type": "chat", "api_base_url": f"http://127.0.0.1:{closed_port()}/v1"}
+    dead = {"type": "chat", "api_base_url": f"http://127.0.0.1:{free_port()}/v1"}
     assert (await admin.call("PUT", "/providers/dead", dead))[0] == 200
     assert (await admin.call("PUT", "/aliases/fallback", fallback))[0] == 200
     assert (await send(admin, "chat-model"))[0] == 200

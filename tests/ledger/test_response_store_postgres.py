@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from plexus.app import Gateway
 from tests.conftest import Upstreams, run_gateway
 from tests.mocks.base import Reply
+from tests.ports import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 pytestmark = [
@@ -35,9 +35,7 @@ def postgres_url() -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="plexus-pg-"))
     if os.geteuid() == 0:
         shutil.chown(home, "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     data = home / "data"
     run = {"check": True, "capture_output": True}
     subprocess.run(_as_postgres(str(BIN / "initdb"), "-D", str(data), "-A", "trust"), **run)  # type: ignore[call-overload]

@@ -3,27 +3,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.conftest import Upstreams, until_healthy
+from tests.conftest import Upstreams, start_plexus, until_healthy
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_two_workers_each_enforce_half(upstreams: Upstreams, tmp_path: Path) -> None:
-    port = _port()
+    port = free_port()
     config = tmp_path / "plexus.yaml"
     base_url = upstreams.base_url("chat")
     # 1 rpm over hour-long windows is 60 a window: 30 for each worker.
@@ -35,17 +27,13 @@ async def test_two_workers_each_enforce_half(upstreams: Upstreams, tmp_path: Pat
         f"  mock: {{type: chat, api_base_url: '{base_url}', api_key: upstream-key}}\n"
         "models:\n  m: {targets: [{provider: mock, model: up}]}\n"
     )
-    log = tmp_path / "stderr.log"
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "plexus.cli", "serve", "--config", str(config),
-            "--port", str(port), stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
+    log = tmp_path / "gateway.log"
+    process = await start_plexus(config, port, log)
     url = f"http://127.0.0.1:{port}"
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     statuses: list[int] = []
     try:
-        await until_healthy(url)
+        await until_healthy(url, workers=2)
         headers = {"authorization": "Bearer sk-alice"}
         for _ in range(120):  # new connections: the kernel spreads them over the workers
             async with (

@@ -15,7 +15,7 @@ from plexus.limits.pool import PoolUnavailable
 from plexus.shared.redis_pool import RedisPool
 from plexus.shared.store import SharedStore
 from tests.conftest import Upstreams, run_gateway
-from tests.shared.valkey import free_port
+from tests.ports import free_port
 
 TARGET = ("p", "m")
 

@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import aiohttp
 import pytest
 
 from plexus.shared.cooldowns import CHANNEL
-from tests.conftest import Upstreams
+from tests.conftest import Upstreams, start_plexus
 from tests.mocks.base import Reply
-from tests.shared.valkey import Valkey, free_port
+from tests.ports import free_port
+from tests.shared.valkey import Valkey
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +59,7 @@ class Replica:
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PLEXUS_DATA_DIR": str(self.directory / "data")}
-        with self.log.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "plexus.cli", "serve", "--config", str(self.config),
-                "--port", str(self.port), env=env, stdout=log, stderr=log,
-            )  # fmt: skip
+        self.process = await start_plexus(self.config, self.port, self.log, env)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

