@@ -1,6 +1,7 @@
-"""What tracing costs per request, in microseconds, on one core: the work on the request path
-(trace context, the attempt's child span, the upstream's headers, queueing) and the work the
-exporter task does for it (building a request's two spans and encoding them in a batch).
+"""What tracing costs per request, in microseconds, on one core: the work in the worker (trace
+context, the attempt's child span, the upstream's headers; at the end the context reduced and
+encoded, with the record, for the recorder process) and the work the recorder does for it
+(building a request's two spans and encoding them in a batch).
 
     .venv/bin/python bench/trace_cost.py
 """
@@ -10,12 +11,15 @@ from __future__ import annotations
 import time
 import timeit
 from collections.abc import Callable
+from typing import Any
 
 from plexus.call import ClientRequest, read_request
+from plexus.config import TracingConfig
 from plexus.ledger.record import Attempt, UsageRecord
 from plexus.protocols import codec_for
+from plexus.recorder.wire import Batch, Finished, encode
 from plexus.routes import Route
-from plexus.tracing.context import Sampler, new_context
+from plexus.tracing import Tracer
 from plexus.tracing.otlp import Encoder
 from plexus.tracing.span import Span, build_spans
 
@@ -57,12 +61,13 @@ def _record(number: int, attempt: Attempt) -> UsageRecord:
     )
 
 
-def request_path(sampler: Sampler) -> tuple[ClientRequest, Attempt]:
+def request_path(tracer: Tracer) -> tuple[ClientRequest, Attempt]:
     """What a traced request does in the gateway beyond an untraced one."""
-    context = new_context(HEADERS, sampler, "POST", "/v1/chat/completions", "http", ROUTE)
+    scope: Any = {"method": "POST", "path": "/v1/chat/completions", "scheme": "http"}
+    context = tracer.begin(scope, HEADERS)
     request = read_request("chat", codec_for("chat"), HEADERS, BODY, 0.0, None, "", context)
     attempt = Attempt("openai", "gpt-4.1-mini", None, 200, 812.0)
-    context.begin_attempt(attempt, 1, 0.0)
+    context.begin_attempt(1, 0.0)
     request.trace_headers  # noqa: B018  (what the upstream call's headers take)
     return request, attempt
 
@@ -80,28 +85,35 @@ def _best(run: Callable[[], object], number: int) -> float:
 
 
 def main() -> None:
-    sampler = Sampler(1.0)
-    traced = _best(lambda: request_path(sampler), 20_000)
+    tracer = Tracer(TracingConfig(endpoint="http://127.0.0.1:4318/v1/traces", sample_ratio=1.0))
+    on_path = _best(lambda: request_path(tracer), 20_000)
     untraced = _best(untraced_path, 20_000)
-    request, attempt = request_path(sampler)
+    request, attempt = request_path(tracer)
     assert request.trace is not None
     context = request.trace
-    finished = [(_record(number, attempt), context, 0.0) for number in range(BATCH)]
+    reduced = _best(lambda: Tracer.finished(context, 0.0, ROUTE), 20_000)
+    traced = Tracer.finished(context, 0.0, ROUTE)
+    assert traced is not None
+    finished = [(_record(number, attempt), traced) for number in range(BATCH)]
+    wire = [Finished(record, trace) for record, trace in finished]
+    sent = _best(lambda: encode(Batch(wire)), 20) / BATCH
     encoder = Encoder([("service.name", "plexus")], "plexus", "0")
 
     def build() -> list[Span]:
         spans: list[Span] = []
-        for record, trace, started in finished:
-            spans += build_spans(record, trace, started, {"openai": "openai"})
+        for record, trace in finished:
+            spans += build_spans(record, trace, {"openai": "openai"})
         return spans
 
     spans = build()
     built = _best(build, 20) / BATCH
     encoded = _best(lambda: encoder.encode(spans), 20) / BATCH
     size = len(encoder.encode(spans)) / BATCH
-    print(f"request path (context, attempt span id, headers): {traced - untraced:6.2f} µs")
-    print(f"exporter: build a request's 2 spans:             {built:6.2f} µs")
-    print(f"exporter: encode them (batch of {BATCH}):            {encoded:6.2f} µs")
+    print(f"request path (context, attempt span id, headers): {on_path - untraced:6.2f} µs")
+    print(f"worker: hand the context on at the end:           {reduced:6.2f} µs")
+    print(f"worker: encode record + context for the recorder: {sent:6.2f} µs")
+    print(f"recorder: build a request's 2 spans:             {built:6.2f} µs")
+    print(f"recorder: encode them (batch of {BATCH}):            {encoded:6.2f} µs")
     print(f"OTLP bytes per request:                          {size:6.0f}")
 
 

@@ -240,14 +240,15 @@ async def asgi_post(
 
 
 async def start_plexus(
-    config: Path, port: int, log: Path, env: dict[str, str] | None = None
+    config: Path, port: int, log: Path, env: dict[str, str] | None = None, new_group: bool = False
 ) -> asyncio.subprocess.Process:
-    """`plexus serve` in a process of its own, its output appended to `log` (a pipe nobody reads
-    while it serves fills up and blocks the gateway's event loop); `until_healthy` waits."""
+    """`plexus serve` in a process of its own (`new_group`: leading a process group, as a
+    terminal's foreground job does), its output appended to `log` (a pipe nobody reads while it
+    serves fills up and blocks the gateway's event loop); `until_healthy` waits."""
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "plexus.cli", "serve", "--config", str(config),
-            "--port", str(port), env=env, stdout=out, stderr=out,
+            "--port", str(port), env=env, stdout=out, stderr=out, start_new_session=new_group,
         )  # fmt: skip
 
 

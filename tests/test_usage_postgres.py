@@ -24,7 +24,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from plexus.app import Gateway
-from plexus.ledger.store import UsageStore
+from plexus.recorder import Recorder
 from tests.conftest import API_TYPES, Upstreams, run_gateway, start_plexus, until_healthy
 from tests.pg import PostgresServer, PostgresTemplate
 from tests.ports import free_port
@@ -91,9 +91,10 @@ async def serving(gateway: Gateway) -> AsyncIterator[tuple[str, openai.AsyncOpen
             yield url, client
 
 
-def the_store(gateway: Gateway) -> UsageStore:
-    assert gateway.store is not None
-    return gateway.store
+def the_store(gateway: Gateway) -> Recorder:
+    """The recorder, which counts the usage rows its process writes."""
+    assert gateway.recorder is not None
+    return gateway.recorder
 
 
 async def test_requests_are_unaffected_by_a_dead_store_and_rows_are_counted(

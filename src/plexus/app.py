@@ -31,7 +31,7 @@ from plexus.errors import (
 from plexus.exchange import Exchange, log_fields, make_record
 from plexus.health import Health
 from plexus.items import ItemStore
-from plexus.ledger import open_store
+from plexus.ledger import store_backend
 from plexus.ledger.key_rows import KeyRows
 from plexus.ledger.migrate import SchemaTooNew
 from plexus.ledger.readers import open_reader
@@ -48,13 +48,15 @@ from plexus.model_list import list_body, one_body
 from plexus.pricing import PriceBook
 from plexus.protocols import codec_for
 from plexus.proxy import COMPLETE, EMBED, GENERATE, Proxy, Slots, Strategy
+from plexus.recorder import open_recorder
 from plexus.redact import Redactor
 from plexus.reload import ConfigWatcher
 from plexus.routes import Route, RouteKind, RouteTable
 from plexus.routing import Router
 from plexus.server import EdgeLimits
 from plexus.services import Services
-from plexus.tracing import open_tracer
+from plexus.tracing import Tracer, open_tracer
+from plexus.tracing.span import provider_names
 from plexus.ui import Dashboard
 from plexus.upstream.client import Upstream
 
@@ -83,9 +85,11 @@ class Gateway:
         self.dashboard = Dashboard()
         server = config.server
         self.media = MediaFetches(self.upstream, MediaLimits(), server.media_fetches)
-        # The usage store, the Responses store and the metrics' place are fixed at start (a
-        # reload keeps them).
-        self.store = open_store(config.usage, server.data_dir)
+        # The usage store, the traces, the Responses store and the metrics' place are fixed
+        # at start (a reload keeps them). Rows and spans are recorded by a process of the
+        # worker's own (recorder/).
+        self.recorder = open_recorder(config)
+        self.stores_usage = config.usage.database != "none"
         self.responses = open_response_store(config)
         self.services = Services(self.upstream, self.media, ItemStore(), self.responses)
         self.routes = RouteTable(answers=self.responses is not None)
@@ -97,7 +101,7 @@ class Gateway:
 
             self.shared = Shared(server.redis_url, self.health)
         self._metrics_on = server.metrics
-        self.tracer = open_tracer(config)  # fixed at start too
+        self.tracer = open_tracer(config)
         self._snapshots: asyncio.Task[None] | None = None
         # Limits' counters outlive a reload. Without a shared pool each worker enforces its
         # share of every limit (limits/rules.py).
@@ -107,7 +111,7 @@ class Gateway:
         self._restoring: asyncio.Task[None] | None = None  # budgets' spend, after a reload
         self._started = False
         # Keys made through the admin API live in the usage store, beside the config's.
-        reader = open_reader(config.usage, server.data_dir) if self.store is not None else None
+        reader = open_reader(config.usage, server.data_dir) if self.stores_usage else None
         self.stored_keys = StoredKeys(KeyRows(reader), self._apply_stored_keys) if reader else None
         self.watcher = ConfigWatcher(config_path, self.apply_config) if config_path else None
         self.apply_config(config)
@@ -136,8 +140,8 @@ class Gateway:
         self.proxy = Proxy(
             self.router, self.services, self.slots, server.max_attempts, admit_provider
         )
-        if self.tracer is not None:
-            self.tracer.configure(config)
+        if self.recorder is not None:
+            self.recorder.configure(provider_names(config))
         self._restore_spend()
 
     def _build_gate(self) -> None:
@@ -194,16 +198,9 @@ class Gateway:
 
     async def _start(self) -> None:
         await self.upstream.start()
-        if self.store is not None:
-            try:
-                await asyncio.to_thread(self.store.backend.open)
-            except SchemaTooNew:
-                raise
-            except Exception as error:  # down at start: requests go on, the writer retries
-                _log.warning("usage store unavailable at start", error=str(error))
-            self.store.start()
-        if self.tracer is not None:
-            self.tracer.start(self.upstream)
+        await self._migrate_usage()
+        if self.recorder is not None:
+            self.recorder.start()
         if self.shared is not None:
             await self.shared.start()
         else:
@@ -243,19 +240,32 @@ class Gateway:
         await self.admin.close()
         if self._snapshots is not None:
             self._snapshots.cancel()
-        if self.tracer is not None:
-            await self.tracer.close()  # through the upstream client: before it closes
+        if self.recorder is not None:
+            await self.recorder.close()  # SIGTERM flushes what is buffered
         await self.upstream.close()
         if self.shared is not None:
             await self.shared.close()
-        if self.store is not None:
-            await asyncio.to_thread(self.store.close)  # SIGTERM flushes what is buffered
         if self.responses is not None:
             await asyncio.to_thread(self.responses.close)
         if self._metrics_on:
             self._update_gauges()
             self.metrics.write_snapshot()
         log.flush()
+
+    async def _migrate_usage(self) -> None:
+        """Apply the usage store's migrations (its newer schema refuses the start); the
+        recorder process writes the rows."""
+        backend = store_backend(self.config.usage, self.config.server.data_dir)
+        if backend is None:
+            return
+        try:
+            await asyncio.to_thread(backend.open)
+        except SchemaTooNew:
+            raise
+        except Exception as error:  # down at start: requests go on, the recorder retries
+            _log.warning("usage store unavailable at start", error=str(error))
+        finally:
+            await asyncio.to_thread(backend.close)
 
     async def _write_snapshots(self) -> None:
         """Every second: this worker's gauges, and its snapshot for the other workers."""
@@ -268,14 +278,13 @@ class Gateway:
                 _log.warning("cannot write the metrics snapshot", error=str(error))
 
     def _update_gauges(self) -> None:
-        live, store = self.metrics.live, self.store
-        if store is not None:
-            live.queued, live.dropped = store.queued, store.dropped
-            live.store_up = int(store.healthy)
-        if self.tracer is not None:
-            exporter = self.tracer.exporter
-            live.spans_exported = exporter.exported
-            live.spans_dropped = exporter.dropped + exporter.failed
+        live, recorder = self.metrics.live, self.recorder
+        if recorder is not None:
+            if recorder.stores:
+                live.queued, live.dropped = recorder.queued, recorder.dropped
+                live.store_up = int(recorder.healthy)
+            live.spans_exported = recorder.spans_exported
+            live.spans_dropped = recorder.spans_dropped
         if self.shared is not None:
             live.shared_up = int(self.shared.up)
         if self.responses is not None:
@@ -291,7 +300,7 @@ class Gateway:
         writer = ResponseWriter(send, request_id)
         exchange = Exchange(route, api, headers, request_id, writer, scope)
         if self.tracer is not None:
-            exchange.trace = self.tracer.begin(scope, headers, route)
+            exchange.trace = self.tracer.begin(scope, headers)
         try:
             if route is None:
                 unknown = f"Unknown route: {scope['method']} {scope['path']}"
@@ -432,13 +441,13 @@ class Gateway:
             else:
                 exchange.ticket.settle(record_tokens(record), record.cost_usd)
         fields = log_fields(record, error)
-        trace = exchange.trace
-        if trace is not None and self.tracer is not None:
+        trace, traced = exchange.trace, None
+        if trace is not None:
             fields["trace_id"] = f"{trace.trace_id:032x}"
-            self.tracer.finish(record, trace, exchange.started)
+            traced = Tracer.finished(trace, exchange.started, exchange.route)
         log.access(fields)
-        if self.store is not None:
-            self.store.add(record)
+        if self.recorder is not None:
+            self.recorder.add(record, traced)
         if self._metrics_on:
             self.metrics.observe(record)
         if self.events.subscribers:  # the live view: nothing to do when nobody watches

@@ -105,7 +105,7 @@ class Proxy:
             trail.append(attempt)
             begun = time.perf_counter()
             if request.trace is not None:
-                request.trace.begin_attempt(attempt, len(trail), begun)
+                request.trace.begin_attempt(len(trail), begun)
             try:
                 outcome = await self._serve(strategy, request, target, writer)
             except Unsupported as refusal:

@@ -139,7 +139,7 @@ class AdminApi:
         self.keepalive_seconds = 15.0
         self.edits = asyncio.Lock()  # one config edit at a time: read, check, write, reload
         config = gateway.config
-        reader = open_reader(config.usage, config.server.data_dir) if gateway.store else None
+        reader = open_reader(config.usage, config.server.data_dir) if gateway.stores_usage else None
         self.queries = Queries(reader) if reader is not None else None
 
     async def handle(self, exchange: Exchange, receive: http.Receive) -> None:

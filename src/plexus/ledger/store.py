@@ -1,5 +1,5 @@
-"""The usage store's front: records go into a bounded buffer without waiting (the request path
-never awaits a database); a writer thread flushes them in batches to the backend.
+"""The usage store's front, in each worker's recorder process (recorder/): records go into a
+bounded buffer without waiting; a writer thread flushes them in batches to the backend.
 
 When the backend is down or slow the buffer absorbs the rows; beyond its bound rows are
 counted as dropped, never waited for. A failed batch goes back to the buffer's head and is
@@ -82,6 +82,12 @@ class UsageStore:
     def queued(self) -> int:
         """Rows not written yet: waiting, or in the batch being written."""
         return len(self._buffer) + self._writing
+
+    @property
+    def room(self) -> int:
+        """Rows the buffer takes before it drops: while the writer works, a caller with more
+        in hand had better wait for it than have them dropped."""
+        return self._limit - len(self._buffer)
 
     def add(self, record: UsageRecord) -> None:
         """Take a record (never blocks); past the buffer's bound it is counted as dropped."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from plexus.ledger.record import Attempt
-from plexus.routes import Route
+import msgspec
 
 # 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lowercase (3.2.2: HEXDIGLC); a later
 # version may append fields after another dash, and is read as far as version 00 goes (3.2.4).
@@ -49,23 +48,21 @@ def parse_traceparent(value: str | None) -> Parent | None:
     return Parent(trace_id, span_id, int(flags, 16))
 
 
-@dataclass(slots=True)
-class Call:
-    """An attempt's child span: the attempt (its outcome and duration are written there), its
-    number in the request's trail, the span's id, `perf_counter()` at its start."""
+class Call(msgspec.Struct, array_like=True):
+    """An attempt's child span: the attempt's number in the request's trail (from 1; its
+    outcome and duration are written there), the span's id, `perf_counter()` at its start."""
 
-    attempt: Attempt
     number: int
     span_id: int
     started: float
 
 
-@dataclass(slots=True)
-class TraceContext:
+class TraceContext(msgspec.Struct, array_like=True):
     """One request's place in a trace: its span's ids, its parent's, whether it is recorded,
-    what the span is told about the request's head, and the attempt under way."""
+    what the span is told about the request's head, and its attempts' spans. A sampled one goes
+    as is, with the request's record, to the recorder process, which makes the spans."""
 
-    trace_id: int
+    trace_id: int  # 128 bits: the recorder's JSON carries it whole
     span_id: int
     parent_span_id: int  # 0: the gateway's span is the trace's root
     sampled: bool
@@ -73,20 +70,25 @@ class TraceContext:
     method: str
     path: str
     scheme: str
-    route: Route | None
+    # Set at the request's end (`Tracer.finished`): `perf_counter()` when it arrived,
+    # gen_ai.operation.name (None for the gateway's other routes), and the matched route as a
+    # template (None when none matched).
+    started: float = 0.0
+    operation: str | None = None
+    http_route: str | None = None
     calling: int = 0  # the span id of the upstream attempt under way (0: none)
-    calls: list[Call] = field(default_factory=list)  # the attempts' spans
+    calls: list[Call] = []  # the attempts' spans
 
     @property
     def traceparent(self) -> str:
         """The `traceparent` naming this request's span as the parent."""
         return self.child_traceparent(self.span_id)
 
-    def begin_attempt(self, attempt: Attempt, number: int, started: float) -> None:
+    def begin_attempt(self, number: int, started: float) -> None:
         """Start the child span of the `number`th attempt, begun at `perf_counter()`
         `started`: upstream calls from now on name it as their parent."""
         self.calling = random.getrandbits(64) or 1
-        self.calls.append(Call(attempt, number, self.calling, started))
+        self.calls.append(Call(number, self.calling, started))
 
     def drop_attempt(self) -> None:
         """Forget the last attempt's span: it was refused before any upstream call."""
@@ -127,7 +129,6 @@ def new_context(
     method: str,
     path: str,
     scheme: str,
-    route: Route | None,
 ) -> TraceContext:
     """The context of a request with these headers: a child of the caller's span, else a new
     trace."""
@@ -143,9 +144,6 @@ def new_context(
             method,
             path,
             scheme,
-            route,
         )
     trace_id = random.getrandbits(128) or 1
-    return TraceContext(
-        trace_id, span_id, 0, sampler.root(trace_id), "", method, path, scheme, route
-    )
+    return TraceContext(trace_id, span_id, 0, sampler.root(trace_id), "", method, path, scheme)

@@ -1,10 +1,10 @@
-"""The span exporter: finished requests go into a bounded buffer without waiting; a background
-task makes their spans, encodes them in batches and POSTs them to the OTLP/HTTP endpoint
-through the gateway's own HTTP client.
+"""The span exporter, in the recorder process: finished requests go into a bounded buffer
+without waiting; a background task makes their spans, encodes them in batches and POSTs them to
+the OTLP/HTTP endpoint through Plexus's own HTTP client.
 
 The task builds and encodes a few requests' spans at a time and then lets the event loop run:
-a batch is tens of milliseconds of Python, which must not hold requests up in one piece (nor,
-in a thread, hold the GIL from them for its switch interval). Beyond the buffer's bound a
+a batch is tens of milliseconds of Python, which must not hold up in one piece the reading of
+what the worker sends. Beyond the buffer's bound a
 request's spans are counted as dropped, never waited for. A batch the collector refuses for now
 (429, 502, 503, 504, or no connection) is retried after its `Retry-After`, else after a
 doubling pause, a few times; then it is dropped and counted. Any other refusal drops it at once
@@ -38,12 +38,12 @@ MAX_PAUSE = 30.0  # seconds, even when Retry-After asks for more
 SLICE = 16  # requests whose spans are made between two turns of the event loop
 CLOSE_SECONDS = 3.0  # what `close` gives the last export
 
-# A finished request: its record, trace context and `perf_counter()` at arrival.
-Finished = tuple[UsageRecord, TraceContext, float]
+# A finished request: its record and trace context.
+Finished = tuple[UsageRecord, TraceContext]
 
 
 class Exporter:
-    """Takes finished requests on the request path; exports their spans off it."""
+    """Takes finished requests without waiting; exports their spans in the background."""
 
     def __init__(
         self,
@@ -131,8 +131,8 @@ class Exporter:
             for taken in range(min(self._batch, len(buffer))):
                 if taken and not taken % SLICE:
                     await asyncio.sleep(0)  # let requests run
-                record, context, started = buffer.popleft()
-                made = build_spans(record, context, started, self.providers)
+                record, context = buffer.popleft()
+                made = build_spans(record, context, self.providers)
                 spans += [scope_span(span) for span in made]
                 self._sending = len(spans)
             if await self._send(self._encoder.body(spans)):

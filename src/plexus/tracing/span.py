@@ -1,4 +1,4 @@
-"""A request's spans, made from its `UsageRecord`, trace context and attempts: a SERVER span
+"""A request's spans, made from its `UsageRecord` and its trace context: a SERVER span
 for the request and a CLIENT span per upstream attempt, named and attributed after the
 OpenTelemetry GenAI semantic conventions (gen_ai.*, development status) and the HTTP ones, plus
 `plexus.*` for what only a gateway knows. Never prompt or answer content: the record holds
@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 
 from plexus.config import Config, ProviderConfig
 from plexus.errors import kind_for_status
-from plexus.ledger.record import UsageRecord
-from plexus.protocols import codec_for
+from plexus.ledger.record import Attempt, UsageRecord
 from plexus.tracing.context import Call, TraceContext
 
 AttributeValue = str | bool | int | float | tuple[str, ...]
@@ -77,28 +76,31 @@ def _provider_name(name: str, provider: ProviderConfig) -> str:
 
 
 def build_spans(
-    record: UsageRecord, context: TraceContext, started: float, providers: Mapping[str, str]
+    record: UsageRecord, context: TraceContext, providers: Mapping[str, str]
 ) -> list[Span]:
-    """The spans of a finished request that arrived at `perf_counter()` `started`: its own,
-    then one per upstream attempt."""
+    """The spans of a finished request: its own, then one per upstream attempt."""
     server = _server_span(record, context, providers)
     spans = [server]
-    served = record.trail[-1] if record.status < 400 and record.trail else None
+    trail = record.trail
+    served = len(trail) if record.status < 400 else 0  # the number of the attempt that served
     for call in context.calls:
-        span = _client_span(record, context, call, providers, call.attempt is served)
-        span.start_ns = server.start_ns + int((call.started - started) * 1e9)
-        span.end_ns = span.start_ns + int(call.attempt.duration_ms * 1e6)
+        if not 0 < call.number <= len(trail):
+            continue  # not an attempt of this record: nothing to say of it
+        attempt = trail[call.number - 1]
+        span = _client_span(record, context, call, attempt, providers, call.number == served)
+        span.start_ns = server.start_ns + int((call.started - context.started) * 1e9)
+        span.end_ns = span.start_ns + int(attempt.duration_ms * 1e6)
         spans.append(span)
     return spans
 
 
 def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[str, str]) -> Span:
-    operation = _operation(context)
+    operation = context.operation
     if operation is not None:
         name = f"{operation} {record.alias}" if record.alias else operation
         attributes = _gen_ai(record, operation, providers)
     else:
-        route = _http_route(context)
+        route = context.http_route
         name = f"{context.method} {route}" if route else context.method
         attributes = []
     attributes += _http(record, context)
@@ -107,7 +109,7 @@ def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[
     if error is not None:
         attributes.append(("error.type", error))
     start = int(record.time * 1e9)
-    flags = (0x01 if context.sampled else 0) | (_REMOTE_PARENT if context.parent_span_id else 0)
+    flags = 0x01 | (_REMOTE_PARENT if context.parent_span_id else 0)  # sampled: it is exported
     return Span(
         context.trace_id,
         context.span_id,
@@ -127,13 +129,13 @@ def _client_span(
     record: UsageRecord,
     context: TraceContext,
     call: Call,
+    attempt: Attempt,
     providers: Mapping[str, str],
     served: bool,
 ) -> Span:
     """An attempt's span (times set by the caller); the response's attributes when it served
     the request."""
-    attempt = call.attempt
-    operation = _operation(context) or "chat"
+    operation = context.operation or "chat"
     attributes: Attributes = [
         ("gen_ai.operation.name", operation),
         ("gen_ai.provider.name", providers.get(attempt.provider, attempt.provider)),
@@ -149,7 +151,7 @@ def _client_span(
     if attempt.error is not None:  # a failure, whatever the status: this call did not serve
         error = kind_for_status(attempt.status) if attempt.status else "_OTHER"
         attributes.append(("error.type", error))
-    flags = (0x01 if context.sampled else 0) | _HAS_REMOTE  # its parent is local
+    flags = 0x01 | _HAS_REMOTE  # sampled, and its parent is local
     return Span(
         context.trace_id,
         call.span_id,
@@ -163,22 +165,6 @@ def _client_span(
         attributes,
         error,
     )
-
-
-def _operation(context: TraceContext) -> str | None:
-    """gen_ai.operation.name of the request's route; None for the gateway's other routes."""
-    route = context.route
-    if route is None:
-        return None
-    match route.kind:
-        case "generate":
-            return codec_for(route.api).TRANSPORT.operation
-        case "embeddings":
-            return "embeddings"
-        case "completions":
-            return "text_completion"
-        case _:
-            return None
 
 
 def _gen_ai(record: UsageRecord, operation: str, providers: Mapping[str, str]) -> Attributes:
@@ -226,24 +212,13 @@ def _http(record: UsageRecord, context: TraceContext) -> Attributes:
     ]
     if method == "_OTHER":
         found.append(("http.request.method_original", context.method))
-    route = _http_route(context)
-    if route:
-        found.append(("http.route", route))
+    if context.http_route:
+        found.append(("http.route", context.http_route))
     if record.status:
         found.append(("http.response.status_code", record.status))
     if record.user_agent:
         found.append(("user_agent.original", record.user_agent))
     return found
-
-
-def _http_route(context: TraceContext) -> str | None:
-    """The matched route as a template (a model in the path as `{model}`), if one matched."""
-    route = context.route
-    if route is None:
-        return None
-    if route.model:
-        return context.path.replace(route.model, "{model}", 1)
-    return context.path
 
 
 def _plexus(record: UsageRecord) -> Attributes:
