@@ -6,6 +6,10 @@ With one worker the GIL-holding thread is the bottleneck (the event loop is ~98%
 so a feature's share of the GIL samples is what it costs in throughput. Unlike the difference of
 two throughputs, the share is measured inside one run of one process, so the machine's swings
 (±25% between repetitions of the same point here) cancel out.
+
+Only the worker is profiled: its recorder process (which writes the usage rows and makes and
+exports the spans) is another process, off the worker's GIL; what it costs the worker is the
+hand-off (`recorder`), and its CPU shows in the run's CPU column (the whole process tree).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "usage store": ("plexus/ledger/",),
     "metrics": ("plexus/metrics.py",),
     "traces": ("plexus/tracing/",),
+    "recorder": ("plexus/recorder/",),  # handing finished requests to the recorder process
     "limits": ("plexus/limits/", "plexus/shared/"),
 }
 RATE = 500  # samples per second

@@ -205,8 +205,9 @@ def render_platform_cost(res: dict[str, Any], agg: Agg) -> list[str]:
         "## What the usage store, metrics, traces and limits cost",
         "",
         f"Throughput at c={cmax}, 1 worker, {how}: `plexus` runs the default config (the "
-        "SQLite usage store written by its own thread, the metrics counters and their "
-        "snapshots) with every request traced (OTLP to the mock, `sample_ratio: 1`); "
+        "SQLite usage store and the spans written by the worker's recorder process, the metrics "
+        "counters and their snapshots) with every request traced (OTLP to the mock, "
+        "`sample_ratio: 1`); "
         "`plexus-lean` the same with `usage.database: none`, `server.metrics: false` and no "
         "tracing; `plexus-untraced` is `plexus` without tracing (its cost against `lean` is the "
         "store's and the metrics'); `plexus-limits` is `plexus` with a gateway key whose rpm, "
@@ -247,15 +248,18 @@ def render_attribution(res: dict[str, Any]) -> list[str]:
         "3 s each, `bench/attribution.py`): the share of the samples holding the GIL with each "
         "feature's code on the stack. With one worker the thread holding the GIL is the "
         "bottleneck, so a share is what the feature costs in throughput, measured inside one "
-        "process and one run: the machine's swings between points do not enter it. "
-        "`store + metrics + traces` is the issue's target (≤ 5%).",
+        "process and one run: the machine's swings between points do not enter it. Only the "
+        "worker is profiled: `recorder` is its hand-off of finished requests to its recorder "
+        "process, which writes the rows and makes the spans off the worker's GIL (its CPU is in "
+        "the CPU column of the tables below, the whole process tree). "
+        "`store + metrics + traces` (the recorder included) is the issue's target (≤ 5%).",
         "",
         "| scenario | contender | req/s | "
         + " | ".join(features)
         + " | store + metrics + traces | samples |",
         "|---|---|---:|" + "---:|" * (len(features) + 2),
     ]
-    platform = ("usage store", "metrics", "traces")
+    platform = ("usage store", "metrics", "traces", "recorder")
     for r in rows:
         share = r["share"]
         cells = " | ".join(f"{100 * share[f]:.1f}%" for f in features)
