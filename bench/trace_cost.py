@@ -19,9 +19,9 @@ from plexus.ledger.record import Attempt, UsageRecord
 from plexus.protocols import codec_for
 from plexus.recorder.wire import Batch, Finished, encode
 from plexus.routes import Route
-from plexus.tracing import Tracer
 from plexus.tracing.otlp import Encoder
 from plexus.tracing.span import Span, build_spans
+from plexus.tracing.tracer import Tracer
 
 BATCH = 512  # requests per export, the default `tracing.batch_requests`
 HEADERS = {

@@ -25,9 +25,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from plexus.app import Gateway
 from plexus.config import ConfigError, parse_config
-from plexus.tracing import otlp, parse_traceparent
+from plexus.tracing import otlp
 from plexus.tracing.context import Sampler, new_context
 from plexus.tracing.span import Attributes, provider_names
+from plexus.tracing.tracer import parse_traceparent
 from tests.conftest import Upstreams, run_gateway, serve_app
 from tests.mocks.base import Reply
 

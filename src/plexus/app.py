@@ -55,8 +55,8 @@ from plexus.routes import Route, RouteKind, RouteTable
 from plexus.routing import Router
 from plexus.server import EdgeLimits
 from plexus.services import Services
-from plexus.tracing import Tracer, open_tracer
 from plexus.tracing.span import provider_names
+from plexus.tracing.tracer import Tracer, open_tracer
 from plexus.ui import Dashboard
 from plexus.upstream.client import Upstream
 

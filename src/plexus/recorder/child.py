@@ -22,8 +22,7 @@ from plexus.ledger import UsageStore, open_store
 from plexus.log import configure_logging
 from plexus.recorder.wire import Batch, Providers, Start, Status, decode_message, encode
 from plexus.redact import Redactor
-from plexus.tracing import open_exporter
-from plexus.tracing.export import Exporter
+from plexus.tracing.export import Exporter, open_exporter
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")

@@ -20,15 +20,16 @@ import email.utils
 import time
 from collections import deque
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 
 import structlog
 
-from plexus.config import TimeoutConfig
+from plexus.config import TimeoutConfig, TracingConfig
 from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
 from plexus.tracing.context import TraceContext
 from plexus.tracing.otlp import CONTENT_TYPE, Encoder, scope_span
-from plexus.tracing.span import build_spans
+from plexus.tracing.span import Attributes, build_spans
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
@@ -195,3 +196,31 @@ def _retry_after(value: str | None) -> float:
     except (TypeError, ValueError):
         return -1.0
     return max(0.0, when.timestamp() - time.time())
+
+
+def open_exporter(config: TracingConfig) -> Exporter:
+    """The span exporter of a tracing config (the recorder process's), not started."""
+    plexus_version = _version()
+    resource: Attributes = [
+        ("service.name", config.service_name),
+        ("service.version", plexus_version),
+        ("telemetry.sdk.name", "plexus"),
+        ("telemetry.sdk.language", "python"),
+        ("telemetry.sdk.version", plexus_version),
+    ]
+    return Exporter(
+        config.endpoint,
+        config.headers,
+        Encoder(resource, "plexus", plexus_version),
+        queue_requests=config.queue_requests,
+        batch_requests=config.batch_requests,
+        flush_seconds=config.flush_seconds,
+        timeout=config.timeout,
+    )
+
+
+def _version() -> str:
+    try:
+        return version("plexus")
+    except PackageNotFoundError:
+        return "unknown"
