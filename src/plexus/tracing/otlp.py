@@ -66,38 +66,41 @@ def _varint_prefixed(data: bytes) -> bytes:
 
 
 @cache
-def _float_head(key: str) -> bytes:
-    """All of a float KeyValue but its 8 bytes: its size is fixed."""
+def _float_head(tag: bytes, key: str) -> bytes:
+    """All of a float KeyValue field but its 8 bytes: its size is fixed."""
     head = _key(key) + b"\x09\x21"
-    return _varint(len(head) + 8) + head
+    return tag + _varint(len(head) + 8) + head
 
 
 # Most attributes repeat from request to request (models, providers, routes, statuses, token
-# counts): their encoding is kept, in a table emptied when full so that rare values do not pile
-# up. Not timings and costs (floats), nor request ids: those never repeat. A key's values are of
-# one type, so `True` and `1` never meet under one key.
+# counts): their encoding, field tag included, is kept in a table per tag, emptied when full so
+# that rare values do not pile up. Not timings and costs (floats), nor request ids: those never
+# repeat. A key's values are of one type, so `True` and `1` never meet under one key.
 _KNOWN_LIMIT = 4096
 _UNIQUE_KEYS = frozenset(("plexus.request_id",))
-_known: dict[tuple[str, AttributeValue], bytes] = {}
+_known: dict[bytes, dict[tuple[str, AttributeValue], bytes]] = {}
 
 
 def encode_attributes(attributes: Attributes, tag: bytes) -> bytes:
     """Each attribute as a KeyValue field of the given tag."""
     parts: list[bytes] = []
-    known = _known
+    append = parts.append
+    known = _known.get(tag)
+    if known is None:
+        known = _known[tag] = {}
     for pair in attributes:
-        key, value = pair
+        value = pair[1]
         if type(value) is float:
-            parts += (tag, _float_head(key) + _pack_f64(value))
+            append(_float_head(tag, pair[0]) + _pack_f64(value))
             continue
         encoded = known.get(pair)
         if encoded is None:
-            encoded = _key_value(key, value)
-            if key not in _UNIQUE_KEYS:
+            encoded = tag + _key_value(*pair)
+            if pair[0] not in _UNIQUE_KEYS:
                 if len(known) >= _KNOWN_LIMIT:
                     known.clear()
                 known[pair] = encoded
-        parts += (tag, encoded)
+        append(encoded)
     return b"".join(parts)
 
 
