@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import struct
 from functools import cache
+from typing import TYPE_CHECKING
 
-from plexus.tracing.span import Attributes, AttributeValue, Span
+if TYPE_CHECKING:
+    from plexus.tracing.span import Attributes, AttributeValue, Span
 
 CONTENT_TYPE = "application/x-protobuf"
+ATTRIBUTE_TAG = b"\x4a"  # Span.attributes, field 9
 _STATUS_CODE_ERROR = 2
 _SMALL = [bytes((n,)) for n in range(0x80)]
 _U64 = (1 << 64) - 1
@@ -23,6 +26,8 @@ _pack_f64 = struct.Struct("<d").pack
 def _varint(n: int) -> bytes:
     if n < 0x80:
         return _SMALL[n]
+    if n < 0x4000:  # lengths and token counts: most are two bytes
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -72,10 +77,10 @@ def _float_head(tag: bytes, key: str) -> bytes:
     return tag + _varint(len(head) + 8) + head
 
 
-# Most attributes repeat from request to request (models, providers, routes, statuses, token
-# counts): their encoding, field tag included, is kept in a table per tag, emptied when full so
-# that rare values do not pile up. Not timings and costs (floats), nor request ids: those never
-# repeat. A key's values are of one type, so `True` and `1` never meet under one key.
+# Text attributes mostly repeat from request to request (models, providers, routes): their
+# encoding, field tag included, is kept in a table per tag, emptied when full so that rare
+# values do not pile up. Not numbers (timings, costs, token counts), nor request ids: those
+# rarely repeat. A key's values are of one type, so `True` and `1` never meet under one key.
 _KNOWN_LIMIT = 4096
 _UNIQUE_KEYS = frozenset(("plexus.request_id",))
 _known: dict[bytes, dict[tuple[str, AttributeValue], bytes]] = {}
@@ -92,6 +97,11 @@ def encode_attributes(attributes: Attributes, tag: bytes) -> bytes:
         value = pair[1]
         if type(value) is float:
             append(_float_head(tag, pair[0]) + _pack_f64(value))
+            continue
+        if type(value) is int:  # token counts: rarely the same twice, not worth keeping
+            any_value = b"\x18" + _varint(value & _U64)
+            key_value = _key(pair[0]) + _SMALL[len(any_value)] + any_value  # ≤ 11 bytes
+            append(tag + _varint(len(key_value)) + key_value)
             continue
         encoded = known.get(pair)
         if encoded is None:
@@ -118,7 +128,8 @@ def encode_span(span: Span) -> bytes:
     parts.append(b"\x30" + _SMALL[span.kind])
     parts.append(b"\x39" + _pack_u64(span.start_ns))
     parts.append(b"\x41" + _pack_u64(span.end_ns))
-    parts.append(encode_attributes(span.attributes, b"\x4a"))
+    parts.append(span.static)
+    parts.append(encode_attributes(span.attributes, ATTRIBUTE_TAG))
     if span.error is not None:
         status = _field(b"\x12", span.error.encode()) + b"\x18" + _SMALL[_STATUS_CODE_ERROR]
         parts.append(_field(b"\x7a", status))

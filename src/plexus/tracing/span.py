@@ -14,6 +14,7 @@ from plexus.config import Config, ProviderConfig
 from plexus.errors import kind_for_status
 from plexus.ledger.record import Attempt, UsageRecord
 from plexus.tracing.context import Call, TraceContext
+from plexus.tracing.otlp import ATTRIBUTE_TAG, encode_attributes
 
 AttributeValue = str | bool | int | float | tuple[str, ...]
 Attributes = list[tuple[str, AttributeValue]]
@@ -56,7 +57,8 @@ class Span:
     name: str
     start_ns: int
     end_ns: int
-    attributes: Attributes
+    static: bytes  # the attributes that repeat from request to request, encoded (otlp.py)
+    attributes: Attributes  # the others: ids, timings, cost, tokens
     error: str | None  # the status message of an ERROR span; None: status unset
 
 
@@ -94,7 +96,55 @@ def build_spans(
     return spans
 
 
+# A span's name, encoded repeated attributes, status message and flags, by what they are made
+# of: most requests look like others (same route, alias, provider, model, status, client), so
+# that part is made and encoded once, and a request adds its ids, timings, cost and tokens.
+# Emptied when full, so that rare shapes do not pile up.
+Shape = tuple[str, bytes, str | None, int]
+_SHAPES_LIMIT = 4096
+_server_shapes: dict[tuple[object, ...], Shape] = {}
+_client_shapes: dict[tuple[object, ...], Shape] = {}
+
+
 def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[str, str]) -> Span:
+    # Every field the shape is made of (`_server_shape`), and nothing else.
+    key = (
+        context.operation, context.http_route, context.method, context.path, context.scheme,
+        context.parent_span_id != 0, record.alias, record.provider,
+        providers.get(record.provider, record.provider), record.stream, record.status,
+        record.upstream_model, record.finish_reason, record.user_agent, record.client_api,
+        record.key, record.passthrough, record.attempts, record.error_kind, record.cost_source,
+        record.tokens_estimated,
+    )  # fmt: skip
+    shape = _server_shapes.get(key)
+    if shape is None:
+        if len(_server_shapes) >= _SHAPES_LIMIT:
+            _server_shapes.clear()
+        shape = _server_shapes[key] = _server_shape(record, context, providers)
+    name, static, error, flags = shape
+    attributes = _per_request(record)
+    if context.operation is not None and record.status < 400:
+        attributes += _usage(record)
+    start = int(record.time * 1e9)
+    return Span(
+        context.trace_id,
+        context.span_id,
+        context.parent_span_id,
+        context.tracestate,
+        flags,
+        SERVER,
+        name,
+        start,
+        start + int(record.duration_ms * 1e6),
+        static,
+        attributes,
+        error,
+    )
+
+
+def _server_shape(
+    record: UsageRecord, context: TraceContext, providers: Mapping[str, str]
+) -> Shape:
     operation = context.operation
     if operation is not None:
         name = f"{operation} {record.alias}" if record.alias else operation
@@ -108,21 +158,8 @@ def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[
     error = _error(record)
     if error is not None:
         attributes.append(("error.type", error))
-    start = int(record.time * 1e9)
     flags = 0x01 | (_REMOTE_PARENT if context.parent_span_id else 0)  # sampled: it is exported
-    return Span(
-        context.trace_id,
-        context.span_id,
-        context.parent_span_id,
-        context.tracestate,
-        flags,
-        SERVER,
-        name,
-        start,
-        start + int(record.duration_ms * 1e6),
-        attributes,
-        error,
-    )
+    return name, encode_attributes(attributes, ATTRIBUTE_TAG), error, flags
 
 
 def _client_span(
@@ -135,6 +172,43 @@ def _client_span(
 ) -> Span:
     """An attempt's span (times set by the caller); the response's attributes when it served
     the request."""
+    key = (
+        context.operation, attempt.provider, providers.get(attempt.provider, attempt.provider),
+        attempt.model, attempt.status, attempt.error is not None, call.number, served,
+        record.upstream_model if served else None, record.finish_reason if served else None,
+    )  # fmt: skip
+    shape = _client_shapes.get(key)
+    if shape is None:
+        if len(_client_shapes) >= _SHAPES_LIMIT:
+            _client_shapes.clear()
+        shape = _client_shapes[key] = _client_shape(
+            record, context, call, attempt, providers, served
+        )
+    name, static, error, flags = shape
+    return Span(
+        context.trace_id,
+        call.span_id,
+        context.span_id,
+        context.tracestate,
+        flags,
+        CLIENT,
+        name,
+        0,
+        0,
+        static,
+        _usage(record) if served else [],
+        error,
+    )
+
+
+def _client_shape(
+    record: UsageRecord,
+    context: TraceContext,
+    call: Call,
+    attempt: Attempt,
+    providers: Mapping[str, str],
+    served: bool,
+) -> Shape:
     operation = context.operation or "chat"
     attributes: Attributes = [
         ("gen_ai.operation.name", operation),
@@ -152,19 +226,8 @@ def _client_span(
         error = kind_for_status(attempt.status) if attempt.status else "_OTHER"
         attributes.append(("error.type", error))
     flags = 0x01 | _HAS_REMOTE  # sampled, and its parent is local
-    return Span(
-        context.trace_id,
-        call.span_id,
-        context.span_id,
-        context.tracestate,
-        flags,
-        CLIENT,
-        f"{operation} {attempt.model}",
-        0,
-        0,
-        attributes,
-        error,
-    )
+    name = f"{operation} {attempt.model}"
+    return name, encode_attributes(attributes, ATTRIBUTE_TAG), error, flags
 
 
 def _gen_ai(record: UsageRecord, operation: str, providers: Mapping[str, str]) -> Attributes:
@@ -180,12 +243,18 @@ def _gen_ai(record: UsageRecord, operation: str, providers: Mapping[str, str]) -
 
 
 def _response(record: UsageRecord) -> Attributes:
-    """What the answer that served a request was: its model, finish reason and usage."""
+    """What the answer that served a request was: its model and finish reason."""
     found: Attributes = []
     if record.upstream_model:
         found.append(("gen_ai.response.model", record.upstream_model))
     if record.finish_reason is not None:
         found.append(("gen_ai.response.finish_reasons", (record.finish_reason,)))
+    return found
+
+
+def _usage(record: UsageRecord) -> Attributes:
+    """The tokens of the answer that served a request."""
+    found: Attributes = []
     cache_read, cache_write = record.cache_read_tokens, record.cache_write_tokens
     if record.input_tokens is not None:
         # The convention's input count includes the cached tokens; the record's is uncached.
@@ -222,27 +291,37 @@ def _http(record: UsageRecord, context: TraceContext) -> Attributes:
 
 
 def _plexus(record: UsageRecord) -> Attributes:
+    """What only a gateway knows, as far as it repeats from request to request."""
     found: Attributes = [
-        ("plexus.request_id", record.request_id),
         ("plexus.client_api", record.client_api),
         ("plexus.attempts", record.attempts),
         ("plexus.passthrough", record.passthrough),
     ]
-    optional: tuple[tuple[str, str | float | None], ...] = (
+    optional = (
         ("plexus.key", record.key),
         ("plexus.alias", record.alias),
         ("plexus.provider", record.provider),
         ("plexus.upstream_model", record.upstream_model),
         ("plexus.error_kind", record.error_kind),
-        ("plexus.cost_usd", record.cost_usd),
         ("plexus.cost_source", record.cost_source),
-        ("plexus.ttfb_ms", record.ttfb_ms),
-        ("plexus.ttft_ms", record.ttft_ms),
-        ("plexus.overhead_ms", record.overhead_ms),
     )
-    found.extend((key, value) for key, value in optional if value is not None and value != "")
+    found.extend((key, value) for key, value in optional if value)
     if record.tokens_estimated:
         found.append(("plexus.tokens_estimated", True))
+    return found
+
+
+def _per_request(record: UsageRecord) -> Attributes:
+    """What only a gateway knows and differs from request to request: its id, cost, timings."""
+    found: Attributes = [("plexus.request_id", record.request_id)]
+    if record.cost_usd is not None:
+        found.append(("plexus.cost_usd", record.cost_usd))
+    if record.ttfb_ms is not None:
+        found.append(("plexus.ttfb_ms", record.ttfb_ms))
+    if record.ttft_ms is not None:
+        found.append(("plexus.ttft_ms", record.ttft_ms))
+    if record.overhead_ms is not None:
+        found.append(("plexus.overhead_ms", record.overhead_ms))
     return found
 
 
