@@ -17,7 +17,7 @@ from plexus.call import ClientRequest, read_request
 from plexus.config import TracingConfig
 from plexus.ledger.record import Attempt, UsageRecord
 from plexus.protocols import codec_for
-from plexus.recorder.wire import Batch, Finished, encode
+from plexus.recorder.wire import Batch, Finished, frame
 from plexus.routes import Route
 from plexus.tracing.otlp import Encoder
 from plexus.tracing.span import Span, build_spans
@@ -96,7 +96,7 @@ def main() -> None:
     assert traced is not None
     finished = [(_record(number, attempt), traced) for number in range(BATCH)]
     wire = [Finished(record, trace) for record, trace in finished]
-    sent = _best(lambda: encode(Batch(wire)), 20) / BATCH
+    sent = _best(lambda: frame(Batch(wire)), 20) / BATCH
     encoder = Encoder([("service.name", "plexus")], "plexus", "0")
 
     def build() -> list[Span]:

@@ -53,7 +53,7 @@ ANSWER = "The walrus-9931 knows."
 def test_valid_traceparents_name_their_parent(header: str) -> None:
     parent = parse_traceparent(header)
     assert parent is not None
-    assert (parent.trace_id, parent.span_id) == (int(TRACE, 16), int(PARENT_SPAN, 16))
+    assert (parent.trace_id, parent.span_id) == (bytes.fromhex(TRACE), int(PARENT_SPAN, 16))
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def _context(headers: dict[str, str], ratio: float = 1.0) -> Any:
 def test_a_request_continues_its_callers_trace() -> None:
     headers = {"traceparent": f"00-{TRACE}-{PARENT_SPAN}-01", "tracestate": "congo=t61rcWkgMzE"}
     context = _context(headers)
-    assert f"{context.trace_id:032x}" == TRACE
+    assert context.trace_id.hex() == TRACE
     assert f"{context.parent_span_id:016x}" == PARENT_SPAN
     assert context.span_id not in (0, int(PARENT_SPAN, 16))
     assert context.upstream_headers() == (
@@ -97,7 +97,7 @@ def test_a_request_continues_its_callers_trace() -> None:
 
 def test_an_invalid_parent_starts_a_new_trace_and_drops_tracestate() -> None:
     context = _context({"traceparent": f"00-{'0' * 32}-{PARENT_SPAN}-01", "tracestate": "a=b"})
-    assert context.trace_id != 0 and context.parent_span_id == 0
+    assert context.trace_id != bytes(16) and context.parent_span_id == 0
     assert context.upstream_headers() == (("traceparent", context.traceparent),)
 
 

@@ -443,7 +443,7 @@ class Gateway:
         fields = log_fields(record, error)
         trace, traced = exchange.trace, None
         if trace is not None:
-            fields["trace_id"] = f"{trace.trace_id:032x}"
+            fields["trace_id"] = trace.trace_id.hex()
             traced = Tracer.finished(trace, exchange.started, exchange.route)
         log.access(fields)
         if self.recorder is not None:

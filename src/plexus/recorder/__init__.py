@@ -1,7 +1,7 @@
 """The recorder: each worker hands its finished requests to a process of its own (child.py),
 which writes their usage rows and exports their spans. On the worker's event loop a finished
 request costs an append to a list; every `FLUSH_SECONDS` the list goes to the child as one
-encoded line (~1 µs a request). Writing rows and making spans (tens of µs a request) would
+message (~1 µs a request). Writing rows and making spans (tens of µs a request) would
 otherwise take the worker's GIL from its requests, and a writer thread in the worker also
 makes the event loop hand the GIL over and wait for it back.
 
@@ -24,7 +24,7 @@ import structlog
 
 from plexus.config import Config
 from plexus.ledger.record import UsageRecord
-from plexus.recorder.wire import Batch, Finished, Providers, Start, Status, decode_status, encode
+from plexus.recorder.wire import Batch, Finished, Providers, Start, Status, decode_status, frame
 from plexus.tracing.context import TraceContext
 
 __all__ = ["Recorder", "open_recorder"]
@@ -112,7 +112,7 @@ class Recorder:
         """Take a (re)loaded config's gen_ai.provider.name of each provider."""
         self._providers = Providers(providers)
         if self._child is not None and self._child.stdin is not None:
-            self._child.stdin.write(encode(self._providers) + b"\n")
+            self._child.stdin.write(frame(self._providers))
 
     def start(self) -> None:
         """Start the child, and the task that feeds it and starts it again if it ends."""
@@ -174,7 +174,7 @@ class Recorder:
             _log.warning("cannot start the recorder", error=str(error))
             return None
         assert child.stdin is not None
-        child.stdin.write(encode(self._start) + b"\n" + encode(self._providers) + b"\n")
+        child.stdin.write(frame(self._start) + frame(self._providers))
         self._child, self._status = child, Status()
         self._reading = asyncio.create_task(self._read(child))
         return child
@@ -196,7 +196,7 @@ class Recorder:
         if stdin.transport.get_write_buffer_size() > PIPE_BYTES:
             return  # kept, and dropped past the bound: the child is not reading
         for start in range(0, len(pending), BATCH):
-            stdin.write(encode(Batch(pending[start : start + BATCH])) + b"\n")
+            stdin.write(frame(Batch(pending[start : start + BATCH])))
         self._rows_sent += len(pending) if self.stores else 0
         self._spans_sent += self._pending_spans
         pending.clear()

@@ -20,7 +20,16 @@ import structlog
 
 from plexus.ledger import UsageStore, open_store
 from plexus.log import configure_logging
-from plexus.recorder.wire import Batch, Providers, Start, Status, decode_message, encode
+from plexus.recorder.wire import (
+    HEAD_BYTES,
+    Batch,
+    Providers,
+    Start,
+    Status,
+    ToChild,
+    decode_message,
+    encode_status,
+)
 from plexus.redact import Redactor
 from plexus.tracing.export import Exporter, open_exporter
 from plexus.upstream.client import Upstream
@@ -28,7 +37,6 @@ from plexus.upstream.client import Upstream
 _log = structlog.get_logger("plexus")
 STATUS_SECONDS = 0.5
 ROOM_SECONDS = 0.01
-LINE_LIMIT = 256 * 1024 * 1024  # bytes of one message; the worker sends batches well below
 
 
 class Recording:
@@ -76,9 +84,9 @@ class Recording:
         return found
 
 
-async def record(lines: asyncio.StreamReader, out: BinaryIO) -> None:
-    """Record what `lines` brings until it ends, reporting on `out`."""
-    start = decode_message(await lines.readline())
+async def record(messages: asyncio.StreamReader, out: BinaryIO) -> None:
+    """Record what `messages` brings until it ends, reporting on `out`."""
+    start = await _next(messages)
     if not isinstance(start, Start):
         raise SystemExit("the recorder's first message must be its start")
     configure_logging(start.log_format)
@@ -91,8 +99,7 @@ async def record(lines: asyncio.StreamReader, out: BinaryIO) -> None:
         recording.exporter.start(upstream)
     reporting = asyncio.create_task(_report(recording, out))
     try:
-        while line := await lines.readline():
-            message = decode_message(line)
+        while message := await _next(messages):
             if isinstance(message, Batch):
                 await recording.take(message)
             elif isinstance(message, Providers) and recording.exporter is not None:
@@ -105,6 +112,17 @@ async def record(lines: asyncio.StreamReader, out: BinaryIO) -> None:
         if recording.store is not None:
             await asyncio.to_thread(recording.store.close)
         _write(out, recording.status())
+
+
+async def _next(messages: asyncio.StreamReader) -> ToChild | None:
+    """The next message; None at the end of the stream."""
+    try:
+        head = await messages.readexactly(HEAD_BYTES)
+        return decode_message(await messages.readexactly(int.from_bytes(head)))
+    except asyncio.IncompleteReadError as error:
+        if error.partial:
+            raise SystemExit("the recorder's worker ended in the middle of a message") from error
+        return None
 
 
 def _open(start: Start) -> Recording:
@@ -123,16 +141,16 @@ async def _report(recording: Recording, out: BinaryIO) -> None:
 
 def _write(out: BinaryIO, status: Status) -> None:
     with contextlib.suppress(BrokenPipeError):  # the worker is gone: nobody to tell
-        out.write(encode(status) + b"\n")
+        out.write(encode_status(status) + b"\n")
         out.flush()
 
 
 async def main() -> None:
     """Read stdin, report on stdout."""
     loop = asyncio.get_running_loop()
-    lines = asyncio.StreamReader(limit=LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lines), sys.stdin.buffer)
+    messages = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(messages), sys.stdin.buffer)
     try:
-        await record(lines, sys.stdout.buffer)
+        await record(messages, sys.stdout.buffer)
     except msgspec.DecodeError as error:  # a worker of another version: say so, and stop
         raise SystemExit(f"the recorder cannot read its worker's message: {error}") from error

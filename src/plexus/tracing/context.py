@@ -21,13 +21,14 @@ _TRACEPARENT = re.compile(
 )
 _SAMPLED = 0x01
 _LOW_64 = (1 << 64) - 1
+_INVALID_TRACE = bytes(16)  # all zeros (3.2.2.3)
 
 
 @dataclass(frozen=True, slots=True)
 class Parent:
     """A valid incoming `traceparent`: trace id, the caller's span id, its trace flags."""
 
-    trace_id: int
+    trace_id: bytes  # 16 bytes
     span_id: int
     flags: int
 
@@ -42,8 +43,8 @@ def parse_traceparent(value: str | None) -> Parent | None:
     version, trace, span, flags, later = found.groups()
     if version == "ff" or (version == "00" and later is not None):
         return None
-    trace_id, span_id = int(trace, 16), int(span, 16)
-    if not trace_id or not span_id:
+    trace_id, span_id = bytes.fromhex(trace), int(span, 16)
+    if trace_id == _INVALID_TRACE or not span_id:
         return None
     return Parent(trace_id, span_id, int(flags, 16))
 
@@ -62,7 +63,7 @@ class TraceContext(msgspec.Struct, array_like=True):
     what the span is told about the request's head, and its attempts' spans. A sampled one goes
     as is, with the request's record, to the recorder process, which makes the spans."""
 
-    trace_id: int  # 128 bits: the recorder's JSON carries it whole
+    trace_id: bytes  # 16 bytes, as OTLP and the recorder's messages carry it
     span_id: int
     parent_span_id: int  # 0: the gateway's span is the trace's root
     sampled: bool
@@ -97,7 +98,7 @@ class TraceContext(msgspec.Struct, array_like=True):
     def child_traceparent(self, span_id: int) -> str:
         """The `traceparent` naming span `span_id` of this trace as the parent."""
         flags = "01" if self.sampled else "00"
-        return f"00-{self.trace_id:032x}-{span_id:016x}-{flags}"
+        return f"00-{self.trace_id.hex()}-{span_id:016x}-{flags}"
 
     def upstream_headers(self) -> tuple[tuple[str, str], ...]:
         """The trace headers of an upstream call: the attempt's span as parent (outside an
@@ -118,9 +119,9 @@ class Sampler:
     def __init__(self, ratio: float) -> None:
         self._bound = round(min(max(ratio, 0.0), 1.0) * (_LOW_64 + 1))
 
-    def root(self, trace_id: int) -> bool:
+    def root(self, trace_id: bytes) -> bool:
         """Whether a new trace is recorded."""
-        return (trace_id & _LOW_64) < self._bound
+        return int.from_bytes(trace_id[8:]) < self._bound  # its low 64 bits
 
 
 def new_context(
@@ -145,5 +146,7 @@ def new_context(
             path,
             scheme,
         )
-    trace_id = random.getrandbits(128) or 1
+    trace_id = random.randbytes(16)
+    if trace_id == _INVALID_TRACE:  # one chance in 2**128, and invalid
+        trace_id = b"\x01" * 16
     return TraceContext(trace_id, span_id, 0, sampler.root(trace_id), "", method, path, scheme)

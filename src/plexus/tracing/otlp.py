@@ -117,7 +117,7 @@ def encode_attributes(attributes: Attributes, tag: bytes) -> bytes:
 def encode_span(span: Span) -> bytes:
     """One Span message."""
     parts = [
-        b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
+        b"\x0a\x10" + span.trace_id,
         b"\x12\x08" + span.span_id.to_bytes(8, "big"),
     ]
     if span.tracestate:

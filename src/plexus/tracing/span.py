@@ -48,7 +48,7 @@ _PROVIDER_HOSTS = (
 class Span:
     """One finished span, ready to encode."""
 
-    trace_id: int
+    trace_id: bytes  # 16 bytes
     span_id: int
     parent_span_id: int  # 0: none
     tracestate: str
