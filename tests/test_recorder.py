@@ -172,3 +172,17 @@ async def test_ctrl_c_on_the_terminal_flushes_and_a_killed_worker_leaves_no_reco
         process.kill()
         await process.wait()
     await _until(lambda: not _alive(recorder))
+
+
+async def test_a_gateway_closed_while_its_recorder_starts_leaves_none_behind(
+    upstreams: Upstreams,
+) -> None:
+    # Closed at once: the recorder's process is being started. It must be ended and its pipes
+    # closed, not left running until the garbage collector finds it (and the event loop gone).
+    for pause in (0.0, 0.001, 0.002, 0.005, 0.01, 0.02):
+        gateway = Gateway(upstreams.config())
+        recorder = _recorder(gateway)
+        recorder.start()
+        await asyncio.sleep(pause)
+        await recorder.close()
+        assert [pid for pid in _recorders(os.getpid()) if _alive(pid)] == [], pause

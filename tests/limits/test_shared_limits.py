@@ -44,7 +44,11 @@ async def _spread(urls: list[str], count: int, **options: Any) -> list[bool]:
             return False
         return True
 
-    return list(await asyncio.gather(*(one(i) for i in range(count))))
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+    finally:  # not left to the garbage collector, which may run after the event loop is gone
+        for client in clients:
+            await client.close()
 
 
 async def test_an_rpm_holds_across_two_gateways(upstreams: Upstreams, valkey: Valkey) -> None:
