@@ -4,6 +4,7 @@ disabled keys (401), the rpm limit's 429 with OpenAI's headers in every client's
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -103,6 +104,10 @@ async def test_openai_waits_for_retry_after_and_succeeds(upstreams: Upstreams) -
     config = upstreams.config({**_keys(alice={"rpm": 60}), "server": {"limit_window": 1}})
     async with run_gateway(config) as url:
         client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-alice", max_retries=2)
+        # Windows start on whole seconds: begin just after one, so that both requests fall in
+        # it (on a loaded machine the first could otherwise end a window and the second open
+        # the next, and nothing would wait).
+        await asyncio.sleep(1.02 - time.time() % 1)
         await client.chat.completions.create(model="chat-model", messages=HI)
         started = time.monotonic()
         answer = await client.chat.completions.with_raw_response.create(
