@@ -172,12 +172,13 @@ class PostgresServer:
         if self.process is None:
             return
         postmaster = self.process.pid
-        for pid in [postmaster, *_children(postmaster)]:
+        for pid in [postmaster, *child_pids(postmaster)]:
             with contextlib.suppress(ProcessLookupError):  # already gone
                 os.kill(pid, number)
 
 
-def _children(parent: int) -> list[int]:
+def child_pids(parent: int) -> list[int]:
+    """The pids whose parent is `parent`."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

@@ -18,6 +18,7 @@ import openai
 from plexus.app import Gateway
 from plexus.recorder import Recorder
 from tests.conftest import Upstreams, run_gateway, start_plexus, until_healthy
+from tests.pg import child_pids
 from tests.ports import free_port
 
 HI: Any = [{"role": "user", "content": "hi"}]
@@ -36,25 +37,12 @@ def _rows(path: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
 
 
-def _children(parent: int) -> list[int]:
-    """The pids whose parent is `parent`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _recorders(parent: int) -> list[int]:
     """The recorder processes under `parent`, at any depth (`plexus serve` → worker →
     recorder)."""
     found, todo = [], [parent]
     while todo:
-        for pid in _children(todo.pop()):
+        for pid in child_pids(todo.pop()):
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
