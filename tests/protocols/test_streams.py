@@ -229,3 +229,37 @@ def test_failed_upstream_closes_blocks_then_errors(api: ApiType, case: str) -> N
 def test_encoder_matches_golden(api: ApiType, case: str) -> None:
     encoded = encode_stream(api, load_events(api, case)).decode()
     _check_golden(FIXTURES / api / f"{case}.{api}.sse", SETUPS[api].stable_sse(encoded))
+
+
+def _decoded_content(events: list[ir.StreamEvent]) -> int:
+    """The characters of text, reasoning and tool arguments in decoded events."""
+    total = 0
+    for event in events:
+        if isinstance(event, ir.TextDelta | ir.ThinkingDelta):
+            total += len(event.text)
+        elif isinstance(event, ir.ToolArgumentsDelta):
+            total += len(event.json)
+    return total
+
+
+@pytest.mark.parametrize(("api", "case"), UPSTREAM_CASES, ids=_ids(UPSTREAM_CASES))
+def test_content_length_counts_what_the_decoder_decodes(api: ApiType, case: str) -> None:
+    # What a cut stream's output is estimated from: the content each event carries, read
+    # without the decoder's state, is the content the decoder finds in the whole stream, and
+    # the input of server tools (code, queries) besides, which the model generates too.
+    data = _upstream(api, case)
+    counted = sum(
+        CODECS[api].content_length_of(event.data.encode()) for event in sse.Decoder().feed(data)
+    )
+    events = decode_stream(api, data)
+    decoded = _decoded_content(events)
+    server_tools = any(
+        isinstance(event, ir.BlockStart) and isinstance(event.block, ir.ServerToolCallBlock)
+        for event in events
+    )
+    if (api, case) in FAILED_CASES:
+        assert counted >= decoded  # the decoder stops at the failure; the count goes on
+    elif server_tools:
+        assert counted > decoded
+    else:
+        assert counted == decoded

@@ -229,6 +229,11 @@ class Codec(Protocol):
         """The usage a response body or one stream event's data carries, if any."""
         ...
 
+    def content_length_of(self, data: bytes) -> int:
+        """The characters of generated content (text, reasoning, tool arguments) one stream
+        event's data carries (what a stream cut short is estimated from)."""
+        ...
+
     def max_output_tokens_of(self, body: bytes) -> int | None:
         """The most output tokens a client's request body allows, if it says (read without
         decoding the rest, for the limits' estimate)."""

@@ -6,6 +6,7 @@ from plexus.protocols.chat import embeddings
 from plexus.protocols.chat.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.chat.request_encoder import encode_request
 from plexus.protocols.chat.response import (
+    content_length_of,
     decode_response,
     decode_usage_of,
     encode_error,
@@ -46,6 +47,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "content_length_of",
     "decode_count",
     "decode_error",
     "decode_request",

@@ -289,6 +289,51 @@ def decode_usage_of(data: bytes) -> ir.Usage | None:
     return decode_usage(usage) if usage is not None else None
 
 
+class _FunctionDelta(msgspec.Struct):
+    arguments: str | None = None
+
+
+class _ToolCallDelta(msgspec.Struct):
+    function: _FunctionDelta | None = None
+
+
+class _ContentDelta(msgspec.Struct):
+    content: str | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None  # OpenRouter's name for the same text
+    tool_calls: list[_ToolCallDelta] | None = None
+
+
+class _ContentChoice(msgspec.Struct):
+    delta: _ContentDelta | None = None
+
+
+class _ContentCarrier(msgspec.Struct):
+    choices: list[_ContentChoice] | None = None
+
+
+_content_carrier = msgspec.json.Decoder(_ContentCarrier)
+
+
+def content_length_of(data: bytes) -> int:
+    """The characters of generated content (text, reasoning, tool arguments) in one chunk."""
+    try:
+        choices = _content_carrier.decode(data).choices or ()
+    except msgspec.DecodeError:
+        return 0
+    length = 0
+    for choice in choices:
+        delta = choice.delta
+        if delta is None:
+            continue
+        length += len(delta.content or "") + len(delta.refusal or "")
+        length += max(len(delta.reasoning_content or ""), len(delta.reasoning or ""))
+        for call in delta.tool_calls or ():
+            length += len(call.function.arguments or "") if call.function is not None else 0
+    return length
+
+
 class _ChoicesCarrier(msgspec.Struct):
     choices: list[Any] | None = None
     usage: dict[str, Any] | None = None

@@ -8,6 +8,7 @@ from plexus.protocols.gemini import embeddings
 from plexus.protocols.gemini.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.gemini.request_encoder import encode_count_request, encode_request
 from plexus.protocols.gemini.response import (
+    content_length_of,
     decode_error,
     decode_response,
     decode_usage_of,
@@ -50,6 +51,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "content_length_of",
     "decode_count",
     "decode_error",
     "decode_request",

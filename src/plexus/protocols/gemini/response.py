@@ -188,6 +188,54 @@ def decode_usage_of(data: bytes) -> ir.Usage | None:
     return decode_usage(usage) if usage is not None else None
 
 
+class _FunctionCall(msgspec.Struct):
+    args: msgspec.Raw = msgspec.Raw(b"")
+
+
+class _Code(msgspec.Struct):
+    code: str = ""
+
+
+class _ContentPart(msgspec.Struct):
+    text: str | None = None  # a thought's text too
+    functionCall: _FunctionCall | None = None
+    executableCode: _Code | None = None  # the code execution tool's input
+
+
+class _Content(msgspec.Struct):
+    parts: list[_ContentPart] | None = None
+
+
+class _Candidate(msgspec.Struct):
+    content: _Content | None = None
+
+
+class _ContentCarrier(msgspec.Struct):
+    candidates: list[_Candidate] | None = None
+
+
+_content_carrier = msgspec.json.Decoder(_ContentCarrier)
+
+
+def content_length_of(data: bytes) -> int:
+    """The characters of generated content (text, thoughts, call arguments, code) in one
+    chunk."""
+    try:
+        candidates = _content_carrier.decode(data).candidates or ()
+    except msgspec.DecodeError:
+        return 0
+    length = 0
+    for candidate in candidates:
+        parts = candidate.content.parts if candidate.content is not None else None
+        for part in parts or ():
+            length += len(part.text or "")
+            call = part.functionCall
+            length += len(call.args) if call is not None else 0
+            code = part.executableCode
+            length += len(code.code) if code is not None else 0
+    return length
+
+
 class _Detail(msgspec.Struct, rename={"type": "@type"}):
     type: str = ""
     reason: str | None = None

@@ -10,6 +10,7 @@ from plexus.protocols.counting import decode_count
 from plexus.protocols.messages.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.messages.request_encoder import encode_count_request, encode_request
 from plexus.protocols.messages.response import (
+    content_length_of,
     decode_response,
     decode_usage_of,
     encode_error,
@@ -47,6 +48,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "content_length_of",
     "decode_count",
     "decode_error",
     "decode_request",

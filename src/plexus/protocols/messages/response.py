@@ -263,3 +263,27 @@ def decode_usage_of(data: bytes) -> ir.Usage | None:
         return None
     usage = carrier.usage if carrier.message is None else carrier.message.usage
     return decode_usage(usage) if usage is not None else None
+
+
+class _ContentDelta(msgspec.Struct):
+    text: str | None = None
+    thinking: str | None = None
+    partial_json: str | None = None
+
+
+class _ContentCarrier(msgspec.Struct):
+    delta: _ContentDelta | None = None
+
+
+_content_carrier = msgspec.json.Decoder(_ContentCarrier)
+
+
+def content_length_of(data: bytes) -> int:
+    """The characters of generated content (text, thinking, tool input) in one stream event."""
+    try:
+        delta = _content_carrier.decode(data).delta
+    except msgspec.DecodeError:
+        return 0
+    if delta is None:
+        return 0
+    return len(delta.text or "") + len(delta.thinking or "") + len(delta.partial_json or "")

@@ -10,6 +10,7 @@ from plexus.protocols.responses.items import output_items, resolve_items
 from plexus.protocols.responses.request_decoder import decode_request, max_output_tokens_of
 from plexus.protocols.responses.request_encoder import encode_count_request, encode_request
 from plexus.protocols.responses.response import (
+    content_length_of,
     decode_response,
     decode_usage_of,
     encode_error,
@@ -45,6 +46,7 @@ __all__ = [
     "TRANSPORT",
     "StreamDecoder",
     "StreamEncoder",
+    "content_length_of",
     "decode_count",
     "decode_error",
     "decode_request",

@@ -385,3 +385,20 @@ def decode_usage_of(data: bytes) -> ir.Usage | None:
         return None
     usage = carrier.usage if carrier.response is None else carrier.response.usage
     return decode_usage(usage) if usage is not None else None
+
+
+class _ContentCarrier(msgspec.Struct):
+    delta: Any = None  # a string on every `….delta` event
+
+
+_content_carrier = msgspec.json.Decoder(_ContentCarrier)
+
+
+def content_length_of(data: bytes) -> int:
+    """The characters of generated content (text, reasoning, tool arguments) in one stream
+    event: what its `….delta` carries."""
+    try:
+        delta = _content_carrier.decode(data).delta
+    except msgspec.DecodeError:
+        return 0
+    return len(delta) if isinstance(delta, str) else 0
