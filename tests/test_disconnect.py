@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.conftest import Upstreams, run_gateway, serve_app
+
+HI: Any = [{"role": "user", "content": "hi"}]
 
 
 @dataclass
@@ -116,3 +121,29 @@ async def test_client_disconnect_cancels_a_non_streamed_call(
         await asyncio.wait_for(slow_answer.aborted.wait(), timeout=3)
     # The gateway's own cancellation is not an application error.
     assert "Exception in ASGI application" not in caplog.text
+
+
+@pytest.mark.parametrize("client_api", ["chat", "messages"])
+async def test_a_stream_the_client_cut_is_estimated_from_what_went_out(
+    upstreams: Upstreams, slow_stream: SlowStream, client_api: str, data_dir: Path
+) -> None:
+    # No usage event comes to a stream the client left, but the provider bills what it
+    # generated: the row estimates the output from the content sent, and says it is estimated.
+    provider = {"type": "chat", "api_base_url": slow_stream.url, "api_key": "k", "models": ["m"]}
+    config = upstreams.config({"providers": {"slow": provider}})
+    path = "/v1/chat/completions" if client_api == "chat" else "/v1/messages"
+    body = {"model": "slow/m", "stream": True, "max_tokens": 100, "messages": HI}
+    async with run_gateway(config) as url, aiohttp.ClientSession() as session:
+        response = await session.post(url + path, json=body)
+        received = b""
+        while received.count(b"tick") < 40:
+            received += await response.content.readany()
+        response.close()
+        assert slow_stream.aborted is not None
+        await asyncio.wait_for(slow_stream.aborted.wait(), timeout=3)
+    with sqlite3.connect(data_dir / "usage.db") as db:
+        estimated, output = db.execute(
+            "SELECT tokens_estimated, output_tokens FROM requests"
+        ).fetchone()
+    least, most = received.count(b"tick") * 5 / 4, slow_stream.sent * 5 / 4  # "tick " each
+    assert estimated == 1 and 0.7 * least <= output <= 1.3 * most

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anthropic
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -110,8 +111,7 @@ async def test_metrics_can_be_turned_off(upstreams: Upstreams) -> None:
 async def test_a_stream_cut_before_its_usage_is_estimated(
     upstreams: Upstreams, data_dir: Path
 ) -> None:
-    # The provider bills a cut stream's input: the row gets an estimate, marked as one, not
-    # nothing.
+    # The provider bills a cut stream: the row gets an estimate, marked as one, not nothing.
     upstreams.states["chat"].reply = Reply(text="A long answer, cut short.", cut_after_events=2)
     async with run_gateway(upstreams.config()) as url:
         client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
@@ -127,6 +127,61 @@ async def test_a_stream_cut_before_its_usage_is_estimated(
     received = upstreams.states["chat"].received[0]
     body_tokens = len(json.dumps(received.body)) // 4
     (estimated, estimate, output), reported = rows
-    assert estimated == 1 and output is None
+    assert estimated == 1 and output == 2  # "A lon" went out: 5 characters, rounded up
     assert 0.5 * body_tokens <= estimate <= 2 * body_tokens  # the client's body, over 4
     assert reported == (0, 11, 7)  # an answer with usage is not estimated
+
+
+LONG_ANSWER = "".join(f"word{n} " for n in range(400))
+
+
+@pytest.mark.parametrize(
+    ("client_api", "alias", "api", "cut"),
+    [
+        ("chat", "chat-model", "chat", 150),  # relayed as is
+        ("chat", "messages-model", "messages", 150),  # translated
+        ("messages", "chat-model", "chat", 150),
+        ("responses", "gemini-model", "gemini", 1),  # Gemini's mock sends two halves
+    ],
+)
+async def test_a_cut_streams_output_is_estimated_from_its_content(
+    upstreams: Upstreams, data_dir: Path, client_api: str, alias: str, api: str, cut: int
+) -> None:
+    upstreams.states[api].reply = Reply(text=LONG_ANSWER, cut_after_events=cut)
+    async with run_gateway(upstreams.config()) as url:
+        text = await _read_cut_stream(url, client_api, alias)
+    with sqlite3.connect(data_dir / "usage.db") as db:
+        estimated, output = db.execute(
+            "SELECT tokens_estimated, output_tokens FROM requests"
+        ).fetchone()
+    assert 100 < len(text) < len(LONG_ANSWER)  # the stream was cut, after some content
+    assert estimated == 1 and 0.7 * len(text) / 4 <= output <= 1.5 * len(text) / 4
+
+
+async def _read_cut_stream(url: str, client_api: str, alias: str) -> str:
+    """The text a client of `client_api` got before its stream broke off."""
+    text = ""
+    if client_api == "messages":
+        async with anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0) as claude:
+            with pytest.raises(anthropic.APIError):
+                async with claude.messages.stream(
+                    model=alias, max_tokens=4000, messages=HI
+                ) as stream:
+                    async for piece in stream.text_stream:
+                        text += piece
+        return text
+    async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as client:
+        if client_api == "chat":
+            with pytest.raises(openai.APIError):
+                async for chunk in await client.chat.completions.create(
+                    model=alias, messages=HI, stream=True
+                ):
+                    text += "".join(choice.delta.content or "" for choice in chunk.choices)
+            return text
+        kinds = []
+        async for event in await client.responses.create(model=alias, input="hi", stream=True):
+            kinds.append(event.type)
+            if event.type == "response.output_text.delta":
+                text += event.delta
+        assert kinds[-1] == "response.failed"  # how a Responses stream ends in error
+    return text

@@ -28,7 +28,7 @@ from plexus.errors import (
     RateLimited,
     Unauthorized,
 )
-from plexus.exchange import Exchange, log_fields, make_record
+from plexus.exchange import CLIENT_CLOSED, Exchange, log_fields, make_record
 from plexus.health import Health
 from plexus.items import ItemStore
 from plexus.ledger import store_backend
@@ -317,7 +317,7 @@ class Gateway:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            exchange.writer.status = 499
+            exchange.writer.status = CLIENT_CLOSED
             self._finish(exchange, "client disconnected")
             return
         except GatewayError as error:

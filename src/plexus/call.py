@@ -118,10 +118,20 @@ def decode_request(request: ClientRequest) -> ir.Request:
 
 class ResponseWriter:
     """Writes the answer to the client and records what the log line reports of it: the
-    status, whether anything was sent (then errors must go inside the stream), and when the
-    first byte of content went out."""
+    status, whether anything was sent (then errors must go inside the stream), when the first
+    byte of content went out, and how much of a stream went out (what a stream cut short is
+    estimated from)."""
 
-    __slots__ = ("_extra", "_send", "first_byte", "started", "status")
+    __slots__ = (
+        "_before_last",
+        "_extra",
+        "_last",
+        "_send",
+        "first_byte",
+        "sent",
+        "started",
+        "status",
+    )
 
     def __init__(self, send: http.Send, request_id: str = "") -> None:
         self._send = send
@@ -131,6 +141,8 @@ class ResponseWriter:
         self.status = 0
         self.started = False
         self.first_byte: float | None = None
+        self.sent = 0  # the bytes of a streamed body sent so far
+        self._last = self._before_last = b""  # its last two parts
 
     async def body(
         self,
@@ -157,15 +169,25 @@ class ResponseWriter:
         """Send part of a streamed body."""
         if self.first_byte is None:
             self.first_byte = time.perf_counter()
+        self.sent += len(data)
+        self._before_last, self._last = self._last, data
         await http.send_chunk(self._send, data)
+
+    @property
+    def last_sent(self) -> bytes:
+        """The last parts of a streamed body sent (what its content is sampled from)."""
+        return self._before_last + self._last
 
     async def keepalive(self, data: bytes) -> None:
         """Send a keep-alive, which is no content."""
         await http.send_chunk(self._send, data)
 
-    async def end_stream(self) -> None:
-        """Finish a streamed body."""
-        await http.end_stream(self._send)
+    async def end_stream(self, tail: bytes = b"") -> None:
+        """Finish a streamed body with its closing frames, `tail` (not content: a stream's
+        end, or the error that ended it)."""
+        if tail and self.first_byte is None:
+            self.first_byte = time.perf_counter()
+        await http.end_stream(self._send, tail)
 
 
 @dataclass(frozen=True, slots=True)

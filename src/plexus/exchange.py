@@ -11,13 +11,15 @@ import msgspec
 
 from plexus import http, ir
 from plexus.call import Attempt, ClientRequest, Outcome, ResponseWriter
+from plexus.cut_stream import estimated_usage
 from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
-from plexus.limits.gate import BYTES_PER_TOKEN
 from plexus.limits.limiter import Ticket
 from plexus.pricing import PriceBook
 from plexus.routes import Route
 from plexus.tracing.context import TraceContext
+
+CLIENT_CLOSED = 499  # the status of an answer the client left before its end (nginx's)
 
 
 @dataclass(slots=True)
@@ -88,10 +90,14 @@ def make_record(
             record.cost_usd, record.cost_source = priced.usd, priced.source
     elif _unreported(exchange) and request is not None and last is not None:
         # The answer began but its usage never came (a stream cut by either side, a provider
-        # that reports none): the provider still bills the input, so it is estimated from
-        # the body, and the row says so.
-        estimate = ir.Usage(input_tokens=len(request.body) // BYTES_PER_TOKEN, output_tokens=0)
-        record.input_tokens, record.output_tokens = estimate.input_tokens, None
+        # that reports none): the provider still bills it, so it is estimated, the input from
+        # the body, a stream's output from what went out, and the row says so.
+        estimate = estimated_usage(request.codec, request.body, writer.sent, writer.last_sent)
+        record.input_tokens = estimate.input_tokens
+        record.output_tokens = estimate.output_tokens if writer.sent else None
+        record.cache_read_tokens = estimate.cache_read_tokens
+        record.cache_write_tokens = estimate.cache_write_tokens
+        record.reasoning_tokens = estimate.reasoning_tokens
         record.tokens_estimated = True
         priced = prices.cost(last.provider, last.model, estimate)
         record.cost_usd, record.cost_source = priced.usd, priced.source
@@ -100,9 +106,9 @@ def make_record(
 
 def _unreported(exchange: Exchange) -> bool:
     """Whether a generation's answer began without the usage the provider bills by."""
-    route = exchange.route
-    started = exchange.writer.started and exchange.writer.status < 400
-    return started and route is not None and route.kind in ("generate", "completions")
+    route, writer = exchange.route, exchange.writer
+    began = writer.started and (writer.status < 400 or writer.status == CLIENT_CLOSED)
+    return began and route is not None and route.kind in ("generate", "completions")
 
 
 def log_fields(record: UsageRecord, error: GatewayError | str | None) -> dict[str, Any]:

@@ -55,9 +55,9 @@ async def send_chunk(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": True})
 
 
-async def end_stream(send: Send) -> None:
-    """Finish a streamed body."""
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+async def end_stream(send: Send, tail: bytes = b"") -> None:
+    """Finish a streamed body (with `tail`, its last part)."""
+    await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
 class CancelOnDisconnect:

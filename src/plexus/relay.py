@@ -80,6 +80,4 @@ async def relay(
         tail = converter.fail(error)
     except RecursionError:  # an upstream event nested deeper than the decoder goes
         tail = converter.fail(UpstreamUnreachable("the provider sent JSON nested too deeply"))
-    if tail:
-        await writer.chunk(tail)
-    await writer.end_stream()
+    await writer.end_stream(tail)
