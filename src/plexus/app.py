@@ -354,7 +354,7 @@ class Gateway:
         live = self.metrics.live
         live.in_flight += 1
         try:
-            with http.CancelOnDisconnect(receive) as watch:
+            with http.CancelOnDisconnect(receive, exchange.scope) as watch:
                 exchange.watch = watch
                 exchange.outcome = await self.proxy.handle(
                     request, exchange.writer, exchange.trail, strategy

@@ -60,33 +60,68 @@ async def end_stream(send: Send, tail: bytes = b"") -> None:
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
+DISCONNECT_HOOK = "plexus.disconnect"  # the scope extension of a server that tells (server.py)
+
+
+class DisconnectHook:
+    """Set by the server as `scope["extensions"]["plexus.disconnect"]["hook"]`: it calls
+    `callback` when the client goes away before its answer is complete (so no task has to wait
+    on `receive()` to learn it)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self) -> None:
+        self.callback: Callable[[], None] | None = None
+
+    def fire(self) -> None:
+        callback, self.callback = self.callback, None
+        if callback is not None:
+            callback()
+
+
 class CancelOnDisconnect:
     """Cancel the current task when the client goes away, so the upstream call is dropped;
     `disconnected` tells that cancellation from any other.
 
-    A class rather than a @contextmanager generator: it is entered once per request."""
+    A class rather than a @contextmanager generator: it is entered once per request. With a
+    server that offers the `DisconnectHook`, the server tells; otherwise a task watches
+    `receive()` for `http.disconnect`."""
 
-    __slots__ = ("_finished", "_receive", "_task", "_watcher", "disconnected")
+    __slots__ = ("_finished", "_hook", "_receive", "_task", "_watcher", "disconnected")
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, scope: Scope | None = None) -> None:
         self._receive = receive
+        extensions = scope.get("extensions") if scope is not None else None
+        extension = extensions.get(DISCONNECT_HOOK) if extensions else None
+        hook = extension.get("hook") if extension else None
+        self._hook = hook if isinstance(hook, DisconnectHook) else None
+        self._watcher: asyncio.Future[None] | None = None
         self._finished = False
         self.disconnected = False
 
     def __enter__(self) -> CancelOnDisconnect:
         self._task = asyncio.current_task()
-        self._watcher = asyncio.ensure_future(self._watch())
+        if self._hook is not None:
+            self._hook.callback = self._gone
+        else:
+            self._watcher = asyncio.ensure_future(self._watch())
         return self
 
     def __exit__(self, *_: object) -> None:
         self._finished = True
-        self._watcher.cancel()
+        if self._hook is not None:
+            self._hook.callback = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    def _gone(self) -> None:
+        if not self._finished and self._task is not None:
+            self.disconnected = True
+            self._task.cancel()
 
     async def _watch(self) -> None:
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
-                if not self._finished and self._task is not None:
-                    self.disconnected = True
-                    self._task.cancel()
+                self._gone()
                 return

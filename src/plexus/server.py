@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import resource
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from plexus.http import DISCONNECT_HOOK, DisconnectHook
 from plexus.routes import ADMIN_PREFIX
 
 LIVE_EVENTS_PATH = ADMIN_PREFIX + "/events"
@@ -46,6 +48,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        # The hooks of the requests whose answers are not complete, oldest first (pipelined
+        # requests are answered in order).
+        self._hooks: deque[DisconnectHook] = deque()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -54,6 +59,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        hooks, self._hooks = self._hooks, deque()
+        for hook in hooks:
+            hook.fire()
 
     def shutdown(self) -> None:
         """Begin a graceful shutdown; the admin API's live event stream, which never ends on
@@ -96,7 +104,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._disarm()
+        hook = DisconnectHook()
+        extensions = self.scope.setdefault("extensions", {})
+        extensions[DISCONNECT_HOOK] = {"hook": hook}
+        cycle = self.cycle
         super().on_headers_complete()
+        if self.cycle is not cycle:  # a request to answer (not an upgrade)
+            self._hooks.append(hook)
+
+    def on_response_complete(self) -> None:
+        if self._hooks:
+            self._hooks.popleft()
+        super().on_response_complete()
 
     def _arm(self) -> None:
         self._disarm()
