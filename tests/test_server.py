@@ -10,10 +10,12 @@ import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from plexus.server import raise_fd_limit
-from tests.conftest import Upstreams, run_gateway
+from plexus.server import HeadHoldingTransport, raise_fd_limit
+from tests.conftest import Upstreams, run_gateway, serve_app
 
 
 @pytest.fixture
@@ -123,3 +125,73 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+class _Wire:
+    """A transport that records each write (what would be one system call)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_an_answers_head_goes_out_with_its_body_in_one_write() -> None:
+    wire = _Wire()
+    transport = HeadHoldingTransport(wire, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    transport.write(b"{}")
+    assert wire.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    await asyncio.sleep(0)
+    transport.write(b"more")  # after the head, writes go straight through
+    assert wire.writes[1:] == [b"more"]
+    assert transport.get_write_buffer_size() == 0  # the rest is the connection's
+
+
+async def test_a_head_without_its_body_yet_goes_out_on_the_loops_next_turn() -> None:
+    # A stream's head must not wait for its first event, which may be minutes away.
+    wire = _Wire()
+    transport = HeadHoldingTransport(wire, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+    assert wire.writes == []
+    await asyncio.sleep(0)
+    assert wire.writes == [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"]
+    held = HeadHoldingTransport(_Wire(), asyncio.get_running_loop())  # type: ignore[arg-type]
+    held.write(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+    held.close()  # a close right after the head sends the head first
+    assert held._transport.writes and held._transport.closed  # type: ignore[attr-defined]
+
+
+async def test_a_streams_head_comes_before_a_slow_first_event(upstreams: Upstreams) -> None:
+    async def slow_first_event(request: web.Request) -> web.StreamResponse:
+        answer = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await answer.prepare(request)
+        await asyncio.sleep(1.5)
+        return answer
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", slow_first_event)
+    async with serve_app(app) as upstream:
+        provider = {"type": "chat", "api_base_url": upstream + "/v1", "api_key": "k"}
+        config = upstreams.config({"providers": {"slow": {**provider, "models": ["m"]}}})
+        async with run_gateway(config) as url, aiohttp.ClientSession() as session:
+            body = {
+                "model": "slow/m",
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            }
+            started = time.perf_counter()
+            async with session.post(url + "/v1/chat/completions", json=body) as response:
+                assert response.status == 200
+                assert time.perf_counter() - started < 1.0  # the head, long before any event
