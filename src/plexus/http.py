@@ -68,9 +68,10 @@ class DisconnectHook:
     `callback` when the client goes away before its answer is complete (so no task has to wait
     on `receive()` to learn it)."""
 
-    __slots__ = ("callback",)
+    __slots__ = ("callback", "loop")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop  # the server's: `asyncio.get_running_loop()` costs a system call
         self.callback: Callable[[], None] | None = None
 
     def fire(self) -> None:
@@ -100,10 +101,11 @@ class CancelOnDisconnect:
         self.disconnected = False
 
     def __enter__(self) -> CancelOnDisconnect:
-        self._task = asyncio.current_task()
         if self._hook is not None:
+            self._task = asyncio.current_task(self._hook.loop)
             self._hook.callback = self._gone
         else:
+            self._task = asyncio.current_task()
             self._watcher = asyncio.ensure_future(self._watch())
         return self
 

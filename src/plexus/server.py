@@ -104,7 +104,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._disarm()
-        hook = DisconnectHook()
+        hook = DisconnectHook(self.loop)
         extensions = self.scope.setdefault("extensions", {})
         extensions[DISCONNECT_HOOK] = {"hook": hook}
         cycle = self.cycle

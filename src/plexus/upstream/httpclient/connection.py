@@ -44,6 +44,9 @@ class Connection(asyncio.Protocol):
         self.origin = origin
         self._on_open = on_open
         self._on_lost = on_lost
+        # The loop it was made in, kept: `asyncio.get_running_loop()` costs a getpid() system
+        # call each time, and an exchange asked for it five times.
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -80,7 +83,7 @@ class Connection(asyncio.Protocol):
 
     async def wait(self) -> None:
         """Wait until something changes: data, the end, an error, or `wake()`."""
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        waiter = self._waiter = self.loop.create_future()
         try:
             await waiter
         finally:
@@ -90,7 +93,7 @@ class Connection(asyncio.Protocol):
         """Fail the exchange with ReadTimeout unless it completes within `seconds` (one timer,
         not a cancel scope: cheaper, and nothing to undo when it does not fire)."""
         self.stop_expiry()
-        self._expiry = asyncio.get_running_loop().call_later(seconds, self._expire, seconds)
+        self._expiry = self.loop.call_later(seconds, self._expire, seconds)
 
     def stop_expiry(self) -> None:
         if self._expiry is not None:
@@ -141,7 +144,7 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         self.got_bytes = True
-        self.last_data = asyncio.get_running_loop().time()
+        self.last_data = self.loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:

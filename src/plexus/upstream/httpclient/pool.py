@@ -186,12 +186,14 @@ class Pool:
         absolute = proxy if proxy is not None and target.scheme == "http" and not address else None
         data = _request_head(method, target, headers, len(body), absolute) + body
         origin: Origin = (target.scheme, target.host, target.port, address, proxy)
-        deadline = asyncio.get_running_loop().time() + connect_timeout
+        deadline = None  # only needed when no kept-alive connection is free
         while True:
             connection = self._take_idle(origin)
             reused = connection is not None
             if connection is None:
                 if self._counts.get(origin, 0) >= self.max_per_origin:
+                    if deadline is None:
+                        deadline = asyncio.get_running_loop().time() + connect_timeout
                     await self._wait_for_slot(origin, deadline)
                     continue
                 connection = await self._connect(origin, connect_timeout)
@@ -218,7 +220,7 @@ class Pool:
         if not connection.reusable or connection.take():
             connection.close()
             return
-        loop = asyncio.get_running_loop()
+        loop = connection.loop
         connection.idle_since = loop.time()
         connection.idle = True
         self._idle.setdefault(connection.origin, []).append(connection)
