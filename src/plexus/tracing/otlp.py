@@ -7,6 +7,7 @@ with KeyValue/AnyValue attributes and a Status. The tests decode it with the off
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -77,12 +78,11 @@ def _float_head(tag: bytes, key: str) -> bytes:
     return tag + _varint(len(head) + 8) + head
 
 
-# Text attributes mostly repeat from request to request (models, providers, routes): their
-# encoding, field tag included, is kept in a table per tag, emptied when full so that rare
-# values do not pile up. Not numbers (timings, costs, token counts), nor request ids: those
-# rarely repeat. A key's values are of one type, so `True` and `1` never meet under one key.
+# The attributes given to `encode_attributes` repeat from request to request (models,
+# providers, routes, statuses): their encoding, field tag included, is kept in a table per tag,
+# emptied when full so that rare values do not pile up. A key's values are of one type, so
+# `True` and `1` never meet under one key.
 _KNOWN_LIMIT = 4096
-_UNIQUE_KEYS = frozenset(("plexus.request_id",))
 _known: dict[bytes, dict[tuple[str, AttributeValue], bytes]] = {}
 
 
@@ -94,24 +94,48 @@ def encode_attributes(attributes: Attributes, tag: bytes) -> bytes:
     if known is None:
         known = _known[tag] = {}
     for pair in attributes:
-        value = pair[1]
-        if type(value) is float:
-            append(_float_head(tag, pair[0]) + _pack_f64(value))
-            continue
-        if type(value) is int:  # token counts: rarely the same twice, not worth keeping
-            any_value = b"\x18" + _varint(value & _U64)
-            key_value = _key(pair[0]) + _SMALL[len(any_value)] + any_value  # ≤ 11 bytes
-            append(tag + _varint(len(key_value)) + key_value)
-            continue
         encoded = known.get(pair)
         if encoded is None:
-            encoded = tag + _key_value(*pair)
-            if pair[0] not in _UNIQUE_KEYS:
-                if len(known) >= _KNOWN_LIMIT:
-                    known.clear()
-                known[pair] = encoded
+            if len(known) >= _KNOWN_LIMIT:
+                known.clear()
+            encoded = known[pair] = tag + _key_value(*pair)
         append(encoded)
     return b"".join(parts)
+
+
+# Encoders of one attribute of a known key, its head made once: what differs from request to
+# request (ids, timings, cost, tokens) is encoded by these, without a type dispatch per value.
+
+
+def text_attribute(key: str) -> Callable[[str], bytes]:
+    """An encoder of `key`'s text values as Span.attributes fields."""
+    head = _key(key)
+
+    def encode(value: str) -> bytes:
+        text = value.encode()
+        any_value = b"\x0a" + _varint(len(text)) + text
+        key_value = head + _varint(len(any_value)) + any_value
+        return ATTRIBUTE_TAG + _varint(len(key_value)) + key_value
+
+    return encode
+
+
+def float_attribute(key: str) -> Callable[[float], bytes]:
+    """An encoder of `key`'s float values as Span.attributes fields."""
+    head = _float_head(ATTRIBUTE_TAG, key)
+    return lambda value: head + _pack_f64(value)
+
+
+def int_attribute(key: str) -> Callable[[int], bytes]:
+    """An encoder of `key`'s integer values as Span.attributes fields."""
+    head = _key(key)
+
+    def encode(value: int) -> bytes:
+        any_value = b"\x18" + _varint(value & _U64)
+        key_value = head + _SMALL[len(any_value)] + any_value  # ≤ 11 bytes
+        return ATTRIBUTE_TAG + _varint(len(key_value)) + key_value
+
+    return encode
 
 
 def encode_span(span: Span) -> bytes:
@@ -129,7 +153,7 @@ def encode_span(span: Span) -> bytes:
     parts.append(b"\x39" + _pack_u64(span.start_ns))
     parts.append(b"\x41" + _pack_u64(span.end_ns))
     parts.append(span.static)
-    parts.append(encode_attributes(span.attributes, ATTRIBUTE_TAG))
+    parts.append(span.varying)
     if span.error is not None:
         status = _field(b"\x12", span.error.encode()) + b"\x18" + _SMALL[_STATUS_CODE_ERROR]
         parts.append(_field(b"\x7a", status))

@@ -14,7 +14,13 @@ from plexus.config import Config, ProviderConfig
 from plexus.errors import kind_for_status
 from plexus.ledger.record import Attempt, UsageRecord
 from plexus.tracing.context import Call, TraceContext
-from plexus.tracing.otlp import ATTRIBUTE_TAG, encode_attributes
+from plexus.tracing.otlp import (
+    ATTRIBUTE_TAG,
+    encode_attributes,
+    float_attribute,
+    int_attribute,
+    text_attribute,
+)
 
 AttributeValue = str | bool | int | float | tuple[str, ...]
 Attributes = list[tuple[str, AttributeValue]]
@@ -58,7 +64,7 @@ class Span:
     start_ns: int
     end_ns: int
     static: bytes  # the attributes that repeat from request to request, encoded (otlp.py)
-    attributes: Attributes  # the others: ids, timings, cost, tokens
+    varying: bytes  # the others (ids, timings, cost, tokens), encoded
     error: str | None  # the status message of an ERROR span; None: status unset
 
 
@@ -81,7 +87,8 @@ def build_spans(
     record: UsageRecord, context: TraceContext, providers: Mapping[str, str]
 ) -> list[Span]:
     """The spans of a finished request: its own, then one per upstream attempt."""
-    server = _server_span(record, context, providers)
+    usage = _usage(record) if record.status < 400 else b""
+    server = _server_span(record, context, providers, usage)
     spans = [server]
     trail = record.trail
     served = len(trail) if record.status < 400 else 0  # the number of the attempt that served
@@ -89,7 +96,8 @@ def build_spans(
         if not 0 < call.number <= len(trail):
             continue  # not an attempt of this record: nothing to say of it
         attempt = trail[call.number - 1]
-        span = _client_span(record, context, call, attempt, providers, call.number == served)
+        served_it = call.number == served
+        span = _client_span(record, context, call, attempt, providers, served_it, usage)
         span.start_ns = server.start_ns + int((call.started - context.started) * 1e9)
         span.end_ns = span.start_ns + int(attempt.duration_ms * 1e6)
         spans.append(span)
@@ -106,7 +114,9 @@ _server_shapes: dict[tuple[object, ...], Shape] = {}
 _client_shapes: dict[tuple[object, ...], Shape] = {}
 
 
-def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[str, str]) -> Span:
+def _server_span(
+    record: UsageRecord, context: TraceContext, providers: Mapping[str, str], usage: bytes
+) -> Span:
     # Every field the shape is made of (`_server_shape`), and nothing else.
     key = (
         context.operation, context.http_route, context.method, context.path, context.scheme,
@@ -122,9 +132,9 @@ def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[
             _server_shapes.clear()
         shape = _server_shapes[key] = _server_shape(record, context, providers)
     name, static, error, flags = shape
-    attributes = _per_request(record)
-    if context.operation is not None and record.status < 400:
-        attributes += _usage(record)
+    varying = _per_request(record)
+    if context.operation is not None:
+        varying += usage
     start = int(record.time * 1e9)
     return Span(
         context.trace_id,
@@ -137,7 +147,7 @@ def _server_span(record: UsageRecord, context: TraceContext, providers: Mapping[
         start,
         start + int(record.duration_ms * 1e6),
         static,
-        attributes,
+        varying,
         error,
     )
 
@@ -169,9 +179,10 @@ def _client_span(
     attempt: Attempt,
     providers: Mapping[str, str],
     served: bool,
+    usage: bytes,
 ) -> Span:
-    """An attempt's span (times set by the caller); the response's attributes when it served
-    the request."""
+    """An attempt's span (times set by the caller); the response's attributes and `usage`
+    when it served the request."""
     key = (
         context.operation, attempt.provider, providers.get(attempt.provider, attempt.provider),
         attempt.model, attempt.status, attempt.error is not None, call.number, served,
@@ -196,7 +207,7 @@ def _client_span(
         0,
         0,
         static,
-        _usage(record) if served else [],
+        usage if served else b"",
         error,
     )
 
@@ -252,24 +263,30 @@ def _response(record: UsageRecord) -> Attributes:
     return found
 
 
-def _usage(record: UsageRecord) -> Attributes:
-    """The tokens of the answer that served a request."""
-    found: Attributes = []
+_INPUT_TOKENS = int_attribute("gen_ai.usage.input_tokens")
+_CACHE_READ_TOKENS = int_attribute("gen_ai.usage.cache_read.input_tokens")
+_CACHE_WRITE_TOKENS = int_attribute("gen_ai.usage.cache_creation.input_tokens")
+_OUTPUT_TOKENS = int_attribute("gen_ai.usage.output_tokens")
+_REASONING_TOKENS = int_attribute("gen_ai.usage.reasoning.output_tokens")
+
+
+def _usage(record: UsageRecord) -> bytes:
+    """The tokens of the answer that served a request, encoded."""
+    found: list[bytes] = []
     cache_read, cache_write = record.cache_read_tokens, record.cache_write_tokens
     if record.input_tokens is not None:
         # The convention's input count includes the cached tokens; the record's is uncached.
-        total = record.input_tokens + (cache_read or 0) + (cache_write or 0)
-        found.append(("gen_ai.usage.input_tokens", total))
+        found.append(_INPUT_TOKENS(record.input_tokens + (cache_read or 0) + (cache_write or 0)))
     # Breakdowns only when there is something to break down: the IR has 0 for "not reported".
     if cache_read:
-        found.append(("gen_ai.usage.cache_read.input_tokens", cache_read))
+        found.append(_CACHE_READ_TOKENS(cache_read))
     if cache_write:
-        found.append(("gen_ai.usage.cache_creation.input_tokens", cache_write))
+        found.append(_CACHE_WRITE_TOKENS(cache_write))
     if record.output_tokens is not None:
-        found.append(("gen_ai.usage.output_tokens", record.output_tokens))
+        found.append(_OUTPUT_TOKENS(record.output_tokens))
     if record.reasoning_tokens:
-        found.append(("gen_ai.usage.reasoning.output_tokens", record.reasoning_tokens))
-    return found
+        found.append(_REASONING_TOKENS(record.reasoning_tokens))
+    return b"".join(found)
 
 
 def _http(record: UsageRecord, context: TraceContext) -> Attributes:
@@ -311,18 +328,26 @@ def _plexus(record: UsageRecord) -> Attributes:
     return found
 
 
-def _per_request(record: UsageRecord) -> Attributes:
-    """What only a gateway knows and differs from request to request: its id, cost, timings."""
-    found: Attributes = [("plexus.request_id", record.request_id)]
+_REQUEST_ID = text_attribute("plexus.request_id")
+_COST_USD = float_attribute("plexus.cost_usd")
+_TTFB_MS = float_attribute("plexus.ttfb_ms")
+_TTFT_MS = float_attribute("plexus.ttft_ms")
+_OVERHEAD_MS = float_attribute("plexus.overhead_ms")
+
+
+def _per_request(record: UsageRecord) -> bytes:
+    """What only a gateway knows and differs from request to request (its id, cost, timings),
+    encoded."""
+    found = [_REQUEST_ID(record.request_id)]
     if record.cost_usd is not None:
-        found.append(("plexus.cost_usd", record.cost_usd))
+        found.append(_COST_USD(record.cost_usd))
     if record.ttfb_ms is not None:
-        found.append(("plexus.ttfb_ms", record.ttfb_ms))
+        found.append(_TTFB_MS(record.ttfb_ms))
     if record.ttft_ms is not None:
-        found.append(("plexus.ttft_ms", record.ttft_ms))
+        found.append(_TTFT_MS(record.ttft_ms))
     if record.overhead_ms is not None:
-        found.append(("plexus.overhead_ms", record.overhead_ms))
-    return found
+        found.append(_OVERHEAD_MS(record.overhead_ms))
+    return b"".join(found)
 
 
 def _error(record: UsageRecord) -> str | None:
