@@ -28,8 +28,8 @@ from plexus.config import TimeoutConfig, TracingConfig
 from plexus.errors import GatewayError
 from plexus.ledger.record import UsageRecord
 from plexus.tracing.context import TraceContext
-from plexus.tracing.otlp import CONTENT_TYPE, Encoder, scope_span
-from plexus.tracing.span import Attributes, build_spans
+from plexus.tracing.otlp import CONTENT_TYPE, Encoder
+from plexus.tracing.span import Attributes, encode_spans
 from plexus.upstream.client import Upstream
 
 _log = structlog.get_logger("plexus")
@@ -133,8 +133,7 @@ class Exporter:
                 if taken and not taken % SLICE:
                     await asyncio.sleep(0)  # let requests run
                 record, context = buffer.popleft()
-                made = build_spans(record, context, self.providers)
-                spans += [scope_span(span) for span in made]
+                spans += encode_spans(record, context, self.providers)
                 self._sending = len(spans)
             if await self._send(self._encoder.body(spans)):
                 self.exported += len(spans)

@@ -12,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from plexus.tracing.span import Attributes, AttributeValue, Span
+    from plexus.tracing.span import Attributes, AttributeValue
 
 CONTENT_TYPE = "application/x-protobuf"
 ATTRIBUTE_TAG = b"\x4a"  # Span.attributes, field 9
@@ -37,7 +37,7 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _field(tag: bytes, data: bytes) -> bytes:
+def field(tag: bytes, data: bytes) -> bytes:
     """A length-delimited field: its tag byte(s), the length, the bytes."""
     return tag + _varint(len(data)) + data
 
@@ -45,20 +45,20 @@ def _field(tag: bytes, data: bytes) -> bytes:
 @cache
 def _key(key: str) -> bytes:
     """KeyValue's key field and the tag of its value, the same for every value of a key."""
-    return _field(b"\x0a", key.encode()) + b"\x12"
+    return field(b"\x0a", key.encode()) + b"\x12"
 
 
 def _any_value(value: AttributeValue) -> bytes:
     if isinstance(value, str):
-        return _field(b"\x0a", value.encode())
+        return field(b"\x0a", value.encode())
     if isinstance(value, bool):  # before int: a bool is an int
         return b"\x10\x01" if value else b"\x10\x00"
     if isinstance(value, int):
         return b"\x18" + _varint(value & _U64)  # int64: two's complement when negative
     if isinstance(value, float):
         return b"\x21" + _pack_f64(value)
-    array = b"".join(_field(b"\x0a", _any_value(item)) for item in value)
-    return _field(b"\x2a", array)
+    array = b"".join(field(b"\x0a", _any_value(item)) for item in value)
+    return field(b"\x2a", array)
 
 
 def _key_value(key: str, value: AttributeValue) -> bytes:
@@ -138,27 +138,52 @@ def int_attribute(key: str) -> Callable[[int], bytes]:
     return encode
 
 
-def encode_span(span: Span) -> bytes:
-    """One Span message."""
-    parts = [
-        b"\x0a\x10" + span.trace_id,
-        b"\x12\x08" + span.span_id.to_bytes(8, "big"),
-    ]
-    if span.tracestate:
-        parts.append(_field(b"\x1a", span.tracestate.encode()))
-    if span.parent_span_id:
-        parts.append(b"\x22\x08" + span.parent_span_id.to_bytes(8, "big"))
-    parts.append(_field(b"\x2a", span.name.encode()))
-    parts.append(b"\x30" + _SMALL[span.kind])
-    parts.append(b"\x39" + _pack_u64(span.start_ns))
-    parts.append(b"\x41" + _pack_u64(span.end_ns))
-    parts.append(span.static)
-    parts.append(span.varying)
-    if span.error is not None:
-        status = _field(b"\x12", span.error.encode()) + b"\x18" + _SMALL[_STATUS_CODE_ERROR]
-        parts.append(_field(b"\x7a", status))
-    parts.append(b"\x85\x01" + _pack_u32(span.flags))  # field 16, fixed32
-    return b"".join(parts)
+# A span's fields that come from its shape: before its times, its name and kind; after its
+# attributes, its status and flags.
+Shape = tuple[bytes, bytes, bytes]  # head, static attributes, tail
+
+
+def shape(name: str, kind: int, static: bytes, error: str | None, flags: int) -> Shape:
+    """The encoded parts of a span's shape: `static` its repeated attributes (encoded), `error`
+    the status message of an ERROR span (None: status unset)."""
+    head = field(b"\x2a", name.encode()) + b"\x30" + _SMALL[kind]
+    tail = b""
+    if error is not None:
+        status = field(b"\x12", error.encode()) + b"\x18" + _SMALL[_STATUS_CODE_ERROR]
+        tail = field(b"\x7a", status)
+    tail += b"\x85\x01" + _pack_u32(flags)  # field 16, fixed32
+    return head, static, tail
+
+
+_pack_times = struct.Struct("<BQBQ").pack  # start (field 7) and end (field 8), fixed64
+
+
+def span_field(
+    trace: bytes,
+    span_id: int,
+    parent: bytes,
+    head: bytes,
+    start_ns: int,
+    end_ns: int,
+    attributes: bytes,
+    tail: bytes,
+) -> bytes:
+    """One Span as a field of ScopeSpans: `trace` its trace id field, `parent` its tracestate
+    and parent span id fields (each if any), `head` and `tail` from its `shape`, `attributes`
+    all of them, encoded."""
+    span = b"".join(
+        (
+            trace,
+            b"\x12\x08",
+            span_id.to_bytes(8, "big"),
+            parent,
+            head,
+            _pack_times(0x39, start_ns, 0x41, end_ns),
+            attributes,
+            tail,
+        )
+    )
+    return b"\x12" + _varint(len(span)) + span
 
 
 class Encoder:
@@ -166,21 +191,16 @@ class Encoder:
     instrumentation scope, both fixed at start."""
 
     def __init__(self, resource: Attributes, scope_name: str, scope_version: str) -> None:
-        resource_message = _field(b"\x0a", encode_attributes(resource, b"\x0a"))
-        scope = _field(b"\x0a", scope_name.encode()) + _field(b"\x12", scope_version.encode())
+        resource_message = field(b"\x0a", encode_attributes(resource, b"\x0a"))
+        scope = field(b"\x0a", scope_name.encode()) + field(b"\x12", scope_version.encode())
         self._resource = resource_message
-        self._scope = _field(b"\x0a", scope)
+        self._scope = field(b"\x0a", scope)
 
-    def encode(self, spans: list[Span]) -> bytes:
-        """The request body exporting `spans`."""
-        return self.body([scope_span(span) for span in spans])
-
-    def body(self, scope_spans: list[bytes]) -> bytes:
-        """The request body exporting spans already encoded by `scope_span`."""
-        resource_spans = self._resource + _field(b"\x12", self._scope + b"".join(scope_spans))
-        return _field(b"\x0a", resource_spans)
-
-
-def scope_span(span: Span) -> bytes:
-    """A span as a field of ScopeSpans, for `Encoder.body`."""
-    return _field(b"\x12", encode_span(span))
+    def body(self, spans: list[bytes]) -> bytes:
+        """The request body exporting `spans` (fields of ScopeSpans, from `span_field`),
+        joined once: a batch is most of a megabyte."""
+        scope_spans = len(self._scope) + sum(map(len, spans))
+        scope_head = b"\x12" + _varint(scope_spans)
+        resource_spans = len(self._resource) + len(scope_head) + scope_spans
+        head = b"\x0a" + _varint(resource_spans)
+        return b"".join((head, self._resource, scope_head, self._scope, *spans))

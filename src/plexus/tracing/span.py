@@ -6,8 +6,8 @@ none."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from plexus.config import Config, ProviderConfig
@@ -16,9 +16,13 @@ from plexus.ledger.record import Attempt, UsageRecord
 from plexus.tracing.context import Call, TraceContext
 from plexus.tracing.otlp import (
     ATTRIBUTE_TAG,
+    Shape,
     encode_attributes,
+    field,
     float_attribute,
     int_attribute,
+    shape,
+    span_field,
     text_attribute,
 )
 
@@ -50,24 +54,6 @@ _PROVIDER_HOSTS = (
 )
 
 
-@dataclass(slots=True)
-class Span:
-    """One finished span, ready to encode."""
-
-    trace_id: bytes  # 16 bytes
-    span_id: int
-    parent_span_id: int  # 0: none
-    tracestate: str
-    flags: int
-    kind: int
-    name: str
-    start_ns: int
-    end_ns: int
-    static: bytes  # the attributes that repeat from request to request, encoded (otlp.py)
-    varying: bytes  # the others (ids, timings, cost, tokens), encoded
-    error: str | None  # the status message of an ERROR span; None: status unset
-
-
 def provider_names(config: Config) -> dict[str, str]:
     """gen_ai.provider.name of every configured provider."""
     return {name: _provider_name(name, provider) for name, provider in config.providers.items()}
@@ -83,13 +69,33 @@ def _provider_name(name: str, provider: ProviderConfig) -> str:
     return name
 
 
-def build_spans(
+def encode_spans(
     record: UsageRecord, context: TraceContext, providers: Mapping[str, str]
-) -> list[Span]:
-    """The spans of a finished request: its own, then one per upstream attempt."""
+) -> list[bytes]:
+    """The spans of a finished request, its own then one per upstream attempt, each encoded as
+    a field of OTLP's ScopeSpans (`otlp.Encoder.body` puts them in a request body)."""
     usage = _usage(record) if record.status < 400 else b""
-    server = _server_span(record, context, providers, usage)
-    spans = [server]
+    start = int(record.time * 1e9)
+    trace = b"\x0a\x10" + context.trace_id
+    state = field(b"\x1a", context.tracestate.encode()) if context.tracestate else b""
+    head, static, tail = _server_shape_of(record, context, providers)
+    varying = _per_request(record)
+    if context.operation is not None:
+        varying += usage
+    parent = context.parent_span_id
+    spans = [
+        span_field(
+            trace,
+            context.span_id,
+            state + b"\x22\x08" + _pack_id(parent) if parent else state,
+            head,
+            start,
+            start + int(record.duration_ms * 1e6),
+            static + varying,
+            tail,
+        )
+    ]
+    parent_field = state + b"\x22\x08" + _pack_id(context.span_id)
     trail = record.trail
     served = len(trail) if record.status < 400 else 0  # the number of the attempt that served
     for call in context.calls:
@@ -97,26 +103,29 @@ def build_spans(
             continue  # not an attempt of this record: nothing to say of it
         attempt = trail[call.number - 1]
         served_it = call.number == served
-        span = _client_span(record, context, call, attempt, providers, served_it, usage)
-        span.start_ns = server.start_ns + int((call.started - context.started) * 1e9)
-        span.end_ns = span.start_ns + int(attempt.duration_ms * 1e6)
-        spans.append(span)
+        head, static, tail = _client_shape_of(record, context, call, attempt, providers, served_it)
+        begun = start + int((call.started - context.started) * 1e9)
+        ended = begun + int(attempt.duration_ms * 1e6)
+        attributes = static + usage if served_it else static
+        spans.append(
+            span_field(trace, call.span_id, parent_field, head, begun, ended, attributes, tail)
+        )
     return spans
 
 
-# A span's name, encoded repeated attributes, status message and flags, by what they are made
+# A span's name, kind, encoded repeated attributes, status and flags, by what they are made
 # of: most requests look like others (same route, alias, provider, model, status, client), so
 # that part is made and encoded once, and a request adds its ids, timings, cost and tokens.
 # Emptied when full, so that rare shapes do not pile up.
-Shape = tuple[str, bytes, str | None, int]
 _SHAPES_LIMIT = 4096
 _server_shapes: dict[tuple[object, ...], Shape] = {}
 _client_shapes: dict[tuple[object, ...], Shape] = {}
+_pack_id = struct.Struct(">Q").pack  # span ids are 8 bytes, big-endian (hex order)
 
 
-def _server_span(
-    record: UsageRecord, context: TraceContext, providers: Mapping[str, str], usage: bytes
-) -> Span:
+def _server_shape_of(
+    record: UsageRecord, context: TraceContext, providers: Mapping[str, str]
+) -> Shape:
     # Every field the shape is made of (`_server_shape`), and nothing else.
     key = (
         context.operation, context.http_route, context.method, context.path, context.scheme,
@@ -131,25 +140,7 @@ def _server_span(
         if len(_server_shapes) >= _SHAPES_LIMIT:
             _server_shapes.clear()
         shape = _server_shapes[key] = _server_shape(record, context, providers)
-    name, static, error, flags = shape
-    varying = _per_request(record)
-    if context.operation is not None:
-        varying += usage
-    start = int(record.time * 1e9)
-    return Span(
-        context.trace_id,
-        context.span_id,
-        context.parent_span_id,
-        context.tracestate,
-        flags,
-        SERVER,
-        name,
-        start,
-        start + int(record.duration_ms * 1e6),
-        static,
-        varying,
-        error,
-    )
+    return shape
 
 
 def _server_shape(
@@ -169,20 +160,18 @@ def _server_shape(
     if error is not None:
         attributes.append(("error.type", error))
     flags = 0x01 | (_REMOTE_PARENT if context.parent_span_id else 0)  # sampled: it is exported
-    return name, encode_attributes(attributes, ATTRIBUTE_TAG), error, flags
+    return shape(name, SERVER, encode_attributes(attributes, ATTRIBUTE_TAG), error, flags)
 
 
-def _client_span(
+def _client_shape_of(
     record: UsageRecord,
     context: TraceContext,
     call: Call,
     attempt: Attempt,
     providers: Mapping[str, str],
     served: bool,
-    usage: bytes,
-) -> Span:
-    """An attempt's span (times set by the caller); the response's attributes and `usage`
-    when it served the request."""
+) -> Shape:
+    """An attempt's shape: with the response's attributes when it served the request."""
     key = (
         context.operation, attempt.provider, providers.get(attempt.provider, attempt.provider),
         attempt.model, attempt.status, attempt.error is not None, call.number, served,
@@ -195,21 +184,7 @@ def _client_span(
         shape = _client_shapes[key] = _client_shape(
             record, context, call, attempt, providers, served
         )
-    name, static, error, flags = shape
-    return Span(
-        context.trace_id,
-        call.span_id,
-        context.span_id,
-        context.tracestate,
-        flags,
-        CLIENT,
-        name,
-        0,
-        0,
-        static,
-        usage if served else b"",
-        error,
-    )
+    return shape
 
 
 def _client_shape(
@@ -238,7 +213,7 @@ def _client_shape(
         attributes.append(("error.type", error))
     flags = 0x01 | _HAS_REMOTE  # sampled, and its parent is local
     name = f"{operation} {attempt.model}"
-    return name, encode_attributes(attributes, ATTRIBUTE_TAG), error, flags
+    return shape(name, CLIENT, encode_attributes(attributes, ATTRIBUTE_TAG), error, flags)
 
 
 def _gen_ai(record: UsageRecord, operation: str, providers: Mapping[str, str]) -> Attributes:
