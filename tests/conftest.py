@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,21 @@ class Upstreams:
             else:
                 raw[key] = value
         return parse_config(raw)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data directory of gateways a module- or session-scoped fixture starts, before any
+    test's own `data_dir`: without it they wrote the usage store and metrics snapshots into
+    the clone's `data/`, where `make serve` found the tests' counters."""
+    directory = tmp_path_factory.mktemp("plexus-data")
+    before = os.environ.get("PLEXUS_DATA_DIR")
+    os.environ["PLEXUS_DATA_DIR"] = str(directory)
+    yield directory
+    if before is None:
+        os.environ.pop("PLEXUS_DATA_DIR", None)
+    else:
+        os.environ["PLEXUS_DATA_DIR"] = before
 
 
 @pytest.fixture(autouse=True)

@@ -215,3 +215,17 @@ def test_usage_settings_that_cannot_work_are_refused(
 )
 def test_every_usage_database_form_loads(database: str) -> None:
     assert parse_config({"usage": {"database": database}}).usage.database == database
+
+
+@pytest.fixture(scope="module")
+def module_data_dir() -> Path:
+    """The data directory a gateway gets when a module-scoped fixture builds its config (as
+    the end-to-end backends do), before any test's own `data_dir`."""
+    return Path(parse_config({"providers": {}, "models": {}}).server.data_dir).resolve()
+
+
+def test_gateways_of_module_fixtures_keep_their_data_out_of_the_clone(
+    module_data_dir: Path,
+) -> None:
+    clone = Path(__file__).resolve().parents[1]
+    assert not module_data_dir.is_relative_to(clone), module_data_dir
