@@ -11,12 +11,14 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import msgspec
 
 from plexus.config import Config, ConfigError, config_path, load_config
 from plexus.ledger.query import Queries, UsageRow, parse_time
 from plexus.ledger.readers import StoreUnavailable, open_reader
+from plexus.metrics import clear_snapshots
 from plexus.providers import ADAPTERS
 
 _GC_THRESHOLD = 20_000
@@ -66,6 +68,8 @@ def _serve(args: argparse.Namespace) -> None:
         )
         raise SystemExit(2)
     raise_fd_limit()
+    if config.server.metrics:
+        clear_snapshots(Path(config.server.data_dir) / "metrics")
     os.environ["PLEXUS_CONFIG"] = os.path.abspath(path)
     workers = args.workers or config.server.workers
     os.environ["PLEXUS_WORKERS"] = str(workers)  # each worker enforces its share of limits

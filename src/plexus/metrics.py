@@ -10,6 +10,7 @@ older than a few seconds is gone: its counters still count, its gauges no longer
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import time
 from collections.abc import Iterable
@@ -161,6 +162,16 @@ class Metrics:
                 snapshot.store_up = snapshot.shared_up = snapshot.responses_up = 1
             others.append(snapshot)
         return others
+
+
+def clear_snapshots(directory: Path) -> None:
+    """Remove the snapshots an earlier run of the server left (called before its workers
+    start): they would add that run's counters to this one's, and one file per worker of every
+    run would pile up. Counters start again from zero, as Prometheus expects after a restart."""
+    for pattern in ("*.json", "*.part"):
+        for path in directory.glob(pattern):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _merge(snapshots: list[Snapshot]) -> Snapshot:
