@@ -18,6 +18,7 @@ from plexus import conversations, http, ir, log
 from plexus.admin import AdminApi
 from plexus.call import ClientRequest, ResponseWriter, read_request
 from plexus.config import Config, config_secrets
+from plexus.cors import Cors, cors_of
 from plexus.count_tokens import count_tokens
 from plexus.errors import (
     BadRequest,
@@ -152,6 +153,7 @@ class Gateway:
         keyring = KeyRing.from_config(self.config.keys, stored.keys if stored else ())
         self.gate = Gate(self.config, self.limiter, keyring, share)
         self._open = keyring.empty and not (stored is not None and stored.unknown)
+        self._cors = cors_of(self.config.server.cors_origins, self._open)
 
     def _apply_stored_keys(self, keys: list[HashedKey]) -> None:
         """Swap in the stored keys as last read (the config's stay); requests in flight keep
@@ -298,6 +300,13 @@ class Gateway:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or self._next_request_id()
         writer = ResponseWriter(send, request_id)
+        origin = headers.get("origin")
+        if origin is not None and self._cors is not None:  # a browser's request
+            if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+                await self._preflight(self._cors, origin, headers, scope["path"], writer)
+                return
+            if route is not None and route.kind not in _SAME_ORIGIN:
+                writer.add_headers(self._cors.headers(origin))
         exchange = Exchange(route, api, headers, request_id, writer, scope)
         if self.tracer is not None:
             exchange.trace = self.tracer.begin(scope, headers)
@@ -337,6 +346,19 @@ class Gateway:
             return
         if route.kind in _STRATEGIES:
             self._finish(exchange, None)
+
+    async def _preflight(
+        self, cors: Cors, origin: str, headers: dict[str, str], path: str, writer: ResponseWriter
+    ) -> None:
+        """Answer a browser's CORS preflight for a route of the API (the admin API and the
+        dashboard are the dashboard's own: same origin, no preflight)."""
+        method = headers["access-control-request-method"].strip().upper()
+        route = self.routes.match(method, path)
+        if route is None or route.kind in _SAME_ORIGIN:
+            unknown = NotFound(f"Unknown route: {method} {path}", kind="unknown_path")
+            await _send_error(writer, self.routes.error_api(path), unknown)
+            return
+        await writer.no_content(cors.preflight(origin, headers))
 
     async def _proxy(self, exchange: Exchange, receive: http.Receive) -> None:
         """Serve a generation, embeddings or text-completion request through the attempt loop."""
@@ -479,6 +501,8 @@ class Gateway:
         raise Unauthorized("Invalid or missing API key for this gateway.")
 
 
+# The dashboard's own routes: served to its page, from the gateway's origin, never across.
+_SAME_ORIGIN: frozenset[RouteKind] = frozenset({"admin", "ui"})
 _STRATEGIES: dict[RouteKind, Strategy] = {
     "generate": GENERATE,
     "embeddings": EMBED,

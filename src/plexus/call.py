@@ -156,7 +156,15 @@ class ResponseWriter:
         self.first_byte = time.perf_counter()
         await http.send_body(self._send, status, body, headers, self._extra, head_only)
 
-    def add_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+    async def no_content(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Send a 204 (no body, and no content-length: RFC 9110 15.3.5)."""
+        self.status, self.started = 204, True
+        self.first_byte = time.perf_counter()
+        await http.send_no_content(self._send, [*headers, *self._extra])
+
+    def add_headers(
+        self, headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...]
+    ) -> None:
         """Headers every answer to this request carries (before it starts)."""
         self._extra = (*self._extra, *headers)
 

@@ -56,6 +56,9 @@ class ServerConfig(_Strict):
     # The embedded usage store and the workers' metrics snapshots live here ($PLEXUS_DATA_DIR).
     data_dir: str = msgspec.field(default_factory=lambda: os.environ.get("PLEXUS_DATA_DIR", "data"))
     metrics: bool = True  # `/metrics` and the counters behind it (off: 404)
+    # Origins whose pages may call the API from a browser (`*`: any; []: none); unset: any
+    # when gateway keys are required, none when the API is open (cors.py).
+    cors_origins: list[str] | None = None
     # A token `/metrics` takes besides the gateway keys (`Authorization: Bearer`), for scrapers.
     metrics_token: str | None = None
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -42,6 +42,12 @@ async def send_body(
     )
 
 
+async def send_no_content(send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+    """Send a 204 answer."""
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 async def start_stream(
     send: Send, status: int = 200, extra: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
