@@ -82,6 +82,14 @@ async def test_every_answer_carries_a_request_id(gateway: str) -> None:
             assert answer.headers["x-request-id"] == "trace-123"
         async with session.post(url, json={"model": "nope", "messages": HI}) as answer:
             assert answer.status == 404 and answer.headers["x-request-id"]
+        # One too long to echo and store, or with control characters: the gateway's own.
+        for hostile in ("r" * 129, "id\tx"):
+            async with session.post(url, json=body, headers={"x-request-id": hostile}) as answer:
+                assert answer.status == 200
+                assert answer.headers["x-request-id"] not in (hostile, "")
+        longest = {"x-request-id": "r" * 128}
+        async with session.post(url, json=body, headers=longest) as answer:
+            assert answer.headers["x-request-id"] == longest["x-request-id"]
 
 
 async def test_metrics_need_a_key_or_the_token_when_keys_exist(upstreams: Upstreams) -> None:

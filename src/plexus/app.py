@@ -65,6 +65,9 @@ if TYPE_CHECKING:
     from plexus.shared.replica import Shared
 
 _log = structlog.get_logger("plexus")
+# A client's own x-request-id is kept up to this length (a UUID is 36): one of kilobytes would
+# be echoed on the answer and stored on its usage row.
+MAX_REQUEST_ID = 128
 METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -298,7 +301,9 @@ class Gateway:
         route = self.routes.match(scope["method"], scope["path"])
         api = route.api if route is not None else self.routes.error_api(scope["path"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id") or self._next_request_id()
+        request_id = headers.get("x-request-id") or ""
+        if not request_id or len(request_id) > MAX_REQUEST_ID or not request_id.isprintable():
+            request_id = self._next_request_id()  # none, or one not to echo nor store
         writer = ResponseWriter(send, request_id)
         origin = headers.get("origin")
         if origin is not None and self._cors is not None:  # a browser's request
