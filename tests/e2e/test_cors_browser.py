@@ -3,25 +3,22 @@ browser's own preflight and CORS checks decide, not our reading of the standard.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from tests.conftest import Upstreams, run_gateway, serve_app
+from tests.e2e import browser as chromium
 
-CHROMIUM = os.environ.get("PLEXUS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 KEY = "sk-page"
+browser = chromium.browser  # the fixture
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (make system-deps)"),
+    chromium.needs_chromium,
 ]
 
 # What the page runs: a streamed Chat Completions call with the key in `authorization` (which
@@ -40,14 +37,6 @@ CALL = """async ([url, key]) => {
     return {error: String(error)};
   }
 }"""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        await chromium.close()
 
 
 async def _call_from_page(browser: Browser, gateway: str) -> dict[str, Any]:

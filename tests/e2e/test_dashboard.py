@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,25 +18,26 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from plexus.app import Gateway
 from plexus.config import load_config, parse_config
 from plexus.providers import ADAPTERS
 from tests.conftest import Upstreams, run_gateway
+from tests.e2e import browser as chromium
 
-CHROMIUM = os.environ.get("PLEXUS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ["PLEXUS_UI_SHOTS"]) if os.environ.get("PLEXUS_UI_SHOTS") else None
 ADMIN_KEY = "admin-test-key-0123456789"
 GATEWAY_KEY = "alice-secret"
 XSS = "<img src=x onerror=\"window.__pwned = 'ua'\">"
 XSS_MODEL = "<script>window.__pwned='model'</script>"
 TRAFFIC = 4  # the requests `_traffic` sends
+browser = chromium.browser  # the fixture (test_dashboard_keys.py takes it from here too)
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (make system-deps)"),
+    chromium.needs_chromium,
 ]
 
 
@@ -112,14 +112,6 @@ async def _traffic(url: str) -> None:
                 url + path, json=body, headers={**auth, "user-agent": agent}
             ) as response:
                 await response.read()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture
